@@ -1,0 +1,172 @@
+"""Every architecture, behind small factories that take explicit arguments.
+
+- :func:`resnet_generator`: the report's ResNet generator (Johnson et al. / CycleGAN paper).
+- :func:`patch_discriminator`: a configurable PatchGAN; :func:`receptive_field` gives its patch size.
+- :func:`instance_norm`, :class:`ReflectionPadding2D`: the building blocks they share.
+
+Inputs are float images in [-1, 1], NHWC. Both factories return plain ``keras.Model`` objects that save to
+``.keras`` files (the custom layer is registered), and ``generator_args`` / ``discriminator_args`` give the
+exact keyword arguments that rebuild a model from a checkpoint.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+__all__ = [
+    "ReflectionPadding2D", "instance_norm", "resnet_generator", "patch_discriminator", "receptive_field",
+    "discriminator_layers", "generator_args", "discriminator_args",
+]
+
+
+
+def _init() -> keras.initializers.Initializer:
+    """N(0, 0.02), as the paper initialises weights. A fresh initializer per layer: one shared instance would
+    fix its seed at import time (before seeding) and give same-shaped layers identical weights."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="monet")
+class ReflectionPadding2D(layers.Layer):
+    """Pads height and width by ``padding`` pixels, mirroring the border (no zero seams in generated images)."""
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, x):
+        p = self.padding
+        return keras.ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        grow = lambda d: None if d is None else d + 2 * self.padding  # noqa: E731
+        return (n, grow(h), grow(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def instance_norm(name: str | None = None) -> layers.Layer:
+    """Instance normalization (GroupNormalization with one group per channel), learnable scale and offset."""
+    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+
+
+def _activation(kind: str) -> layers.Layer:
+    if kind == "relu":
+        return layers.ReLU()
+    if kind == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=0.2)
+    raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {kind!r}")
+
+
+def generator_args(filters: int = 64, down_blocks: int = 2, res_blocks: int = 9) -> dict:
+    """The keyword arguments of :func:`resnet_generator` (stored in checkpoints)."""
+    return {"filters": int(filters), "down_blocks": int(down_blocks), "res_blocks": int(res_blocks)}
+
+
+def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 9,
+                     name: str = "generator") -> keras.Model:
+    """The report's ResNet generator; the defaults are the report's (11.4 M parameters).
+
+    reflection pad 3, 7x7 conv (``filters``), instance norm, ReLU;
+    ``down_blocks`` x [3x3 stride-2 conv doubling filters, instance norm, ReLU];
+    ``res_blocks`` x [reflect pad, 3x3 conv, IN, ReLU, reflect pad, 3x3 conv, IN, skip add];
+    ``down_blocks`` x [3x3 stride-2 transposed conv halving filters, IN, ReLU];
+    reflection pad 3, 7x7 conv to 3 channels, tanh.
+
+    Allowed: filters >= 1, down_blocks 0..5, res_blocks >= 0. Fully convolutional: any input size divisible
+    by 2**down_blocks works; the output has the input's size.
+    """
+    if filters < 1 or not 0 <= down_blocks <= 5 or res_blocks < 0:
+        raise ValueError(f"bad generator arguments: filters={filters}, down_blocks={down_blocks}, "
+                         f"res_blocks={res_blocks}")
+    inputs = keras.Input(shape=(None, None, 3), name="photo")
+    x = ReflectionPadding2D(3)(inputs)
+    x = layers.Conv2D(filters, 7, kernel_initializer=_init(), use_bias=False)(x)
+    x = layers.ReLU()(instance_norm()(x))
+    f = filters
+    for _ in range(down_blocks):
+        f *= 2
+        x = layers.Conv2D(f, 3, strides=2, padding="same", kernel_initializer=_init(), use_bias=False)(x)
+        x = layers.ReLU()(instance_norm()(x))
+    for _ in range(res_blocks):
+        y = ReflectionPadding2D(1)(x)
+        y = layers.Conv2D(f, 3, kernel_initializer=_init(), use_bias=False)(y)
+        y = layers.ReLU()(instance_norm()(y))
+        y = ReflectionPadding2D(1)(y)
+        y = layers.Conv2D(f, 3, kernel_initializer=_init(), use_bias=False)(y)
+        y = instance_norm()(y)
+        x = layers.Add()([x, y])
+    for _ in range(down_blocks):
+        f //= 2
+        x = layers.Conv2DTranspose(max(f, 1), 3, strides=2, padding="same", kernel_initializer=_init(),
+                                   use_bias=False)(x)
+        x = layers.ReLU()(instance_norm()(x))
+    x = ReflectionPadding2D(3)(x)
+    x = layers.Conv2D(3, 7, kernel_initializer=_init())(x)
+    # float32 output even under a mixed-precision policy: tanh and the losses need the range.
+    outputs = layers.Activation("tanh", dtype="float32", name="painting")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def discriminator_args(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),
+                       activation: str = "leaky_relu", norm: str = "instance", out_kernel: int = 4,
+                       out_stride: int = 1, out_padding: str = "valid") -> dict:
+    """The keyword arguments of :func:`patch_discriminator` (stored in checkpoints), strides as a list."""
+    strides = [int(strides)] * int(blocks) if isinstance(strides, int) else [int(s) for s in strides]
+    if len(strides) != blocks:
+        raise ValueError(f"strides {strides} must give one stride per block ({blocks} blocks)")
+    return {"blocks": int(blocks), "filters": int(filters), "kernel": int(kernel), "strides": strides,
+            "activation": activation, "norm": norm, "out_kernel": int(out_kernel), "out_stride": int(out_stride),
+            "out_padding": out_padding}
+
+
+def discriminator_layers(**kwargs) -> list[tuple[int, int]]:
+    """(kernel, stride) of each conv of :func:`patch_discriminator`, input to output."""
+    a = discriminator_args(**kwargs)
+    return [(a["kernel"], s) for s in a["strides"]] + [(a["out_kernel"], a["out_stride"])]
+
+
+def receptive_field(convs: list[tuple[int, int]]) -> int:
+    """Side in input pixels of the patch one output unit sees, for a chain of (kernel, stride) convs.
+
+    Walks back from one output unit: r_in = (r_out - 1) * stride + kernel.
+    """
+    r = 1
+    for kernel, stride in reversed(convs):
+        r = (r - 1) * stride + kernel
+    return r
+
+
+def patch_discriminator(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),
+                        activation: str = "leaky_relu", norm: str = "instance", out_kernel: int = 4,
+                        out_stride: int = 1, out_padding: str = "valid",
+                        name: str = "discriminator") -> keras.Model:
+    """A PatchGAN: ``blocks`` conv blocks, then a 1-filter output conv giving one logit per patch.
+
+    Block i: conv with ``filters * 2**i`` filters (at most 512), ``kernel``, ``strides[i]`` (an int means the
+    same stride for all), padding 'same'; instance norm on every block but the first when ``norm`` is
+    'instance' ('none' disables it); ``activation`` 'relu' or 'leaky_relu' (slope 0.2).
+    Output conv: 1 filter, ``out_kernel``, ``out_stride``, ``out_padding`` 'valid' or 'same'; no activation
+    (logits: least-squares or cross-entropy losses apply their own).
+
+    Defaults are the classic 70x70 PatchGAN. The report's best model: blocks=3, filters=8, kernel=2,
+    strides=2, activation='relu' (32x32 patches); its exp2: blocks=4, filters=64, same kernels (64x64).
+    """
+    a = discriminator_args(blocks, filters, kernel, strides, activation, norm, out_kernel, out_stride, out_padding)
+    if a["norm"] not in ("instance", "none"):
+        raise ValueError(f"norm must be 'instance' or 'none', got {norm!r}")
+    if a["out_padding"] not in ("valid", "same"):
+        raise ValueError(f"out_padding must be 'valid' or 'same', got {out_padding!r}")
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = inputs
+    for i, stride in enumerate(a["strides"]):
+        x = layers.Conv2D(min(filters * 2 ** i, 512), kernel, strides=stride, padding="same",
+                          kernel_initializer=_init(), use_bias=(i == 0 or norm == "none"))(x)
+        if i > 0 and norm == "instance":
+            x = instance_norm()(x)
+        x = _activation(activation)(x)
+    x = layers.Conv2D(1, out_kernel, strides=out_stride, padding=out_padding, kernel_initializer=_init())(x)
+    outputs = layers.Activation("linear", dtype="float32", name="patch_logits")(x)
+    return keras.Model(inputs, outputs, name=name)

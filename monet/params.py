@@ -1,0 +1,403 @@
+"""The one parameter schema: every key with its type, default and meaning; YAML loading; overrides.
+
+A params file is a small YAML mapping. Top-level keys apply to the whole run; each stage reads its own
+section (``fetch``, ``cyclegan``, ``package``). Loading is *literal*: only YAML 1.2 core scalars are
+recognised (``1e-4`` is a float, ``2024-01-01`` stays a string, ``yes`` is a string, ``010`` is ten), and a
+key given twice is an error. Validation collects every problem and raises one :class:`ParamsError` that
+names the source, the key, what was expected and the valid keys, before any notebook starts.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "Key", "Stage", "STAGES", "SCHEMA", "ParamsError", "load_params", "validate", "apply_overrides",
+    "defaults", "stage_parameters", "fingerprint", "describe_schema",
+]
+
+
+class ParamsError(ValueError):
+    """Invalid parameters; the message lists every problem found."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One parameter.
+
+    kind: ``int``, ``float``, ``bool``, ``str``, ``list[str]`` or ``int|list[int]``.
+    optional: ``null`` (Python ``None``) is allowed. choices / minimum / maximum constrain values.
+    """
+    kind: str
+    default: Any
+    help: str
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    optional: bool = False
+
+    def describe(self) -> str:
+        text = self.kind + (" or null" if self.optional else "")
+        if self.choices:
+            text += " one of " + ", ".join(map(str, self.choices))
+        if self.minimum is not None and self.maximum is not None:
+            text += f" in [{self.minimum}, {self.maximum}]"
+        elif self.minimum is not None:
+            text += f" >= {self.minimum}"
+        return text
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of the chain: its notebook, its schema section and the top-level keys it reads."""
+    name: str
+    notebook: str
+    section: str
+    top_keys: tuple[str, ...]
+
+
+# Chain order. A params file's ``stages`` lists a subset, in this order.
+STAGES: tuple[Stage, ...] = (
+    Stage("fetch", "01_fetch.ipynb", "fetch", ("data_dir", "seed")),
+    Stage("cyclegan_train", "02_cyclegan_train.ipynb", "cyclegan", ("seed", "deterministic")),
+    Stage("package_submission", "04_package_submission.ipynb", "package", ("deterministic",)),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+TOP: dict[str, Key] = {
+    "description": Key("str", "", "One line: which experiment this is and why it differs."),
+    "data_dir": Key(
+        "str", "auto",
+        "Competition data: a folder with monet_jpg/ and photo_jpg/ (relative paths are from the repository "
+        "root), 'synthetic' (generated offline), or 'auto' (Kaggle's mount when present, else an error)."),
+    "stages": Key("list[str]", list(STAGE_NAMES), "Stages to run, in chain order.", choices=STAGE_NAMES),
+    "seed": Key("int", 42, "Seeds Python, NumPy, TensorFlow, data order and augmentation.", minimum=0),
+    "deterministic": Key(
+        "bool", False,
+        "TensorFlow op determinism and fixed zip timestamps: identical params give a byte-identical images.zip "
+        "(slower)."),
+}
+
+SECTIONS: dict[str, dict[str, Key]] = {
+    "fetch": {
+        "synthetic_photos": Key("int", 7038, "Photos generated when data_dir is 'synthetic'.", minimum=1),
+        "synthetic_monet": Key("int", 300, "Paintings generated when data_dir is 'synthetic'.", minimum=1),
+        "sample_images": Key("int", 8, "Paintings and photos shown in data/samples.png.", minimum=1, maximum=32),
+    },
+    "cyclegan": {
+        "epochs": Key("int", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint.",
+                      minimum=1),
+        "batch_size": Key("int", 1, "Images of each domain per step (the report: 1).", minimum=1),
+        "steps_per_epoch": Key(
+            "int", None, "Steps per epoch; null = one pass over the photos (every photo once per epoch).",
+            minimum=1, optional=True),
+        "learning_rate": Key("float", 2e-4, "Adam learning rate of all four optimizers.", minimum=0.0),
+        "beta_1": Key("float", 0.5, "Adam beta_1 of all four optimizers.", minimum=0.0, maximum=1.0),
+        "data_format": Key("str", "jpg", "Read training images from JPEG files or TFRecords.",
+                           choices=("jpg", "tfrec")),
+        "flip": Key("bool", True, "Random horizontal flips."),
+        "random_crop": Key("bool", False, "Resize to 286 px and crop a random 256 px square (the paper's jitter)."),
+        "gen_filters": Key("int", 64, "Filters of the generator's first conv (the report: 64).", minimum=1),
+        "gen_down_blocks": Key("int", 2, "Stride-2 down-sampling blocks (and as many up-sampling ones).",
+                               minimum=0, maximum=5),
+        "gen_res_blocks": Key("int", 9, "Residual blocks (the report: 9).", minimum=0),
+        "disc_blocks": Key("int", 4, "Conv blocks of the discriminator (default: the classic 70x70 PatchGAN).",
+                           minimum=1, maximum=7),
+        "disc_filters": Key("int", 64, "Filters of the first discriminator block, doubling per block (max 512).",
+                            minimum=1),
+        "disc_kernel": Key("int", 4, "Kernel size of the discriminator blocks.", minimum=1),
+        "disc_strides": Key("int|list[int]", [2, 2, 2, 1], "Stride of every block, or one stride per block.",
+                            minimum=1),
+        "disc_activation": Key("str", "leaky_relu", "Activation of the discriminator blocks.",
+                               choices=("relu", "leaky_relu")),
+        "disc_norm": Key("str", "instance", "Normalization of blocks after the first.",
+                         choices=("instance", "none")),
+        "disc_out_kernel": Key("int", 4, "Kernel of the 1-filter output conv.", minimum=1),
+        "disc_out_stride": Key("int", 1, "Stride of the output conv.", minimum=1),
+        "disc_out_padding": Key("str", "valid", "Padding of the output conv.", choices=("valid", "same")),
+        "adversarial_loss": Key("str", "lsgan", "Least squares (lsgan) or binary cross-entropy (bce).",
+                                choices=("lsgan", "bce")),
+        "lambda_cycle": Key("float", 10.0, "Weight of the cycle-consistency loss.", minimum=0.0),
+        "lambda_identity": Key("float", 0.5, "Identity loss weight relative to lambda_cycle (as in the paper's code).",
+                               minimum=0.0),
+        "jit_compile": Key("bool", False, "Compile the train step with XLA (helps on GPU/TPU)."),
+        "keep_checkpoints": Key("int", 2, "Epoch checkpoints kept (oldest removed first); 0 keeps all.", minimum=0),
+        "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
+                             minimum=1, maximum=16),
+        "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
+    },
+    "package": {
+        "source": Key("str", "cyclegan", "What makes the images.", choices=("cyclegan",)),
+        "generator": Key("str", None, "A saved generator (.keras); null = this run's cyclegan/generator.keras.",
+                         optional=True),
+        "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
+        "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
+        "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
+    },
+}
+
+SCHEMA: dict[str, Any] = {**TOP, **SECTIONS}
+
+
+# --------------------------------------------------------------------------------------------- loading
+class _LiteralLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core scalars only and an error for duplicate keys."""
+
+
+_REMOVED = {"tag:yaml.org,2002:" + t for t in ("bool", "int", "float", "null", "timestamp")}
+_LiteralLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag not in _REMOVED]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LiteralLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_LiteralLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_LiteralLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+_LiteralLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                     ["~", "n", "N", ""])
+
+
+def _construct_int(loader, node):
+    return int(loader.construct_scalar(node), 10)
+
+
+def _construct_float(loader, node):
+    text = loader.construct_scalar(node).lower().replace(".inf", "inf").replace(".nan", "nan")
+    return float(text)
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_LiteralLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LiteralLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_LiteralLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML text literally (see module docstring); syntax errors name ``source``."""
+    try:
+        return yaml.load(text, Loader=_LiteralLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{source}: not valid YAML: {exc}") from None
+
+
+def load_params(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read a params file, apply ``key=value`` overrides and return the validated, complete params."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values at the top level, got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides)
+    return validate(raw, source=str(path))
+
+
+def apply_overrides(raw: dict, overrides) -> dict:
+    """Return a copy of ``raw`` with ``section.key=value`` overrides set (values parsed as literal YAML)."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ParamsError(f"--set {item!r}: expected key=value, e.g. cyclegan.epochs=3")
+        dotted, text = item.split("=", 1)
+        parts = [p for p in dotted.strip().split(".")]
+        if not all(parts):
+            raise ParamsError(f"--set {item!r}: empty key")
+        value = parse_yaml(text, f"--set {dotted}") if text.strip() else ""
+        node = out
+        for part in parts[:-1]:
+            if node.get(part) is None:
+                node[part] = {}
+            if not isinstance(node[part], dict):
+                raise ParamsError(f"--set {item!r}: '{part}' is not a section")
+            node = node[part]
+        node[parts[-1]] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _type_ok(value: Any, kind: str) -> bool:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "int":
+        return is_int
+    if kind == "float":
+        return is_int or isinstance(value, float)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list[str]":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "int|list[int]":
+        return is_int or (isinstance(value, list) and bool(value)
+                          and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def _check_value(value: Any, spec: Key, where: str, problems: list[str]) -> Any:
+    if value is None:
+        if spec.optional:
+            return None
+        problems.append(f"key '{where}': expected {spec.describe()}, got null")
+        return value
+    if not _type_ok(value, spec.kind):
+        problems.append(f"key '{where}': expected {spec.describe()}, got {value!r} ({type(value).__name__})")
+        return value
+    if spec.kind == "float":
+        value = float(value)
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if spec.choices is not None and item not in spec.choices:
+            problems.append(f"key '{where}': {item!r} is not one of {', '.join(map(str, spec.choices))}")
+        if spec.minimum is not None and isinstance(item, (int, float)) and item < spec.minimum:
+            problems.append(f"key '{where}': {item!r} is below the minimum {spec.minimum}")
+        if spec.maximum is not None and isinstance(item, (int, float)) and item > spec.maximum:
+            problems.append(f"key '{where}': {item!r} is above the maximum {spec.maximum}")
+    return value
+
+
+def _unknown(key: str, where: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{where}'{hint}; valid keys{' in ' + where.rsplit('.', 1)[0] if '.' in where else ''}: " \
+           + ", ".join(valid)
+
+
+def defaults() -> dict:
+    """The complete params with every default."""
+    out = {k: copy.deepcopy(v.default) for k, v in TOP.items()}
+    for name, keys in SECTIONS.items():
+        out[name] = {k: copy.deepcopy(v.default) for k, v in keys.items()}
+    return out
+
+
+def validate(raw: dict, source: str = "params") -> dict:
+    """Validate a (partial) params mapping and return it complete, with defaults filled in.
+
+    Raises ParamsError listing every problem, each naming ``source`` and the dotted key.
+    """
+    problems: list[str] = []
+    out = defaults()
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping, got {type(raw).__name__}")
+    for key, value in raw.items():
+        if key in TOP:
+            out[key] = _check_value(value, TOP[key], key, problems)
+        elif key in SECTIONS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                problems.append(f"key '{key}': expected a section (mapping) with keys {', '.join(SECTIONS[key])}, "
+                                f"got {value!r}")
+                continue
+            for sub, subvalue in value.items():
+                spec = SECTIONS[key].get(sub)
+                if spec is None:
+                    problems.append(_unknown(str(sub), f"{key}.{sub}", SECTIONS[key]))
+                else:
+                    out[key][sub] = _check_value(subvalue, spec, f"{key}.{sub}", problems)
+        else:
+            problems.append(_unknown(str(key), str(key), SCHEMA))
+    if not problems:
+        _cross_checks(out, problems)
+    if problems:
+        raise ParamsError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    return out
+
+
+def _cross_checks(p: dict, problems: list[str]) -> None:
+    stages = p["stages"]
+    if not stages:
+        problems.append("key 'stages': expected at least one of " + ", ".join(STAGE_NAMES))
+    elif len(set(stages)) != len(stages) or stages != sorted(stages, key=STAGE_NAMES.index):
+        problems.append(f"key 'stages': {stages} must list each stage once, in chain order: {', '.join(STAGE_NAMES)}")
+    strides = p["cyclegan"]["disc_strides"]
+    if isinstance(strides, list) and len(strides) != p["cyclegan"]["disc_blocks"]:
+        problems.append(f"key 'cyclegan.disc_strides': {len(strides)} strides given for "
+                        f"cyclegan.disc_blocks = {p['cyclegan']['disc_blocks']}; give one per block or a single int")
+    if p["data_dir"].strip() == "":
+        problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def stage(name: str) -> Stage:
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
+
+
+def stage_parameters(params: dict, stage_name: str) -> dict:
+    """The flat parameters a stage's notebook receives (without ``run_dir``): its top keys and its section."""
+    s = stage(stage_name)
+    out = {k: params[k] for k in s.top_keys}
+    out.update(params[s.section])
+    return out
+
+
+def notebook_keys(stage_name: str) -> dict[str, Key]:
+    """The parameter names (with their specs) a stage's notebook must declare, besides ``run_dir``."""
+    s = stage(stage_name)
+    return {**{k: TOP[k] for k in s.top_keys}, **SECTIONS[s.section]}
+
+
+def validate_stage_parameters(stage_name: str, values: dict, source: str) -> None:
+    """Check a notebook's flat parameters (e.g. its defaults) against the schema; raises ParamsError."""
+    s = stage(stage_name)
+    raw = {k: values[k] for k in s.top_keys if k in values}
+    raw[s.section] = {k: v for k, v in values.items() if k in SECTIONS[s.section]}
+    validate(raw, source)
+
+
+def fingerprint(obj: Any) -> str:
+    """A short, stable hash of a JSON-able object (used to tell whether a stage's inputs changed)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe_schema() -> str:
+    """Every key with its type, default and meaning, as Markdown rows."""
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, spec in TOP.items():
+        rows.append(f"| `{name}` | {spec.describe()} | `{spec.default!r}` | {spec.help} |")
+    for section, keys in SECTIONS.items():
+        for name, spec in keys.items():
+            rows.append(f"| `{section}.{name}` | {spec.describe()} | `{spec.default!r}` | {spec.help} |")
+    return "\n".join(rows)
+
+
+def notebook_config(stage_name: str, namespace: dict) -> dict:
+    """A stage's section as a validated dict, read from a notebook's parameter variables (``globals()``).
+
+    A notebook edited by hand gets the same errors as a params file.
+    """
+    s = stage(stage_name)
+    values = {k: namespace[k] for k in notebook_keys(stage_name) if k in namespace}
+    missing = sorted(set(notebook_keys(stage_name)) - set(values))
+    if missing:
+        raise ParamsError(f"notebook of stage {stage_name}: parameters missing: {', '.join(missing)}")
+    validate_stage_parameters(stage_name, values, f"notebook of stage {stage_name}")
+    return {k: values[k] for k in SECTIONS[s.section]}

@@ -1,0 +1,67 @@
+"""Every figure, written to PNG files so notebooks only call and display."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["image_grid", "loss_curves", "to_uint8"]
+
+
+def to_uint8(images) -> np.ndarray:
+    """Float images in [-1, 1] (any array-like) -> uint8 in [0, 255]."""
+    arr = np.asarray(images, dtype=np.float32)
+    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[str] | None = None,
+               col_titles: list[str] | None = None, title: str | None = None) -> Path:
+    """Save a grid of uint8 HxWx3 images (``rows[r][c]``) as a PNG; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.2 * n_rows + (0.4 if title else 0)),
+                             squeeze=False)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(rows[r]):
+                ax.imshow(rows[r][c])
+            if col_titles and r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=8)
+        if row_titles:
+            axes[r][0].text(-0.05, 0.5, row_titles[r], transform=axes[r][0].transAxes, rotation=90,
+                            ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: str = "Training losses") -> Path:
+    """Per-step losses (light) with per-epoch means (bold) for each key, one panel per key, epoch ticks."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    steps = np.array([h["global_step"] for h in history])
+    epochs = np.array([h["epoch"] for h in history])
+    for ax, key in zip(axes[0], keys):
+        values = np.array([h[key] for h in history], dtype=float)
+        ax.plot(steps, values, lw=0.6, alpha=0.4)
+        for e in np.unique(epochs):
+            sel = epochs == e
+            ax.plot([steps[sel].min(), steps[sel].max()], [values[sel].mean()] * 2, lw=2, color="C3")
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step")
+    fig.suptitle(title + " (bold: epoch mean)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

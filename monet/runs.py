@@ -1,0 +1,88 @@
+"""The run folder and its ``run.json``: resolved params, git commit, versions, per-stage status and seconds."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["read_run_json", "write_run_json", "git_info", "versions", "notebook_to_html", "stage_files"]
+
+_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pillow", "papermill", "nbconvert", "ipykernel",
+             "pyyaml")
+
+
+def read_run_json(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def write_run_json(run_dir: str | Path, record: dict) -> None:
+    """Write ``run.json`` atomically (a reader never sees half a file)."""
+    path = Path(run_dir) / "run.json"
+    record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def git_info(repo: str | Path) -> dict:
+    """{commit, dirty} of the repository at ``repo``, or {commit: None} outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions() -> dict:
+    """Python and package versions, read from installed metadata (imports nothing heavy)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def notebook_to_html(notebook: str | Path, html: str | Path) -> Path:
+    """Render an executed notebook as HTML without its code cells (the report a reader wants)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    Path(html).write_text(body, encoding="utf-8")
+    return Path(html)
+
+
+def stage_files(run_dir: str | Path, notebook: str) -> tuple[Path, Path]:
+    """Where a stage's executed notebook and its HTML rendering go in the run folder."""
+    run_dir = Path(run_dir)
+    return run_dir / notebook, run_dir / (Path(notebook).stem + ".html")
+
+
+def summary_markdown(summary: dict, title: str | None = None) -> str:
+    """A two-column Markdown table of a stage summary's scalar values (lists and dicts are counted)."""
+    rows = [f"### {title}", ""] if title else []
+    rows += ["| | |", "|---|---|"]
+    for key, value in summary.items():
+        if isinstance(value, (list, tuple)):
+            value = f"{len(value)} item(s)"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items() if not isinstance(v, (list, dict)))
+        elif isinstance(value, float):
+            value = f"{value:,.4g}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"
+        rows.append(f"| {key} | {value} |")
+    return "\n".join(rows)

@@ -1,0 +1,230 @@
+"""Streaming generated images into ``images.zip`` and checking it against Kaggle's rules.
+
+Kaggle's rules for this competition: one zip of 7,000 to 10,000 JPEG images, each 256x256 RGB.
+"""
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "write_images_zip",
+           "validate_zip", "translate_to_zip"]
+
+MIN_IMAGES, MAX_IMAGES = 7_000, 10_000
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip timestamps when deterministic
+
+
+class SubmissionError(RuntimeError):
+    """The submission would not be accepted; the message says what was found."""
+
+
+def check_count(n: int, what: str = "photos") -> None:
+    """Raise SubmissionError unless ``n`` images fit Kaggle's 7,000-10,000."""
+    if not MIN_IMAGES <= n <= MAX_IMAGES:
+        raise SubmissionError(f"{n:,} {what} give {n:,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}.")
+
+
+def entry_names(names: list[str]) -> list[str]:
+    """Unique ``<name>.jpg`` zip entries, in order; repeats get ``_2``, ``_3``..."""
+    out, seen = [], set()
+    for name in names:
+        stem = Path(name).stem or "image"
+        candidate, k = f"{stem}.jpg", 1
+        while candidate in seen:
+            k += 1
+            candidate = f"{stem}_{k}.jpg"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
+    out = []
+    for image in batch:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+        out.append(buf.getvalue())
+    return out
+
+
+def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: int = 95,
+                     deterministic: bool = False, workers: int = 2, depth: int = 4) -> dict:
+    """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``.
+
+    Encoding runs in ``workers`` threads while the caller produces the next batch; at most ``depth`` batches
+    wait, so memory does not grow with the number of images. The zip is written as ``<zip>.partial`` and
+    renamed only when complete. Entries are stored (JPEGs do not compress) with fixed timestamps when
+    ``deterministic``. Returns {count, bytes, seconds}.
+    """
+    zip_path = Path(zip_path)
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = zip_path.with_name(zip_path.name + ".partial")
+    entries = entry_names(names)
+    stamp = FIXED_TIME if deterministic else time.localtime()[:6]
+    t0, count = time.time(), 0
+    with ThreadPoolExecutor(max_workers=workers) as pool, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        pending: deque = deque()
+
+        def drain(limit: int) -> None:
+            nonlocal count
+            while len(pending) > limit:
+                for jpeg in pending.popleft().result():
+                    if count >= len(entries):
+                        raise SubmissionError(f"more images than names ({len(entries)})")
+                    info = zipfile.ZipInfo(entries[count], date_time=stamp)
+                    info.external_attr = 0o644 << 16
+                    zf.writestr(info, jpeg)
+                    count += 1
+
+        for batch in batches:
+            pending.append(pool.submit(_encode, np.asarray(batch, dtype=np.uint8), quality))
+            drain(depth)
+        drain(0)
+    if count != len(entries):
+        tmp.unlink()
+        raise SubmissionError(f"{count:,} images were generated for {len(entries):,} names")
+    tmp.replace(zip_path)
+    return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
+
+
+def _check_entry(zf_path: Path, name: str) -> str | None:
+    with zipfile.ZipFile(zf_path) as zf:
+        blob = zf.read(name)
+    try:
+        with Image.open(io.BytesIO(blob)) as im:
+            im.load()
+            if im.format != "JPEG":
+                return f"{name}: {im.format} image, not JPEG"
+            if im.mode != "RGB" or im.size != (256, 256):
+                return f"{name}: {im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256"
+    except Exception as exc:  # noqa: BLE001
+        return f"{name}: does not decode ({type(exc).__name__}: {exc})"
+    return None
+
+
+def validate_zip(zip_path: str | Path, decode: bool = True) -> dict:
+    """Check ``zip_path`` against Kaggle's rules; returns {count, bytes} or raises SubmissionError that lists
+    what was wrong (count, folders, non-JPEG names, duplicates, images that are not 256x256x3 JPEGs)."""
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise SubmissionError(f"{zip_path} does not exist")
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            infos = zf.infolist()
+    except zipfile.BadZipFile as exc:
+        raise SubmissionError(f"{zip_path}: not a zip file ({exc})") from None
+    problems = []
+    names = [i.filename for i in infos]
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) != len(infos):
+        problems.append(f"{len(infos) - len(files)} folder entries (Kaggle wants images only)")
+    not_jpg = [n for n in names if not n.lower().endswith((".jpg", ".jpeg")) and not n.endswith("/")]
+    if not_jpg:
+        problems.append(f"{len(not_jpg)} entries without a .jpg name, e.g. {not_jpg[:3]}")
+    if len(set(names)) != len(names):
+        problems.append(f"{len(names) - len(set(names))} duplicate names")
+    if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
+        problems.append(f"{len(files):,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}")
+    if decode and not problems:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            bad = [p for p in pool.map(lambda n: _check_entry(zip_path, n), [i.filename for i in files]) if p]
+        if bad:
+            problems.append(f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}")
+    if problems:
+        raise SubmissionError(f"{zip_path} would be rejected: " + "; ".join(problems))
+    return {"count": len(files), "bytes": zip_path.stat().st_size}
+
+
+def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
+                     batch_size: int = 32, quality: int = 95, deterministic: bool = False,
+                     progress: bool = True) -> dict:
+    """Translate every photo with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip.
+
+    Batched inference in one compiled function; decoding (tf.data) and JPEG encoding (threads) overlap with
+    the model. Returns the :func:`write_images_zip` summary plus images per second.
+    """
+    import sys
+
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from . import data
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 256, 256, 3], tf.float32)])
+    def translate(x):
+        y = generator(x, training=False)
+        return tf.cast(tf.clip_by_value(tf.round((tf.cast(y, tf.float32) + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+    def batches():
+        ds = data.photo_batches(photo_paths, batch_size)
+        bar = tqdm(total=len(photo_paths), desc="translating", unit="img", file=sys.stdout, mininterval=10,
+                   ascii=True, disable=not progress)
+        for x in ds:
+            out = translate(x).numpy()
+            bar.update(len(out))
+            yield out
+        bar.close()
+
+    summary = write_images_zip(batches(), names, zip_path, quality=quality, deterministic=deterministic)
+    summary["images_per_second"] = round(summary["count"] / max(summary["seconds"], 1e-9), 2)
+    return summary
+
+
+def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict:
+    """The package stage: translate every photo of the run's manifest with the trained generator into
+    ``<run>/images.zip``, validate it, and write ``submission/summary.json`` and ``submission/grid.png``.
+
+    Every photo is translated before the verdict. A zip that Kaggle would reject is kept as
+    ``submission/images.rejected.zip`` (never as ``images.zip``) and SubmissionError says why.
+    """
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    from . import data, networks, plots  # noqa: F401 - networks registers the custom layers for loading
+
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    run_dir = Path(run_dir)
+    out = run_dir / "submission"
+    out.mkdir(parents=True, exist_ok=True)
+    generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
+    if not generator_path.is_file():
+        raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or set "
+                              "package.generator to a saved .keras generator")
+    generator = keras.saving.load_model(generator_path, compile=False)
+    photos = data.read_manifest(run_dir)["photo"]
+    paths, names = [r["path"] for r in photos], [r["name"] for r in photos]
+    candidate = out / "images.candidate.zip"
+    summary = translate_to_zip(generator, paths, names, candidate, cfg["batch_size"], cfg["jpeg_quality"],
+                               deterministic)
+    summary.update(generator=str(generator_path), photos=len(paths))
+    final = run_dir / "images.zip"
+    try:
+        check_count(len(paths))
+        summary.update(validate_zip(candidate), valid=True, zip=str(final))
+        candidate.replace(final)
+    except SubmissionError as exc:
+        rejected = out / "images.rejected.zip"
+        candidate.replace(rejected)
+        summary.update(valid=False, error=str(exc), zip=str(rejected))
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        raise
+    finally:
+        shown = min(cfg["sample_images"], len(paths))
+        zip_now = final if summary.get("valid") else out / "images.rejected.zip"
+        with zipfile.ZipFile(zip_now) as zf:
+            results = [np.asarray(Image.open(io.BytesIO(zf.read(n)))) for n in entry_names(names)[:shown]]
+        sources = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:shown]]
+        plots.image_grid([sources, results], out / "grid.png", row_titles=["photo", "submitted"],
+                         title=f"{summary['count']:,} images")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

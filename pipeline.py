@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Run an experiment: validate its params, then execute the stage notebooks in order with papermill.
+
+    python pipeline.py --params params/quickstart.yaml          # run (or resume) outputs/quickstart/
+    python pipeline.py --params params/exp2.yaml --dry-run      # validate and print the plan
+    python pipeline.py --params params/exp1.yaml --set cyclegan.epochs=3 --set data_dir=/data/gan
+    python pipeline.py --list                                   # the experiments in params/
+
+Each stage leaves ``outputs/<run>/NN_<stage>.ipynb`` and an ``.html`` rendering without code; ``run.json``
+records params, commit, versions and each stage's status and duration. A rerun skips stages that finished
+with the same params and resumes the rest (training from its last checkpoint); ``--force`` reruns all.
+Exit status: 0 done, 1 a stage failed, 2 bad params or data, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO))
+
+from monet import params as P  # noqa: E402
+from monet import runs  # noqa: E402
+from monet.data import DataError, check_layout, resolve_data_dir  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--params", help="params YAML file (see params/)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a param, dotted for sections (cyclegan.epochs=3); repeatable")
+    ap.add_argument("--run-name", help="run folder name under --outputs (default: the params file's stem)")
+    ap.add_argument("--outputs", default=str(REPO / "outputs"), help="folder of run folders (default: outputs/)")
+    ap.add_argument("--force", action="store_true", help="rerun every stage; earlier checkpoints are kept aside")
+    ap.add_argument("--dry-run", action="store_true", help="validate the params and print the plan")
+    ap.add_argument("--list", action="store_true", help="list the experiments in params/")
+    ap.add_argument("--kernel", default="python3", help="Jupyter kernel for papermill (default: python3)")
+    ap.add_argument("--log-output", action="store_true", help="stream the notebooks' output to this terminal")
+    return ap.parse_args(argv)
+
+
+def list_experiments() -> int:
+    for path in sorted((REPO / "params").glob("*.yaml")):
+        try:
+            p = P.load_params(path)
+            print(f"{path.stem:<12} {','.join(p['stages']):<48} {p['description']}")
+        except P.ParamsError as exc:
+            print(f"{path.stem:<12} INVALID: {exc}")
+    return 0
+
+
+def resolve_params(params: dict) -> dict:
+    """Make a relative data_dir absolute (notebooks run with the repository as working directory)."""
+    if params["data_dir"] not in ("synthetic", "auto"):
+        path = Path(params["data_dir"]).expanduser()
+        params["data_dir"] = str(path if path.is_absolute() else (REPO / path).resolve())
+    return params
+
+
+def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, str, bool]]:
+    """(stage, fingerprint, skip) for each stage of this run. A fingerprint covers the stage's params and
+    its upstream stages' fingerprints, so a changed stage reruns everything after it."""
+    done = record.get("stages", {})
+    upstream, plan = "", []
+    for stage in P.STAGES:
+        if stage.name not in params["stages"]:
+            if done.get(stage.name, {}).get("status") == "done":
+                upstream = done[stage.name]["fingerprint"]
+            continue
+        fp = P.fingerprint({"stage": stage.name, "params": P.stage_parameters(params, stage.name),
+                            "upstream": upstream})
+        prev = done.get(stage.name, {})
+        plan.append((stage, fp, not force and prev.get("status") == "done" and prev.get("fingerprint") == fp))
+        upstream = fp
+    return plan
+
+
+def describe(params: dict, plan, run_dir: Path) -> str:
+    lines = [f"run folder: {run_dir}", f"data_dir:   {params['data_dir']}"]
+    if "cyclegan_train" in params["stages"]:
+        from monet import cyclegan, networks
+
+        c = params["cyclegan"]
+        args = cyclegan.model_args(c)
+        rf = networks.receptive_field(networks.discriminator_layers(**args["discriminator"]))
+        lines.append(f"cyclegan:   {c['epochs']} epochs, batch {c['batch_size']}, lr {c['learning_rate']}, "
+                     f"generator {args['generator']}, discriminator {args['discriminator']} "
+                     f"(receptive field {rf}x{rf})")
+    for stage, fp, skip in plan:
+        lines.append(f"  {stage.notebook:<28} {'skip: done with the same params' if skip else 'run'}  [{fp}]")
+    return "\n".join(lines)
+
+
+def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
+    import papermill as pm
+
+    out_nb, _ = runs.stage_files(run_dir, stage.notebook)
+    pm.execute_notebook(str(REPO / "notebooks" / stage.notebook), str(out_nb), parameters=parameters,
+                        kernel_name=kernel, cwd=str(REPO), progress_bar=False, log_output=log_output,
+                        request_save_on_cell_execute=True)
+
+
+def failure_message(stage: P.Stage, exc: Exception, out_nb: Path, html: Path) -> str:
+    import papermill as pm
+
+    if isinstance(exc, pm.PapermillExecutionError):
+        first = next((ln for ln in (exc.source or "").splitlines() if ln.strip() and not ln.startswith("#")), "")
+        where = f"cell {exc.exec_count} (`{first.strip()[:70]}`)"
+        what = f"{exc.ename}: {exc.evalue}"
+    else:
+        where, what = "before any cell ran", f"{type(exc).__name__}: {exc}"
+    return (f"stage '{stage.name}' failed in {where}:\n  {what}\n  notebook: {out_nb}\n  report:   {html}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        return list_experiments()
+    if not args.params:
+        print("error: --params FILE is required (or --list)", file=sys.stderr)
+        return 2
+    try:
+        params = resolve_params(P.load_params(args.params, args.overrides))
+        run_name = args.run_name or Path(args.params).stem
+        run_dir = (Path(args.outputs) / run_name).resolve()
+        if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
+            root, _ = resolve_data_dir(params["data_dir"], run_dir, REPO)
+            check_layout(root)
+    except (P.ParamsError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    record = runs.read_run_json(run_dir)
+    plan = plan_stages(params, record, args.force)
+    print(describe(params, plan, run_dir))
+    if args.dry_run:
+        return 0
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.update(run_name=run_name, params_file=str(Path(args.params).resolve()), overrides=args.overrides,
+                  params=params, git=runs.git_info(REPO), versions=runs.versions())
+    record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record.setdefault("stages", {})
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    status = "done"
+    for stage, fp, skip in plan:
+        if skip:
+            print(f"[{stage.name}] skipped: finished earlier with the same params")
+            continue
+        parameters = {"run_dir": str(run_dir), **P.stage_parameters(params, stage.name)}
+        if args.force and "resume" in parameters:
+            parameters["resume"] = False
+        out_nb, html = runs.stage_files(run_dir, stage.notebook)
+        entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        record["stages"][stage.name] = entry
+        runs.write_run_json(run_dir, record)
+        print(f"[{stage.name}] running {stage.notebook} ...", flush=True)
+        t0 = time.time()
+        try:
+            run_stage(stage, parameters, run_dir, args.kernel, args.log_output)
+            entry["status"] = "done"
+        except KeyboardInterrupt:
+            entry["status"], status = "interrupted", "interrupted"
+        except Exception as exc:  # noqa: BLE001 - any failure is reported with the notebook's path
+            entry["status"], status = "failed", "failed"
+            entry["error"] = failure_message(stage, exc, out_nb, html)
+        finally:
+            entry["seconds"] = round(time.time() - t0, 2)
+            if out_nb.is_file():
+                try:
+                    runs.notebook_to_html(out_nb, html)
+                except Exception as exc:  # noqa: BLE001 - the report is a convenience; keep the real error
+                    print(f"[{stage.name}] could not render {html}: {exc}", file=sys.stderr)
+            record["status"] = status if status != "done" else "running"
+            runs.write_run_json(run_dir, record)
+        if status != "done":
+            print(entry.get("error", f"[{stage.name}] interrupted; run the same command again to resume"),
+                  file=sys.stderr)
+            return 1 if status == "failed" else 130
+        print(f"[{stage.name}] done in {entry['seconds']:.0f} s", flush=True)
+    record["status"] = "done"
+    runs.write_run_json(run_dir, record)
+    zip_path = run_dir / "images.zip"
+    print(f"finished: {run_dir}" + (f"\nsubmission: {zip_path}" if zip_path.is_file() else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
