@@ -176,11 +176,9 @@ def make_synthetic(root: str | Path, n_monet: int = 300, n_photo: int = 7038, se
         for name, jpeg in zip(names, jpegs):
             (tmp / FOLDERS[domain] / f"{name}.jpg").write_bytes(jpeg)
         n_files = max(1, min(spec["tfrec_files"][domain], len(names)))
-        per_file = math.ceil(len(names) / n_files)
-        for f in range(n_files):
-            chunk = list(zip(names, jpegs))[f * per_file:(f + 1) * per_file]
-            if not chunk:
-                break
+        pairs = list(zip(names, jpegs))
+        for f in range(n_files):  # an even split: file sizes differ by at most one image
+            chunk = pairs[f * len(pairs) // n_files:(f + 1) * len(pairs) // n_files]
             path = tmp / TFREC_FOLDERS[domain] / f"{domain}{f:02d}-{len(chunk)}.tfrec"
             with tf.io.TFRecordWriter(str(path)) as writer:
                 for name, jpeg in chunk:

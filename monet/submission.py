@@ -94,9 +94,7 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
     return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
 
 
-def _check_entry(zf_path: Path, name: str) -> str | None:
-    with zipfile.ZipFile(zf_path) as zf:
-        blob = zf.read(name)
+def _check_jpeg(name: str, blob: bytes) -> str | None:
     try:
         with Image.open(io.BytesIO(blob)) as im:
             im.load()
@@ -133,8 +131,11 @@ def validate_zip(zip_path: str | Path, decode: bool = True) -> dict:
     if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
         problems.append(f"{len(files):,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}")
     if decode and not problems:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            bad = [p for p in pool.map(lambda n: _check_entry(zip_path, n), [i.filename for i in files]) if p]
+        bad: list[str] = []
+        with zipfile.ZipFile(zip_path) as zf, ThreadPoolExecutor(max_workers=4) as pool:
+            for start in range(0, len(files), 256):  # bounded memory: one chunk of JPEGs at a time
+                chunk = [(i.filename, zf.read(i)) for i in files[start:start + 256]]
+                bad += [p for p in pool.map(lambda item: _check_jpeg(*item), chunk) if p]
         if bad:
             problems.append(f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}")
     if problems:

@@ -1,0 +1,33 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """A run folder whose fetch stage ran on a small synthetic data set (40 photos, 6 paintings)."""
+    from monet import data
+
+    run_dir = tmp_path_factory.mktemp("run")
+    data.fetch(run_dir, "synthetic", seed=3, synthetic_photos=40, synthetic_monet=6, sample_images=2)
+    return run_dir
+
+
+def tiny_cyclegan(**overrides) -> dict:
+    """The cyclegan params section with the smallest networks (same code as the report's)."""
+    from monet import params
+
+    cfg = params.defaults()["cyclegan"]
+    cfg.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
+               disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2)
+    cfg.update(overrides)
+    return cfg

@@ -1,0 +1,103 @@
+"""The train step, checkpoints that rebuild their models, and exact resume."""
+import json
+
+import numpy as np
+import pytest
+
+from monet import cyclegan, networks
+from tests.conftest import tiny_cyclegan
+
+
+def test_train_step_updates_all_models_and_returns_finite_losses():
+    cyclegan.seed_everything(0)
+    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    before = {k: [w.copy() for w in model.get_weights()] for k, model in m.models.items()}
+    step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5)
+    rng = np.random.default_rng(0)
+    x, y = (rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32") for _ in range(2))
+    out = {k: float(v) for k, v in step(x, y).items()}
+    assert set(out) == set(cyclegan.LOSS_KEYS) and all(np.isfinite(list(out.values())))
+    for name, model in m.models.items():
+        assert any(not np.array_equal(a, b) for a, b in zip(before[name], model.get_weights())), name
+    assert int(m.optimizers["gen_g"].iterations) == 1
+
+
+def test_bce_step_runs():
+    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    out = cyclegan.make_train_step(m, "bce")(np.zeros((1, 16, 16, 3), "float32"), np.ones((1, 16, 16, 3), "float32"))
+    assert np.isfinite(float(out["disc_y_loss"]))
+
+
+def test_checkpoint_carries_args_weights_and_optimizer_state(tmp_path):
+    cfg = tiny_cyclegan(disc_strides=[2, 1], gen_res_blocks=2)
+    m = cyclegan.CycleGAN(cyclegan.model_args(cfg), 1e-3)
+    cyclegan.make_train_step(m)(np.zeros((1, 16, 16, 3), "float32"), np.ones((1, 16, 16, 3), "float32"))
+    folder = cyclegan.save_checkpoint(m, tmp_path / "epoch_0001", {"epoch": 1})
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    assert meta["model_args"]["discriminator"]["strides"] == [2, 1]
+    restored, meta = cyclegan.load_checkpoint(folder, 1e-3)
+    assert meta["epoch"] == 1 and restored.args == m.args
+    for name in cyclegan.MODEL_NAMES:
+        for a, b in zip(m.models[name].get_weights(), restored.models[name].get_weights()):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(m.optimizers[name].variables, restored.optimizers[name].variables):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not list(tmp_path.glob("*.partial"))
+    assert cyclegan.latest_checkpoint(tmp_path) == folder
+
+
+def test_resume_gives_the_same_history_as_an_uninterrupted_run(small_run, tmp_path):
+    import shutil
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for run in (straight, resumed):
+        shutil.copytree(small_run / "data", run / "data")
+    cyclegan.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=lambda *_: None)
+    cyclegan.train(resumed, tiny_cyclegan(epochs=1), seed=5, deterministic=True, log=lambda *_: None)
+    logs = []
+    summary = cyclegan.train(resumed, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
+    assert summary["resumed_from"].endswith("epoch_0001") and summary["epochs_trained_now"] == 1
+    assert any("Resuming from" in line for line in logs)
+    assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
+    for name in ("epoch_01.png", "epoch_02.png"):
+        assert (resumed / "cyclegan" / "samples" / name).is_file()
+    assert (resumed / "cyclegan" / "losses.png").is_file()
+    g = networks.resnet_generator(**json.loads((resumed / "cyclegan" / "generator.json").read_text())["args"])
+    assert g.count_params() == summary["generator_parameters"]
+
+
+def test_changed_params_keep_old_checkpoints_aside(small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    cyclegan.train(run, tiny_cyclegan(), seed=1, log=lambda *_: None)
+    logs = []
+    summary = cyclegan.train(run, tiny_cyclegan(lambda_cycle=5.0), seed=1, log=logs.append)
+    assert summary["resumed_from"] is None
+    kept = [p for p in run.iterdir() if p.name.startswith("cyclegan.")]
+    assert len(kept) == 1 and cyclegan.latest_checkpoint(kept[0] / "checkpoints") is not None
+    assert any("not resumed" in line for line in logs)
+
+
+def test_tfrecord_training_and_missing_tfrecords(small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    summary = cyclegan.train(run, tiny_cyclegan(data_format="tfrec", steps_per_epoch=2), seed=1, log=lambda *_: None)
+    assert summary["photos"] == 40 and summary["paintings"] == 6
+    info = json.loads((run / "data" / "summary.json").read_text())
+    info["domains"]["photo"]["tfrecords"] = []
+    (run / "data" / "summary.json").write_text(json.dumps(info))
+    with pytest.raises(Exception, match="photo_tfrec/\\*.tfrec; use data_format: jpg"):
+        cyclegan.train(run, tiny_cyclegan(data_format="tfrec", resume=False), seed=1, log=lambda *_: None)
+
+
+def test_default_epoch_covers_every_photo(small_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    summary = cyclegan.train(run, tiny_cyclegan(steps_per_epoch=None, batch_size=4), seed=1, log=lambda *_: None)
+    assert summary["steps_per_epoch"] == 10  # ceil(40 photos / 4)

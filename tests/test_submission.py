@@ -1,0 +1,110 @@
+"""Streaming images into the zip, and Kaggle's rules."""
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from monet import submission as S
+
+
+def jpeg_bytes(size=(256, 256), mode="RGB", fmt="JPEG"):
+    buf = io.BytesIO()
+    Image.new(mode, size, 90).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def make_zip(path, n, blob=None, names=None):
+    blob = blob or jpeg_bytes()
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(n):
+            zf.writestr(names[i] if names else f"{i}.jpg", blob)
+    return path
+
+
+def test_count_message():
+    with pytest.raises(S.SubmissionError, match="5,100 photos give 5,100 images; Kaggle needs 7,000-10,000"):
+        S.check_count(5100)
+    S.check_count(7038)
+
+
+def test_entry_names_are_unique_jpgs():
+    assert S.entry_names(["a", "b.png", "a", "a_2", "a"]) == ["a.jpg", "b.jpg", "a_2.jpg", "a_2_2.jpg", "a_3.jpg"]
+
+
+def batches(n, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, 7):
+        yield rng.integers(0, 256, (min(7, n - start), size, size, 3), dtype=np.uint8)
+
+
+def test_write_images_zip_streams_in_order_and_is_deterministic(tmp_path):
+    names = [f"photo{i}" for i in range(20)]
+    a = S.write_images_zip(batches(20), names, tmp_path / "a.zip", deterministic=True)
+    S.write_images_zip(batches(20), names, tmp_path / "b.zip", deterministic=True)
+    assert a["count"] == 20 and (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert zf.namelist() == [f"photo{i}.jpg" for i in range(20)]
+        first = zf.read("photo0.jpg")
+    assert first == S._encode(next(batches(20))[:1], 95)[0]  # the first image, encoded as given
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_write_images_zip_count_mismatch_leaves_no_zip(tmp_path):
+    with pytest.raises(S.SubmissionError, match="5 images were generated for 6 names"):
+        S.write_images_zip(batches(5), [str(i) for i in range(6)], tmp_path / "x.zip")
+    assert not (tmp_path / "x.zip").exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_validate_accepts_a_valid_zip(tmp_path):
+    assert S.validate_zip(make_zip(tmp_path / "ok.zip", 7000))["count"] == 7000
+
+
+@pytest.mark.parametrize("n,blob,names,message", [
+    (6999, None, None, "6,999 images; Kaggle needs 7,000-10,000"),
+    (10001, None, None, "10,001 images"),
+    (7000, jpeg_bytes((128, 128)), None, "RGB 128x128, expected RGB 256x256"),
+    (7000, jpeg_bytes(mode="L"), None, "L 256x256"),
+    (7000, jpeg_bytes(fmt="PNG"), None, "PNG image, not JPEG"),
+    (7000, b"garbage", None, "does not decode"),
+    (7000, None, [f"{i}.png" for i in range(7000)], "without a .jpg name"),
+    (7000, None, [f"{i % 6999}.jpg" for i in range(7000)], "1 duplicate names"),
+])
+def test_validate_rejects_with_a_reason(tmp_path, n, blob, names, message):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        path = make_zip(tmp_path / "bad.zip", n, blob, names)
+    with pytest.raises(S.SubmissionError, match=message):
+        S.validate_zip(path)
+
+
+def test_validate_missing_and_not_a_zip(tmp_path):
+    with pytest.raises(S.SubmissionError, match="does not exist"):
+        S.validate_zip(tmp_path / "none.zip")
+    (tmp_path / "x.zip").write_text("hello")
+    with pytest.raises(S.SubmissionError, match="not a zip"):
+        S.validate_zip(tmp_path / "x.zip")
+
+
+def test_translate_to_zip_matches_the_generator(tmp_path):
+    import keras
+
+    from monet import networks
+
+    paths = []
+    for i in range(5):
+        paths.append(str(tmp_path / f"p{i}.jpg"))
+        Image.new("RGB", (256, 256), (i * 40, 100, 200)).save(paths[-1], quality=100)
+    keras.utils.set_random_seed(0)
+    g = networks.resnet_generator(4, 2, 1)
+    summary = S.translate_to_zip(g, paths, [f"p{i}" for i in range(5)], tmp_path / "out.zip", batch_size=2,
+                                 quality=100, progress=False)
+    assert summary["count"] == 5
+    x = np.stack([np.asarray(Image.open(p), dtype="float32") / 127.5 - 1 for p in paths])
+    want = np.clip(np.rint((np.asarray(g(x)) + 1) * 127.5), 0, 255).astype(np.uint8)
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        got = [zf.read(f"p{i}.jpg") for i in range(5)]
+    assert got == S._encode(want, 100)  # exactly the generator's output, encoded
