@@ -167,8 +167,11 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             entry["status"], status = "interrupted", "interrupted"
         except Exception as exc:  # noqa: BLE001 - any failure is reported with the notebook's path
-            entry["status"], status = "failed", "failed"
-            entry["error"] = failure_message(stage, exc, out_nb, html)
+            if getattr(exc, "ename", None) == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
+                entry["status"], status = "interrupted", "interrupted"
+            else:
+                entry["status"], status = "failed", "failed"
+                entry["error"] = failure_message(stage, exc, out_nb, html)
         finally:
             entry["seconds"] = round(time.time() - t0, 2)
             if out_nb.is_file():
