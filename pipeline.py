@@ -102,7 +102,8 @@ def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_
     out_nb, _ = runs.stage_files(run_dir, stage.notebook)
     pm.execute_notebook(str(REPO / "notebooks" / stage.notebook), str(out_nb), parameters=parameters,
                         kernel_name=kernel, cwd=str(REPO), progress_bar=False, log_output=log_output,
-                        request_save_on_cell_execute=True)
+                        request_save_on_cell_execute=True,
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up warnings
 
 
 def failure_message(stage: P.Stage, exc: Exception, out_nb: Path, html: Path) -> str:

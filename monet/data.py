@@ -269,6 +269,9 @@ def prepare(data_root: str | Path, out_dir: str | Path, kind: str = "folder") ->
             "tfrecords": tfrecords[domain],
         }
         rows += [{"domain": domain, "name": c.name, "path": c.path, "source": c.source} for c in usable]
+    converted = out_dir / "converted"
+    if converted.is_dir() and not any(converted.iterdir()):
+        converted.rmdir()
     empty = [d for d in DOMAINS if summary["domains"][d]["usable"] == 0]
     if empty:
         details = "; ".join(f"{summary['domains'][d]['folder']}: {summary['domains'][d]['files']} files, "

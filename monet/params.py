@@ -45,7 +45,7 @@ class Key:
     optional: bool = False
 
     def describe(self) -> str:
-        text = self.kind + (" or null" if self.optional else "")
+        text = self.kind.replace("|", " or ") + (" or null" if self.optional else "")
         if self.choices:
             text += " one of " + ", ".join(map(str, self.choices))
         if self.minimum is not None and self.maximum is not None:

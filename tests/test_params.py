@@ -133,3 +133,7 @@ def test_notebook_config_rejects_bad_hand_edits():
     ns["jpeg_quality"] = 101
     with pytest.raises(P.ParamsError, match="package.jpeg_quality"):
         P.notebook_config("package_submission", ns)
+
+
+def test_readme_documents_the_current_schema():
+    assert P.describe_schema() in (REPO / "README.md").read_text()
