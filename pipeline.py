@@ -48,7 +48,7 @@ def list_experiments() -> int:
     for path in sorted((REPO / "params").glob("*.yaml")):
         try:
             p = P.load_params(path)
-            print(f"{path.stem:<12} {','.join(p['stages']):<48} {p['description']}")
+            print(f"{path.stem:<12} {','.join(p['stages']):<54} {p['description']}")
         except P.ParamsError as exc:
             print(f"{path.stem:<12} INVALID: {exc}")
     return 0
@@ -91,6 +91,12 @@ def describe(params: dict, plan, run_dir: Path) -> str:
         lines.append(f"cyclegan:   {c['epochs']} epochs, batch {c['batch_size']}, lr {c['learning_rate']}, "
                      f"generator {args['generator']}, discriminator {args['discriminator']} "
                      f"(receptive field {rf}x{rf})")
+    if "nst_generate" in params["stages"]:
+        n = params["nst"]
+        photos = "all photos" if n["limit"] is None else f"the first {n['limit']} photos"
+        lines.append(f"nst:        {photos}, {n['optimizer']} lr {n['learning_rate']}, at most {n['max_iterations']} "
+                     f"iterations (patience {n['patience']}), style {n['style_layers']}, content {n['content_layer']}, "
+                     f"weights {n['vgg_weights']}")
     for stage, fp, skip in plan:
         lines.append(f"  {stage.notebook:<28} {'skip: done with the same params' if skip else 'run'}  [{fp}]")
     return "\n".join(lines)

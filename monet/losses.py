@@ -1,13 +1,18 @@
-"""CycleGAN losses, named after the maths. Each returns a scalar float32 tensor (mean over its inputs).
+"""Losses, named after the maths.
 
-Discriminator outputs are logits (one per patch). ``mode`` is 'lsgan' (least squares: real -> 1, fake -> 0,
-the paper's choice) or 'bce' (binary cross-entropy on the logits).
+CycleGAN losses return a scalar float32 tensor (mean over their inputs). Discriminator outputs are logits (one
+per patch); ``mode`` is 'lsgan' (least squares: real -> 1, fake -> 0, the paper's choice) or 'bce' (binary
+cross-entropy on the logits).
+
+Style-transfer losses (Gatys et al., as in the Keras example the report follows) work on a batch and return one
+value per image, so that every image of a batch can be optimized, and stopped, on its own.
 """
 from __future__ import annotations
 
 from keras import ops
 
-__all__ = ["adversarial_loss", "generator_loss", "discriminator_loss", "cycle_loss", "identity_loss"]
+__all__ = ["adversarial_loss", "generator_loss", "discriminator_loss", "cycle_loss", "identity_loss",
+           "gram_matrix", "style_loss", "content_loss", "total_variation_loss"]
 
 MODES = ("lsgan", "bce")
 
@@ -45,3 +50,30 @@ def cycle_loss(real, cycled):
 def identity_loss(real, same):
     """Mean absolute error |y - G(y)| (L1), unweighted; weighted by lambda_cycle * lambda_identity."""
     return _l1(real, same)
+
+
+# ------------------------------------------------------------------------------------- style transfer
+def gram_matrix(features):
+    """G[b, c, d] = sum over positions of F[b, :, :, c] * F[b, :, :, d], for features (B, H, W, C)."""
+    features = ops.cast(features, "float32")
+    return ops.einsum("bhwc,bhwd->bcd", features, features)
+
+
+def style_loss(style_gram, generated_gram, image_pixels: int, channels: int = 3):
+    """Per image: sum((S - G)^2) / (4 * channels^2 * image_pixels^2), the Keras example's normalisation
+    (``image_pixels`` = height * width of the image, ``channels`` = its 3 colour channels)."""
+    return ops.sum(ops.square(style_gram - generated_gram), axis=(1, 2)) / (4.0 * channels ** 2 * image_pixels ** 2)
+
+
+def content_loss(content_features, generated_features):
+    """Per image: sum of squared feature differences."""
+    diff = ops.cast(generated_features, "float32") - ops.cast(content_features, "float32")
+    return ops.sum(ops.square(diff), axis=(1, 2, 3))
+
+
+def total_variation_loss(images):
+    """Per image: sum over pixels of ((x[i,j] - x[i+1,j])^2 + (x[i,j] - x[i,j+1])^2) ** 1.25."""
+    x = ops.cast(images, "float32")
+    a = ops.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
+    b = ops.square(x[:, :-1, :-1, :] - x[:, :-1, 1:, :])
+    return ops.sum(ops.power(a + b, 1.25), axis=(1, 2, 3))

@@ -68,6 +68,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("fetch", "01_fetch.ipynb", "fetch", ("data_dir", "seed")),
     Stage("cyclegan_train", "02_cyclegan_train.ipynb", "cyclegan", ("seed", "deterministic")),
+    Stage("nst_generate", "03_nst_generate.ipynb", "nst", ("seed",)),
     Stage("package_submission", "04_package_submission.ipynb", "package", ("deterministic",)),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -78,7 +79,8 @@ TOP: dict[str, Key] = {
         "str", "auto",
         "Competition data: a folder with monet_jpg/ and photo_jpg/ (relative paths are from the repository "
         "root), 'synthetic' (generated offline), or 'auto' (Kaggle's mount when present, else an error)."),
-    "stages": Key("list[str]", list(STAGE_NAMES), "Stages to run, in chain order.", choices=STAGE_NAMES),
+    "stages": Key("list[str]", ["fetch", "cyclegan_train", "package_submission"], "Stages to run, in chain order.",
+                  choices=STAGE_NAMES),
     "seed": Key("int", 42, "Seeds Python, NumPy, TensorFlow, data order and augmentation.", minimum=0),
     "deterministic": Key(
         "bool", False,
@@ -134,8 +136,38 @@ SECTIONS: dict[str, dict[str, Key]] = {
                              minimum=1, maximum=16),
         "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
     },
+    "nst": {
+        "vgg_weights": Key("str", "imagenet",
+                           "VGG19 weights: 'imagenet' (Keras download and cache), a weights file path (Kaggle without "
+                           "internet), or 'none' (random: tests and the offline demo, not a real style transfer)."),
+        "style_layers": Key("list[str]", [f"block{i}_conv1" for i in range(1, 6)], "VGG19 layers of the style loss."),
+        "content_layer": Key("str", "block5_conv2", "VGG19 layer of the content loss."),
+        "style_weight": Key("float", 1e-6, "Weight of the style loss (averaged over the style layers).", minimum=0.0),
+        "content_weight": Key("float", 2.5e-8, "Weight of the content loss.", minimum=0.0),
+        "tv_weight": Key("float", 1e-6, "Weight of the total-variation loss.", minimum=0.0),
+        "optimizer": Key("str", "sgd", "SGD with an exponentially decaying learning rate, or Adam.",
+                         choices=("sgd", "adam")),
+        "learning_rate": Key("float", 100.0, "Initial learning rate (pixels are in 0-255 units).", minimum=0.0),
+        "decay_steps": Key("int", 100, "Learning rate x decay_rate every decay_steps iterations (smoothly).",
+                           minimum=1),
+        "decay_rate": Key("float", 0.96, "Learning rate decay factor; 1 keeps it constant.", minimum=0.0, maximum=1.0),
+        "max_iterations": Key("int", 4000, "Iterations at most per image.", minimum=1),
+        "patience": Key("int", 100, "Stop an image after this many iterations without improvement.", minimum=1),
+        "delta": Key("float", 1e-4, "Relative improvement that counts: below best * (1 - delta).", minimum=0.0,
+                     maximum=1.0),
+        "style": Key("str", "random", "'random' (a seeded Monet per photo) or one painting's name."),
+        "image_size": Key("int", 256, "Side the photos are painted at (results are saved at 256).", minimum=32),
+        "batch_size": Key("int", 8, "Photos optimized at once (one compiled step).", minimum=1),
+        "limit": Key("int", None, "Paint only the first N photos; null paints all.", minimum=1, optional=True),
+        "jit_compile": Key("bool", False, "Compile the step with XLA (helps on GPU)."),
+        "plot_images": Key("int", 4, "Photos whose loss per iteration is plotted.", minimum=0, maximum=16),
+        "user_images": Key("str", None, "A folder of your own photos to paint (any size, JPEG or PNG); null: none.",
+                           optional=True),
+        "user_max_side": Key("int", 512, "Longest side of your painted photos (aspect ratio kept).", minimum=32),
+    },
     "package": {
-        "source": Key("str", "cyclegan", "What makes the images.", choices=("cyclegan",)),
+        "source": Key("str", "cyclegan", "What makes the images: the trained CycleGAN or the NST stage's images.",
+                      choices=("cyclegan", "nst")),
         "generator": Key("str", None, "A saved generator (.keras); null = this run's cyclegan/generator.keras.",
                          optional=True),
         "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
@@ -145,6 +177,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
 }
 
 SCHEMA: dict[str, Any] = {**TOP, **SECTIONS}
+
+# Keras's VGG19 without its top (checked against the model by a test), so layer names validate before any run.
+VGG19_LAYERS = tuple(
+    f"block{b}_{kind}" for b, convs in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+    for kind in [*(f"conv{i}" for i in range(1, convs + 1)), "pool"])
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -338,6 +375,13 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
     if isinstance(strides, list) and len(strides) != p["cyclegan"]["disc_blocks"]:
         problems.append(f"key 'cyclegan.disc_strides': {len(strides)} strides given for "
                         f"cyclegan.disc_blocks = {p['cyclegan']['disc_blocks']}; give one per block or a single int")
+    for key, names in (("nst.style_layers", p["nst"]["style_layers"]), ("nst.content_layer", [p["nst"]["content_layer"]])):
+        unknown = [n for n in names if n not in VGG19_LAYERS]
+        if unknown:
+            problems.append(f"key '{key}': unknown VGG19 layer(s) {', '.join(unknown)}; valid layers: "
+                            + ", ".join(VGG19_LAYERS))
+    if not p["nst"]["style_layers"]:
+        problems.append("key 'nst.style_layers': expected at least one VGG19 layer")
     if p["data_dir"].strip() == "":
         problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
 

@@ -65,3 +65,21 @@ def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: s
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "Loss per iteration") -> Path:
+    """One line per image of its loss at every iteration (log scale), as in the report's NST graph."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, values in traces.items():
+        ax.plot(np.arange(1, len(values) + 1), values, lw=1, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("total loss")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

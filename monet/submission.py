@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "write_images_zip",
+__all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "write_jpegs_zip",
+           "write_images_zip",
            "validate_zip", "translate_to_zip"]
 
 MIN_IMAGES, MAX_IMAGES = 7_000, 10_000
@@ -26,7 +27,7 @@ class SubmissionError(RuntimeError):
 
 
 def check_count(n: int, what: str = "photos") -> None:
-    """Raise SubmissionError unless ``n`` images fit Kaggle's 7,000-10,000."""
+    """Raise SubmissionError unless ``n`` images fit Kaggle's 7,000-10,000 (``what`` names the sources)."""
     if not MIN_IMAGES <= n <= MAX_IMAGES:
         raise SubmissionError(f"{n:,} {what} give {n:,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}.")
 
@@ -54,14 +55,11 @@ def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
     return out
 
 
-def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: int = 95,
-                     deterministic: bool = False, workers: int = 2, depth: int = 4) -> dict:
-    """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``.
+def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic: bool = False) -> dict:
+    """Stream encoded JPEGs (an iterable of bytes, consumed lazily) into ``zip_path`` as ``entry_names(names)``.
 
-    Encoding runs in ``workers`` threads while the caller produces the next batch; at most ``depth`` batches
-    wait, so memory does not grow with the number of images. The zip is written as ``<zip>.partial`` and
-    renamed only when complete. Entries are stored (JPEGs do not compress) with fixed timestamps when
-    ``deterministic``. Returns {count, bytes, seconds}.
+    The zip is written as ``<zip>.partial`` and renamed only when complete. Entries are stored (JPEGs do not
+    compress), with fixed timestamps when ``deterministic``. Returns {count, bytes, seconds}.
     """
     zip_path = Path(zip_path)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,29 +67,42 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
     entries = entry_names(names)
     stamp = FIXED_TIME if deterministic else time.localtime()[:6]
     t0, count = time.time(), 0
-    with ThreadPoolExecutor(max_workers=workers) as pool, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        pending: deque = deque()
-
-        def drain(limit: int) -> None:
-            nonlocal count
-            while len(pending) > limit:
-                for jpeg in pending.popleft().result():
-                    if count >= len(entries):
-                        raise SubmissionError(f"more images than names ({len(entries)})")
-                    info = zipfile.ZipInfo(entries[count], date_time=stamp)
-                    info.external_attr = 0o644 << 16
-                    zf.writestr(info, jpeg)
-                    count += 1
-
-        for batch in batches:
-            pending.append(pool.submit(_encode, np.asarray(batch, dtype=np.uint8), quality))
-            drain(depth)
-        drain(0)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for jpeg in jpegs:
+            if count >= len(entries):
+                raise SubmissionError(f"more images than names ({len(entries)})")
+            info = zipfile.ZipInfo(entries[count], date_time=stamp)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, jpeg)
+            count += 1
     if count != len(entries):
         tmp.unlink()
         raise SubmissionError(f"{count:,} images were generated for {len(entries):,} names")
     tmp.replace(zip_path)
     return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
+
+
+def _encoded(batches, quality: int, workers: int, depth: int):
+    """JPEG bytes of every image of ``batches``, in order; encoding runs in threads while the caller (and the
+    producer of ``batches``) go on, with at most ``depth`` batches waiting."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.submit(_encode, np.asarray(batch, dtype=np.uint8), quality))
+            while len(pending) > depth:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: int = 95,
+                     deterministic: bool = False, workers: int = 2, depth: int = 4) -> dict:
+    """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``.
+
+    Encoding runs in ``workers`` threads while the caller produces the next batch; memory does not grow with
+    the number of images. See :func:`write_jpegs_zip` for the zip itself.
+    """
+    return write_jpegs_zip(_encoded(batches, quality, workers, depth), names, zip_path, deterministic)
 
 
 def _check_jpeg(name: str, blob: bytes) -> str | None:
@@ -197,20 +208,35 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     run_dir = Path(run_dir)
     out = run_dir / "submission"
     out.mkdir(parents=True, exist_ok=True)
-    generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
-    if not generator_path.is_file():
-        raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or set "
-                              "package.generator to a saved .keras generator")
-    generator = keras.saving.load_model(generator_path, compile=False)
     photos = data.read_manifest(run_dir)["photo"]
-    paths, names = [r["path"] for r in photos], [r["name"] for r in photos]
     candidate = out / "images.candidate.zip"
-    summary = translate_to_zip(generator, paths, names, candidate, cfg["batch_size"], cfg["jpeg_quality"],
-                               deterministic)
-    summary.update(generator=str(generator_path), photos=len(paths))
+    if cfg["source"] == "nst":
+        folder = run_dir / "nst" / "images"
+        photos = [r for r in photos if (folder / f"{r['name']}.jpg").is_file()]
+        missing = len(data.read_manifest(run_dir)["photo"]) - len(photos)
+        paths, names = [str(folder / f"{r['name']}.jpg") for r in photos], [r["name"] for r in photos]
+        summary = write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic)
+        summary.update(source="nst", photos_without_nst_image=missing)
+        nst_summary = run_dir / "nst" / "summary.json"
+        if nst_summary.is_file() and "note" in json.loads(nst_summary.read_text()):
+            summary["note"] = json.loads(nst_summary.read_text())["note"]
+        what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
+                               "nst_generate stage)" if missing else "")
+    else:
+        generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
+        if not generator_path.is_file():
+            raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or "
+                                  "set package.generator to a saved .keras generator")
+        generator = keras.saving.load_model(generator_path, compile=False)
+        paths, names = [r["path"] for r in photos], [r["name"] for r in photos]
+        summary = translate_to_zip(generator, paths, names, candidate, cfg["batch_size"], cfg["jpeg_quality"],
+                                   deterministic)
+        summary.update(source="cyclegan", generator=str(generator_path))
+        what = "photos"
+    summary["photos"] = len(paths)
     final = run_dir / "images.zip"
     try:
-        check_count(len(paths))
+        check_count(len(paths), what)
         summary.update(validate_zip(candidate), valid=True, zip=str(final))
         candidate.replace(final)
     except SubmissionError as exc:
@@ -224,7 +250,7 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         zip_now = final if summary.get("valid") else out / "images.rejected.zip"
         with zipfile.ZipFile(zip_now) as zf:
             results = [np.asarray(Image.open(io.BytesIO(zf.read(n)))) for n in entry_names(names)[:shown]]
-        sources = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:shown]]
+        sources = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in photos[:shown]]
         plots.image_grid([sources, results], out / "grid.png", row_titles=["photo", "submitted"],
                          title=f"{summary['count']:,} images")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

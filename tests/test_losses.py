@@ -40,3 +40,28 @@ def test_cycle_and_identity_are_l1():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="lsgan"):
         L.adversarial_loss(np.zeros(1), True, "wgan")
+
+
+def test_gram_matrix_by_hand():
+    f = np.array([[[[1.0, 2.0]], [[3.0, 4.0]]]], "float32")  # one image, 2x1 positions, 2 channels
+    np.testing.assert_allclose(np.asarray(L.gram_matrix(f)), [[[10.0, 14.0], [14.0, 20.0]]])
+
+
+def test_style_loss_by_hand():
+    s = np.zeros((2, 2, 2), "float32")
+    g = np.array([np.eye(2), np.zeros((2, 2))], "float32")
+    # image 0: sum of squares 2, / (4 * 9 * 16^2) for a 4x4 image; image 1: identical grams
+    np.testing.assert_allclose(np.asarray(L.style_loss(s, g, image_pixels=16)), [2 / (4 * 9 * 256), 0.0], rtol=1e-6)
+
+
+def test_content_loss_by_hand():
+    a = np.zeros((2, 1, 2, 1), "float32")
+    b = np.array([[[[1.0], [2.0]]], [[[0.0], [0.0]]]], "float32")
+    np.testing.assert_allclose(np.asarray(L.content_loss(a, b)), [5.0, 0.0])
+
+
+def test_total_variation_by_hand():
+    x = np.zeros((1, 2, 2, 1), "float32")
+    x[0, 1, 0, 0] = 2.0  # only the top-left pixel has neighbours in both directions: (2^2 + 0^2)^1.25
+    assert f(L.total_variation_loss(x)[0]) == pytest.approx(4.0 ** 1.25)
+    assert f(L.total_variation_loss(np.ones((1, 3, 3, 3)))[0]) == 0.0

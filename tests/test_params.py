@@ -137,3 +137,14 @@ def test_notebook_config_rejects_bad_hand_edits():
 
 def test_readme_documents_the_current_schema():
     assert P.describe_schema() in (REPO / "README.md").read_text()
+
+
+def test_vgg19_layer_list_matches_keras_and_bad_names_fail_early(tmp_path):
+    from monet import style_transfer
+
+    assert list(P.VGG19_LAYERS) == style_transfer.vgg19_layer_names()
+    with pytest.raises(P.ParamsError, match=r"nst.style_layers': unknown VGG19 layer\(s\) block6_conv1; valid "
+                                            r"layers: block1_conv1, block1_conv2, block1_pool"):
+        P.load_params(write(tmp_path, "nst:\n  style_layers: [block1_conv1, block6_conv1]\n"))
+    with pytest.raises(P.ParamsError, match="nst.content_layer': unknown VGG19 layer"):
+        P.load_params(write(tmp_path, "nst:\n  content_layer: conv5\n"))

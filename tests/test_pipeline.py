@@ -55,8 +55,12 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     summary = json.loads((run / "submission" / "summary.json").read_text())
     assert summary["valid"] and summary["count"] == 7000 and summary["bytes"] == zip_path.stat().st_size
     for path in ("data/summary.json", "data/samples.png", "cyclegan/history.csv", "cyclegan/losses.png",
-                 "cyclegan/samples/epoch_02.png", "cyclegan/generator.keras", "submission/grid.png"):
+                 "cyclegan/samples/epoch_02.png", "cyclegan/generator.keras", "submission/grid.png",
+                 "nst/results.csv", "nst/grid.png", "nst/losses.png"):
         assert (run / path).is_file(), path
+    nst = json.loads((run / "nst" / "summary.json").read_text())
+    assert nst["painted"] == 4 and not nst["real_style_transfer"]
+    assert len(list((run / "nst" / "images").glob("*.jpg"))) == 4
 
 
 def test_ci_run_records_notebooks_html_and_run_json(ci_run):
@@ -74,11 +78,12 @@ def test_ci_run_records_notebooks_html_and_run_json(ci_run):
         html = Path(stage["html"]).read_text()
         assert "<img" in html and "notebook_config" not in html  # outputs, no code
     assert "Discriminator receptive field: 16x16" in stream_text(run / "02_cyclegan_train.ipynb")
+    assert "NOT a real style transfer" in (run / "03_nst_generate.html").read_text()
 
 
 def test_rerun_skips_finished_stages(ci_run, outputs):
     proc = pipeline("--params", "params/ci.yaml", "--run-name", "a", outputs=outputs)
-    assert proc.stdout.count("skipped: finished earlier with the same params") == 3
+    assert proc.stdout.count("skipped: finished earlier with the same params") == 4
 
 
 def test_more_epochs_resume_and_an_interruption_loses_nothing(ci_run, outputs):
@@ -108,7 +113,7 @@ def test_more_epochs_resume_and_an_interruption_loses_nothing(ci_run, outputs):
     assert "Resuming from" in stream_text(run / "02_cyclegan_train.ipynb")
 
     again = pipeline("--params", "params/ci.yaml", "--run-name", "b", outputs=outputs)
-    assert again.stdout.count("skipped") == 2 and "[package_submission] done" in again.stdout
+    assert again.stdout.count("skipped") == 3 and "[package_submission] done" in again.stdout
     assert (run / "images.zip").read_bytes() == (ci_run[0] / "images.zip").read_bytes()
 
 
@@ -122,17 +127,22 @@ def test_bad_params_and_missing_data_fail_before_any_notebook(tmp_path, outputs)
     assert not (outputs / "exp1").exists()
 
 
-@pytest.mark.parametrize("name,rf", [("exp1", 32), ("exp2", 64), ("best", 32)])
-def test_report_experiments_dry_run(name, rf, outputs, small_run):
+@pytest.mark.parametrize("name,expected", [("exp1", "receptive field 32x32"), ("exp2", "receptive field 64x64"),
+                                           ("best", "receptive field 32x32"), ("nst", "sgd lr 100.0"),
+                                           ("nst_exp1", "adam lr 5.0, at most 600 iterations"),
+                                           ("nst_exp2", "content block4_conv2")])
+def test_report_experiments_dry_run(name, expected, outputs, small_run):
     proc = pipeline("--params", f"params/{name}.yaml", "--dry-run", "--set", f"data_dir={small_run}/data/synthetic",
                     outputs=outputs)
-    assert f"receptive field {rf}x{rf}" in proc.stdout and "generator {'filters': 64" in proc.stdout
+    assert expected in proc.stdout
+    if name.startswith(("exp", "best")):
+        assert "generator {'filters': 64" in proc.stdout
     assert not (outputs / name).exists()
 
 
 def test_list(outputs):
     proc = pipeline("--list", outputs=outputs)
-    for name in ("exp1", "exp2", "best", "quickstart", "ci"):
+    for name in ("exp1", "exp2", "best", "nst", "nst_exp1", "nst_exp2", "quickstart", "ci"):
         assert name in proc.stdout
     assert "INVALID" not in proc.stdout
 
