@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -200,6 +199,17 @@ class ImageCheck:
     problem: str | None = None   # why it was converted or skipped
 
 
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL image as RGB: grayscale and palette converted, transparency flattened onto white (as a viewer
+    shows it)."""
+    if im.mode in ("RGBA", "LA", "PA", "P") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return im.convert("RGB")
+
+
 def _check_one(path: Path, converted_dir: Path) -> ImageCheck:
     try:
         with Image.open(path) as im:
@@ -207,12 +217,7 @@ def _check_one(path: Path, converted_dir: Path) -> ImageCheck:
             fmt, mode, size = im.format, im.mode, im.size
             if fmt == "JPEG" and mode == "RGB" and size == (IMAGE_SIZE, IMAGE_SIZE):
                 return ImageCheck(path.stem, str(path), str(path))
-            rgb = im.convert("RGBA") if "transparency" in im.info or mode in ("LA", "PA", "P") else im
-            if rgb.mode == "RGBA":  # flatten transparency onto white, as a viewer would show it
-                background = Image.new("RGB", rgb.size, (255, 255, 255))
-                background.paste(rgb, mask=rgb.getchannel("A"))
-                rgb = background
-            rgb = rgb.convert("RGB")
+            rgb = to_rgb(im)
     except Exception as exc:  # noqa: BLE001 - any decoder failure means unusable
         return ImageCheck(path.stem, str(path), None, f"unreadable: {type(exc).__name__}: {exc}")
     w, h = rgb.size

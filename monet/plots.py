@@ -18,6 +18,13 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[str] | None = None,
                col_titles: list[str] | None = None, title: str | None = None) -> Path:
     """Save a grid of uint8 HxWx3 images (``rows[r][c]``) as a PNG; returns the path."""
@@ -39,10 +46,7 @@ def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[
                             ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: str = "Training losses") -> Path:
@@ -61,10 +65,7 @@ def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: s
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step")
     fig.suptitle(title + " (bold: epoch mean)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "Loss per iteration") -> Path:
@@ -79,7 +80,4 @@ def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "
     ax.set_ylabel("total loss")
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from . import losses
+from . import data, losses
 from .params import fingerprint
 
 __all__ = ["WeightsError", "VGG_MEAN_BGR", "vgg_preprocess", "vgg_deprocess", "load_vgg19", "vgg19_layer_names",
@@ -215,12 +214,7 @@ def load_image(path, size: tuple[int, int] | None = None, max_side: int | None =
     resized to ``size`` (height, width) or so that its longest side is ``max_side``."""
     with Image.open(path) as im:
         im.load()
-        if im.mode in ("RGBA", "LA", "PA", "P") or "transparency" in im.info:
-            rgba = im.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            im = flat
-        im = im.convert("RGB")
+        im = data.to_rgb(im)
         if size is not None and im.size != (size[1], size[0]):
             im = im.resize((size[1], size[0]), Image.LANCZOS)
         elif max_side is not None:
@@ -266,8 +260,6 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
     """
     import keras
     from tqdm import tqdm
-
-    from . import data, plots
 
     run_dir = Path(run_dir)
     out = run_dir / "nst"
@@ -390,7 +382,7 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
     ``nst/user/``. Unreadable files are listed and skipped. Writes ``nst/user/grid.png``; returns a summary."""
     import keras
 
-    from . import data, plots
+    from . import plots
 
     run_dir, folder = Path(run_dir), Path(folder)
     if not folder.is_dir():
