@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports Te
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
+from monet import environment, kaggle_io, runs  # noqa: E402
 from monet import params as P  # noqa: E402
-from monet import runs  # noqa: E402
 from monet.data import DataError, check_layout, resolve_data_dir  # noqa: E402
 
 
@@ -35,7 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a param, dotted for sections (cyclegan.epochs=3); repeatable")
     ap.add_argument("--run-name", help="run folder name under --outputs (default: the params file's stem)")
-    ap.add_argument("--outputs", default=str(REPO / "outputs"), help="folder of run folders (default: outputs/)")
+    ap.add_argument("--outputs", default=None,
+                    help="folder of run folders (default: outputs/; /kaggle/working/outputs on Kaggle)")
     ap.add_argument("--force", action="store_true", help="rerun every stage; earlier checkpoints are kept aside")
     ap.add_argument("--dry-run", action="store_true", help="validate the params and print the plan")
     ap.add_argument("--list", action="store_true", help="list the experiments in params/")
@@ -56,7 +57,7 @@ def list_experiments() -> int:
 
 def resolve_params(params: dict) -> dict:
     """Make a relative data_dir absolute (notebooks run with the repository as working directory)."""
-    if params["data_dir"] not in ("synthetic", "auto"):
+    if params["data_dir"] not in ("synthetic", "auto", "kaggle"):
         path = Path(params["data_dir"]).expanduser()
         params["data_dir"] = str(path if path.is_absolute() else (REPO / path).resolve())
     return params
@@ -134,11 +135,15 @@ def main(argv=None) -> int:
     try:
         params = resolve_params(P.load_params(args.params, args.overrides))
         run_name = args.run_name or Path(args.params).stem
-        run_dir = (Path(args.outputs) / run_name).resolve()
+        run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
         if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
-            root, _ = resolve_data_dir(params["data_dir"], run_dir, REPO)
-            check_layout(root)
-    except (P.ParamsError, DataError) as exc:
+            root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
+            if kind == "download":
+                print(f"data: the fetch stage downloads the competition into {root} "
+                      f"(credentials: {kaggle_io.require_credentials()})")
+            else:
+                check_layout(root)
+    except (P.ParamsError, DataError, kaggle_io.KaggleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     record = runs.read_run_json(run_dir)
@@ -152,6 +157,11 @@ def main(argv=None) -> int:
                   params=params, git=runs.git_info(REPO), versions=runs.versions())
     record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     record.setdefault("stages", {})
+    record["environment"] = environment.detect()
+    budget = params["time_budget_minutes"] or environment.default_time_budget_minutes()
+    # The deadline counts from this invocation: the stages that train or paint stop early to meet it.
+    record["time_budget_minutes"] = budget
+    record["deadline"] = time.time() + budget * 60 if budget else None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     status = "done"
     for stage, fp, skip in plan:
@@ -192,7 +202,11 @@ def main(argv=None) -> int:
             print(entry.get("error", f"[{stage.name}] interrupted; run the same command again to resume"),
                   file=sys.stderr)
             return 1 if status == "failed" else 130
-        print(f"[{stage.name}] done in {entry['seconds']:.0f} s", flush=True)
+        note = runs.stage_note(run_dir, stage.name)
+        if note:
+            entry["note"] = note
+            runs.write_run_json(run_dir, record)
+        print(f"[{stage.name}] done in {entry['seconds']:.0f} s" + (f": {note}" if note else ""), flush=True)
     record["status"] = "done"
     runs.write_run_json(run_dir, record)
     zip_path = run_dir / "images.zip"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, losses, networks, plots
+from . import data, losses, networks, plots, runs
 from .params import fingerprint
 
 __all__ = ["CycleGAN", "seed_everything", "model_args", "make_train_step", "save_checkpoint",
@@ -119,6 +119,23 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
         return {**out, "cycle_loss": cycle, "identity_loss": id_g + id_f}
 
     return tf.function(step, jit_compile=jit_compile)
+
+
+# ---------------------------------------------------------------------------------------- time budget
+def packaging_reserve(generator, samples, n_photos: int, overhead: float = 120.0, factor: float = 1.5) -> float:
+    """Seconds to keep for the package stage: the measured generator time per image x photos x ``factor``, plus
+    ``overhead`` (a kernel start, loading the model, checking the zip, the reports)."""
+    generator(samples, training=False)  # warm up
+    t0 = time.perf_counter()
+    generator(samples, training=False)
+    per_image = (time.perf_counter() - t0) / max(1, len(samples))
+    return overhead + factor * per_image * n_photos
+
+
+def _budget_note(epochs_done: int, steps_done: int, epoch: int, deadline: float, reserve: float) -> str:
+    return (f"stopped early by the time budget after {epochs_done} full epoch(s) and {steps_done} step(s) of epoch "
+            f"{epoch}: {max(0.0, deadline - time.time()) / 60:.1f} min were left and writing images.zip needs about "
+            f"{reserve / 60:.1f} min")
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
@@ -248,19 +265,37 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     sample_paths = sorted(photos if from_files else [])[:cfg["sample_images"]]
     samples = (next(iter(data.photo_batches(sample_paths, len(sample_paths)))) if from_files
                else tf.stack([data.decode_image(b) for b in photos[:cfg["sample_images"]]]))
-    t_start, train_seconds = time.time(), 0.0
+    deadline = runs.deadline(run_dir)
+    reserve = packaging_reserve(m.gen_g, samples, len(photos)) if deadline else None
+    if deadline:
+        log(f"Time budget: {(deadline - time.time()) / 60:.1f} min left; packaging {len(photos):,} photos needs "
+            f"about {reserve / 60:.1f} min of it.")
+    t_start, train_seconds, last_epoch_seconds, stopped_early = time.time(), 0.0, 0.0, None
+    completed = start_epoch
     for epoch in range(start_epoch, cfg["epochs"]):
+        if deadline and time.time() + last_epoch_seconds + reserve > deadline:
+            stopped_early = _budget_note(epoch - start_epoch, 0, epoch + 1, deadline, reserve)
+            break
         ds = data.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["flip"], cfg["random_crop"])
         t_epoch = time.time()
         bar = tqdm(ds, total=steps, desc=f"epoch {epoch + 1}/{cfg['epochs']}", file=sys.stdout, mininterval=10,
                    ascii=True)
         for step, (real_x, real_y) in enumerate(bar):
+            if deadline and time.time() + reserve > deadline:
+                stopped_early = _budget_note(epoch - start_epoch, step, epoch + 1, deadline, reserve)
+                break
             values = {k: float(v) for k, v in step_fn(real_x, real_y).items()}
             history.append({"epoch": epoch + 1, "step": step + 1, "global_step": epoch * steps + step + 1, **values})
             if step % 25 == 0:
                 bar.set_postfix(g=f"{values['gen_g_loss']:.3f}", dy=f"{values['disc_y_loss']:.3f}")
         bar.close()
-        train_seconds += time.time() - t_epoch
+        last_epoch_seconds = time.time() - t_epoch
+        train_seconds += last_epoch_seconds
+        if stopped_early:  # a partial epoch: its weights go into generator.keras, not into a checkpoint
+            if history:
+                _write_history(out / "history.csv", history)
+                plots.loss_curves(history, LOSS_KEYS[:4] + ["cycle_loss"], out / "losses.png")
+            break
         epoch_rows = [h for h in history if h["epoch"] == epoch + 1]
         means = {k: float(np.mean([h[k] for h in epoch_rows])) for k in LOSS_KEYS}
         log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
@@ -274,17 +309,21 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
                         {"epoch": epoch + 1, "fingerprint": fp, "steps_per_epoch": steps, "batch_size": batch,
                          "losses": means})
         _prune(out / "checkpoints", cfg["keep_checkpoints"])
+        completed = epoch + 1
 
+    if stopped_early:
+        log("STOPPED EARLY: " + stopped_early)
     m.gen_g.save(str(out / "generator.keras"))
     (out / "generator.json").write_text(json.dumps({"factory": "monet.networks.resnet_generator",
                                                     "args": m.args["generator"]}, indent=1))
-    trained = cfg["epochs"] - start_epoch
+    trained_steps = sum(1 for h in history if h["epoch"] > start_epoch)
     summary = {
-        "epochs": cfg["epochs"], "epochs_trained_now": trained, "resumed_from": resumed_from,
+        "epochs": cfg["epochs"], "epochs_completed": completed,
+        "epochs_trained_now": trained_steps / steps, "resumed_from": resumed_from, "stopped_early": stopped_early,
         "steps_per_epoch": steps, "batch_size": batch, "photos": len(photos), "paintings": len(monets),
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
         "train_seconds": round(train_seconds, 2), "seconds": round(time.time() - t_start, 2),
-        "images_per_second": round(trained * steps * batch / train_seconds, 3) if train_seconds else None,
+        "images_per_second": round(trained_steps * batch / train_seconds, 3) if train_seconds else None,
         "final_losses": {k: history[-1][k] for k in LOSS_KEYS} if history else None,
         "generator": str(out / "generator.keras"), "model_args": m.args,
     }

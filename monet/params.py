@@ -77,11 +77,16 @@ TOP: dict[str, Key] = {
     "description": Key("str", "", "One line: which experiment this is and why it differs."),
     "data_dir": Key(
         "str", "auto",
-        "Competition data: a folder with monet_jpg/ and photo_jpg/ (relative paths are from the repository "
-        "root), 'synthetic' (generated offline), or 'auto' (Kaggle's mount when present, else an error)."),
+        "Competition data: a folder with monet_jpg/ and photo_jpg/ (relative paths are from the repository root; "
+        "one that does not exist yet is downloaded into), 'kaggle' (download once into data/gan-getting-started), "
+        "'synthetic' (generated offline), or 'auto' (Kaggle's mount, else a complete earlier download, else an "
+        "error)."),
     "stages": Key("list[str]", ["fetch", "cyclegan_train", "package_submission"], "Stages to run, in chain order.",
                   choices=STAGE_NAMES),
     "seed": Key("int", 42, "Seeds Python, NumPy, TensorFlow, data order and augmentation.", minimum=0),
+    "time_budget_minutes": Key(
+        "int", None, "Wall-clock budget of a run; training and painting stop early to leave time for a valid "
+        "images.zip. null: 270 on Kaggle (of its 300), none elsewhere.", minimum=1, optional=True),
     "deterministic": Key(
         "bool", False,
         "TensorFlow op determinism and fixed zip timestamps: identical params give a byte-identical images.zip "
@@ -89,6 +94,13 @@ TOP: dict[str, Key] = {
 }
 
 SECTIONS: dict[str, dict[str, Key]] = {
+    "kaggle": {
+        "accelerator": Key("str", "gpu", "The accelerator of the pushed Kaggle kernel.", choices=("gpu", "tpu", "none")),
+        "dataset_sources": Key("list[str]", [], "Kaggle data sets attached to the kernel (OWNER/SLUG), e.g. the one "
+                               "holding VGG19's weights."),
+        "model_sources": Key("list[str]", [], "Kaggle models attached to the kernel (OWNER/MODEL/FRAMEWORK/VARIATION/"
+                             "VERSION)."),
+    },
     "fetch": {
         "synthetic_photos": Key("int", 7038, "Photos generated when data_dir is 'synthetic'.", minimum=1),
         "synthetic_monet": Key("int", 300, "Paintings generated when data_dir is 'synthetic'.", minimum=1),

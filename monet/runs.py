@@ -86,3 +86,19 @@ def summary_markdown(summary: dict, title: str | None = None) -> str:
             value = f"{value:,}"
         rows.append(f"| {key} | {value} |")
     return "\n".join(rows)
+
+
+def deadline(run_dir: str | Path) -> float | None:
+    """The Unix time by which the current run must have written images.zip (from ``run.json``), or None."""
+    return read_run_json(run_dir).get("deadline")
+
+
+_STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "nst/summary.json"}
+
+
+def stage_note(run_dir: str | Path, stage: str) -> str | None:
+    """What a finished stage wants the run record to say (e.g. that it stopped early for the time budget)."""
+    path = Path(run_dir) / _STAGE_SUMMARIES.get(stage, "-")
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("stopped_early")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import data, losses
+from . import data, losses, runs
 from .params import fingerprint
 
 __all__ = ["WeightsError", "VGG_MEAN_BGR", "vgg_preprocess", "vgg_deprocess", "load_vgg19", "vgg19_layer_names",
@@ -296,6 +296,9 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
     slots: list[dict | None] = [None] * painter.slots
     queue = list(todo)
     t0 = time.time()
+    deadline = runs.deadline(run_dir)
+    reserve = 120.0 + 0.01 * len(manifest["photo"])  # the package stage only zips finished JPEGs
+    stopped_early = None
     bar = tqdm(total=len(todo), desc="painting", unit="img", mininterval=10, ascii=True)
     write_header = not results_path.is_file()
     with open(results_path, "a", newline="") as fh:
@@ -309,6 +312,12 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
                     painter.load(i, load_image(photo["path"], size), load_image(monets[style], size))
                     slots[i] = {"name": photo["name"], "style": style, "start": time.time(), "trace": []}
             if all(job is None for job in slots):
+                break
+            if deadline and time.time() + reserve > deadline:
+                unfinished = len(queue) + sum(job is not None for job in slots)
+                stopped_early = (f"stopped early by the time budget with {unfinished:,} photo(s) unpainted; "
+                                 "run the same command again to go on")
+                log("STOPPED EARLY: " + stopped_early)
                 break
             out_step = painter.step()
             for i, job in enumerate(slots):
@@ -346,7 +355,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
         "images_per_second": round(len(todo) / seconds, 4) if todo and seconds else None,
         "mean_iterations": round(float(np.mean(iterations)), 1) if iterations else None,
         "stopped_by_patience": sum(r["stopped"] == "patience" for r in results),
-        "vgg_weights": cfg["vgg_weights"], "real_style_transfer": note is None,
+        "vgg_weights": cfg["vgg_weights"], "real_style_transfer": note is None, "stopped_early": stopped_early,
     }
     if note:
         summary["note"] = note

@@ -112,14 +112,14 @@ def test_missing_layout_names_what_was_found(tmp_path):
 
 def test_resolve_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MONET_KAGGLE_ROOT", str(tmp_path / "kaggle"))
-    with pytest.raises(data.DataError, match="'auto'.*kaggle competitions download.*synthetic"):
-        data.resolve_data_dir("auto", tmp_path)
+    with pytest.raises(data.DataError, match="'auto'.*data_dir: kaggle.*synthetic"):
+        data.resolve_data_dir("auto", tmp_path, repo_root=tmp_path)
     mount = tmp_path / "kaggle" / "input" / "gan-getting-started"
     mount.mkdir(parents=True)
     assert data.resolve_data_dir("auto", tmp_path) == (mount, "kaggle")
     assert data.resolve_data_dir("synthetic", tmp_path)[1] == "synthetic"
-    with pytest.raises(data.DataError, match="does not exist"):
-        data.resolve_data_dir("no/such/folder", tmp_path, repo_root=tmp_path)
+    assert data.resolve_data_dir("no/such/folder", tmp_path, repo_root=tmp_path) == \
+        ((tmp_path / "no/such/folder").resolve(), "download")
 
 
 def test_epoch_order_is_one_permutation_per_pass_and_windows_agree():

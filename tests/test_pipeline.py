@@ -38,9 +38,14 @@ def outputs(tmp_path_factory):
     return tmp_path_factory.mktemp("outputs")
 
 
+FAKE_USER, FAKE_KEY = "fake-user-5f3a9c", "fake0key0d41d8cd98f00b204e9800998ecf"
+
+
 @pytest.fixture(scope="module")
 def ci_run(outputs):
-    proc = pipeline("--params", "params/ci.yaml", "--run-name", "a", outputs=outputs)
+    """The ci.yaml chain, run with (fake) Kaggle credentials in the environment."""
+    env = {**os.environ, "KAGGLE_USERNAME": FAKE_USER, "KAGGLE_KEY": FAKE_KEY}
+    proc = pipeline("--params", "params/ci.yaml", "--run-name", "a", outputs=outputs, env=env)
     return outputs / "a", proc
 
 
@@ -79,6 +84,13 @@ def test_ci_run_records_notebooks_html_and_run_json(ci_run):
         assert "<img" in html and "notebook_config" not in html  # outputs, no code
     assert "Discriminator receptive field: 16x16" in stream_text(run / "02_cyclegan_train.ipynb")
     assert "NOT a real style transfer" in (run / "03_nst_generate.html").read_text()
+
+
+def test_credentials_never_reach_the_run_folder(ci_run):
+    run, proc = ci_run
+    leaks = [str(p) for p in run.rglob("*") if p.is_file()
+             and any(secret.encode() in p.read_bytes() for secret in (FAKE_USER, FAKE_KEY))]
+    assert leaks == [] and FAKE_KEY not in proc.stdout + proc.stderr
 
 
 def test_rerun_skips_finished_stages(ci_run, outputs):
@@ -122,8 +134,13 @@ def test_bad_params_and_missing_data_fail_before_any_notebook(tmp_path, outputs)
     bad.write_text("cyclegan:\n  epoch: 3\n")
     proc = pipeline("--params", str(bad), outputs=outputs, check=False)
     assert proc.returncode == 2 and "unknown key 'cyclegan.epoch'" in proc.stderr
-    proc = pipeline("--params", "params/exp1.yaml", "--set", f"data_dir={tmp_path}/none", outputs=outputs, check=False)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env["KAGGLE_CONFIG_DIR"] = str(tmp_path / "empty")
+    proc = pipeline("--params", "params/exp1.yaml", "--set", f"data_dir={tmp_path}/none", outputs=outputs, check=False,
+                    env=env)
+    assert proc.returncode == 2 and "no Kaggle credentials found" in proc.stderr  # a new folder means: download
+    proc = pipeline("--params", "params/exp1.yaml", "--set", f"data_dir={tmp_path}", outputs=outputs, check=False)
+    assert proc.returncode == 2 and "missing monet_jpg/, photo_jpg/" in proc.stderr
     assert not (outputs / "exp1").exists()
 
 
@@ -168,3 +185,42 @@ def test_real_data_folder(outputs):
         record = json.loads((run / "run.json").read_text())
         assert record["stages"]["package_submission"]["status"] == "failed"
         assert Path(record["stages"]["package_submission"]["html"]).is_file()
+
+
+def test_kaggle_bundle_runs_against_a_fake_kaggle_tree_within_a_tiny_budget(ci_run, tmp_path, monkeypatch):
+    """The bundle's one notebook, run here as Kaggle would run it: it reads the (fake) competition mount, its
+    training stops early for a 1-minute time budget, and it still leaves a valid /kaggle/working/images.zip."""
+    import shutil
+
+    import papermill as pm
+
+    from monet import kaggle_io
+
+    root = tmp_path / "kaggle"
+    shutil.copytree(ci_run[0] / "data" / "synthetic", root / "input" / "gan-getting-started")
+    (root / "working").mkdir()
+    out = kaggle_io.bundle(REPO / "params" / "ci.yaml", "tester", tmp_path / "bundle",
+                           overrides=["time_budget_minutes=1"], repo=REPO)
+    monkeypatch.setenv("MONET_KAGGLE_ROOT", str(root))
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    pm.execute_notebook(str(out / "monet-ci.ipynb"), str(root / "working" / "monet-ci.ipynb"), kernel_name="python3",
+                        cwd=str(root / "working"), progress_bar=False)
+    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000
+    run = root / "working" / "outputs" / "ci"
+    record = json.loads((run / "run.json").read_text())
+    assert record["environment"] == "kaggle" and record["time_budget_minutes"] == 1
+    assert record["params"]["data_dir"] == "auto"
+    assert "stopped early by the time budget" in record["stages"]["cyclegan_train"]["note"]
+    assert "STOPPED EARLY" in stream_text(run / "02_cyclegan_train.ipynb")
+    assert all((run / f"{Path(s['notebook']).stem}.html").is_file() for s in record["stages"].values())
+
+
+def test_every_notebook_runs_with_its_defaults(tmp_path):
+    """Each notebook, top to bottom in a fresh kernel, with no parameters injected (in chain order, one run
+    folder), so the defaults cannot rot."""
+    import papermill as pm
+
+    for name in ("01_fetch", "02_cyclegan_train", "03_nst_generate", "04_package_submission"):
+        pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    assert submission.validate_zip(tmp_path / "outputs" / "notebook" / "images.zip")["count"] == 7038
