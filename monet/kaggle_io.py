@@ -249,10 +249,13 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     p = P.load_params(params_path, list(overrides))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", user or ""):
         raise KaggleError(f"--user {user!r}: expected your Kaggle user name")
-    if "nst_generate" in p["stages"] and p["nst"]["vgg_weights"] == "imagenet":
-        raise KaggleError("nst.vgg_weights is 'imagenet', which needs internet; Kaggle kernels of this competition "
-                          "run without it. Attach a data set holding vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
-                          " (kaggle.dataset_sources) and set nst.vgg_weights to its /kaggle/input/... path.")
+    for stage, key, filename in (("nst_generate", "nst.vgg_weights", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+                                 ("evaluate", "evaluate.weights", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")):
+        section, name = key.split(".")
+        if stage in p["stages"] and p[section][name] == "imagenet":
+            raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "
+                              f"without it. Attach a data set holding {filename} (kaggle.dataset_sources) and set "
+                              f"{key} to its /kaggle/input/... path.")
     p["data_dir"] = "auto"  # Kaggle's mount
     run_name = params_path.stem
     title = f"monet {run_name}"

@@ -70,6 +70,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("cyclegan_train", "02_cyclegan_train.ipynb", "cyclegan", ("seed", "deterministic")),
     Stage("nst_generate", "03_nst_generate.ipynb", "nst", ("seed",)),
     Stage("package_submission", "04_package_submission.ipynb", "package", ("deterministic",)),
+    Stage("evaluate", "05_evaluate.ipynb", "evaluate", ()),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
@@ -185,6 +186,19 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
         "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
+    },
+    "evaluate": {
+        "weights": Key("str", "imagenet", "InceptionV3 weights: 'imagenet' (Keras download and cache), a weights "
+                       "file path, or 'none' (random: figures not comparable to Kaggle's)."),
+        "real_dir": Key("str", None, "Folder of real paintings to score against; null: the run's own paintings.",
+                        optional=True),
+        "batch_size": Key("int", 32, "Images per InceptionV3 call.", minimum=1),
+        "epsilon": Key("float", 0.1, "Memorization threshold: distances at or above it count as 1.", minimum=0.0),
+        "max_images": Key("int", None, "Score only the first N generated images; null: all.", minimum=2,
+                          optional=True),
+        "nearest_images": Key("int", 4, "Generated images shown beside their nearest painting.", minimum=0,
+                              maximum=16),
+        "cache_dir": Key("str", None, "Feature cache; null: .feature-cache/ beside the run folders.", optional=True),
     },
 }
 

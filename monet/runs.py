@@ -93,7 +93,8 @@ def deadline(run_dir: str | Path) -> float | None:
     return read_run_json(run_dir).get("deadline")
 
 
-_STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "nst/summary.json"}
+_STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "nst/summary.json",
+                    "evaluate": "metrics.json"}
 
 
 def stage_note(run_dir: str | Path, stage: str) -> str | None:
@@ -101,4 +102,8 @@ def stage_note(run_dir: str | Path, stage: str) -> str | None:
     path = Path(run_dir) / _STAGE_SUMMARIES.get(stage, "-")
     if not path.is_file():
         return None
-    return json.loads(path.read_text()).get("stopped_early")
+    summary = json.loads(path.read_text())
+    if stage == "evaluate":
+        return f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f}" + ("" if summary["comparable_to_kaggle"]
+                                                                            else " (random weights: not comparable)")
+    return summary.get("stopped_early")

@@ -24,6 +24,7 @@ from PIL import Image
 
 from . import data, losses, runs
 from .params import fingerprint
+from .weights import WeightsError, keras_application
 
 __all__ = ["WeightsError", "VGG_MEAN_BGR", "vgg_preprocess", "vgg_deprocess", "load_vgg19", "vgg19_layer_names",
            "feature_extractor", "BatchPainter", "pair_styles", "paint_photos", "paint_user_images",
@@ -33,10 +34,6 @@ VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 NOT_REAL = ("vgg_weights is 'none': VGG19 has random weights, so these images are NOT a real style transfer "
             "(a demo and test of the machinery only)")
 KERAS_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-class WeightsError(RuntimeError):
-    """The VGG19 weights asked for cannot be had; the message names the other ways."""
 
 
 # ------------------------------------------------------------------------------------------- VGG19
@@ -60,31 +57,9 @@ def vgg19_layer_names() -> list[str]:
 
 
 def load_vgg19(weights: str):
-    """Keras's VGG19 without its top. ``weights``: 'imagenet' (Keras's download and cache in
-    ~/.keras/models), a path to a weights file (e.g. Keras's ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``),
-    or 'none' (random weights: for tests and the offline demo only)."""
-    import keras
-
-    if weights == "none":
-        return keras.applications.VGG19(include_top=False, weights=None)
-    if weights == "imagenet":
-        try:
-            return keras.applications.VGG19(include_top=False, weights="imagenet")
-        except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
-            raise WeightsError(
-                f"vgg_weights 'imagenet': Keras could not download the VGG19 ImageNet weights ({type(exc).__name__}: "
-                f"{exc}). Offline, either set nst.vgg_weights to a local copy of {KERAS_WEIGHTS_FILE} (on Kaggle: "
-                "attach a data set that holds it, e.g. search Kaggle data sets for 'vgg19 notop', and use its "
-                "/kaggle/input/... path), or set nst.vgg_weights: none for a demo with random weights.") from None
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"vgg_weights {weights!r}: no such file; expected 'imagenet', 'none' or the path of "
-                           f"{KERAS_WEIGHTS_FILE}")
-    try:
-        return keras.applications.VGG19(include_top=False, weights=str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise WeightsError(f"vgg_weights {weights!r}: could not load VGG19 weights from it "
-                           f"({type(exc).__name__}: {exc}); expected Keras's {KERAS_WEIGHTS_FILE}") from None
+    """Keras's VGG19 without its top. ``weights``: 'imagenet' (Keras's download and cache), a path to
+    ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``, or 'none' (random: tests and the offline demo)."""
+    return keras_application("VGG19", weights, KERAS_WEIGHTS_FILE, "nst.vgg_weights")
 
 
 def feature_extractor(vgg, style_layers: list[str], content_layer: str):

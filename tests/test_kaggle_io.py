@@ -188,8 +188,11 @@ def test_bundle_accelerator_sources_and_weights(tmp_path, repo):
         "nst.vgg_weights=/kaggle/input/vgg19-weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"])
     meta = json.loads((out / "kernel-metadata.json").read_text())
     assert (meta["enable_tpu"], meta["enable_gpu"], meta["dataset_sources"]) == (True, False, ["someone/vgg19-weights"])
-    with pytest.raises(K.KaggleError, match="'imagenet', which needs internet"):
+    with pytest.raises(K.KaggleError, match="nst.vgg_weights is 'imagenet', which needs internet"):
         K.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "c", repo=repo)
+    with pytest.raises(K.KaggleError, match="evaluate.weights is 'imagenet'"):
+        K.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
+                 overrides=["stages=[fetch, cyclegan_train, package_submission, evaluate]"])
     with pytest.raises(K.KaggleError, match="Kaggle user name"):
         K.bundle(repo / "params" / "exp1.yaml", "not a name", tmp_path / "d", repo=repo)
 

@@ -61,7 +61,7 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     assert summary["valid"] and summary["count"] == 7000 and summary["bytes"] == zip_path.stat().st_size
     for path in ("data/summary.json", "data/samples.png", "cyclegan/history.csv", "cyclegan/losses.png",
                  "cyclegan/samples/epoch_02.png", "cyclegan/generator.keras", "submission/grid.png",
-                 "nst/results.csv", "nst/grid.png", "nst/losses.png"):
+                 "nst/results.csv", "nst/grid.png", "nst/losses.png", "metrics.json", "evaluate/nearest.png"):
         assert (run / path).is_file(), path
     nst = json.loads((run / "nst" / "summary.json").read_text())
     assert nst["painted"] == 4 and not nst["real_style_transfer"]
@@ -84,6 +84,8 @@ def test_ci_run_records_notebooks_html_and_run_json(ci_run):
         assert "<img" in html and "notebook_config" not in html  # outputs, no code
     assert "Discriminator receptive field: 16x16" in stream_text(run / "02_cyclegan_train.ipynb")
     assert "NOT a real style transfer" in (run / "03_nst_generate.html").read_text()
+    assert "NOT comparable" in (run / "05_evaluate.html").read_text()
+    assert "FID" in record["stages"]["evaluate"]["note"] and "not comparable" in record["stages"]["evaluate"]["note"]
 
 
 def test_credentials_never_reach_the_run_folder(ci_run):
@@ -95,7 +97,7 @@ def test_credentials_never_reach_the_run_folder(ci_run):
 
 def test_rerun_skips_finished_stages(ci_run, outputs):
     proc = pipeline("--params", "params/ci.yaml", "--run-name", "a", outputs=outputs)
-    assert proc.stdout.count("skipped: finished earlier with the same params") == 4
+    assert proc.stdout.count("skipped: finished earlier with the same params") == 5
 
 
 def test_more_epochs_resume_and_an_interruption_loses_nothing(ci_run, outputs):
@@ -220,7 +222,8 @@ def test_every_notebook_runs_with_its_defaults(tmp_path):
     folder), so the defaults cannot rot."""
     import papermill as pm
 
-    for name in ("01_fetch", "02_cyclegan_train", "03_nst_generate", "04_package_submission"):
+    for name in ("01_fetch", "02_cyclegan_train", "03_nst_generate", "04_package_submission", "05_evaluate"):
         pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
                             kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
     assert submission.validate_zip(tmp_path / "outputs" / "notebook" / "images.zip")["count"] == 7038
+    assert json.loads((tmp_path / "outputs" / "notebook" / "metrics.json").read_text())["generated_images"] == 100

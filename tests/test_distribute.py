@@ -1,0 +1,107 @@
+"""tf.distribute on this machine: the CPU split into two logical devices.
+
+The split must happen before TensorFlow starts, so the checks run in a child process (``distribute_child``)
+that prints its findings as JSON.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = r'''
+import json, sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras
+from monet import cyclegan, data, distribute, params
+
+root = sys.argv[1]
+data.fetch(root + "/base", "synthetic", seed=3, synthetic_photos=24, synthetic_monet=4, sample_images=2)
+
+
+def cfg(**kw):
+    c = params.defaults()["cyclegan"]
+    c.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
+             disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, flip=True)
+    c.update(kw)
+    return c
+
+
+import shutil
+
+def run(name, **kw):
+    shutil.copytree(root + "/base/data", root + f"/{name}/data", dirs_exist_ok=True)
+    return cyclegan.train(root + f"/{name}", cfg(**kw), seed=5, log=lambda *_: None)
+
+
+def history(name):
+    import csv
+    with open(root + f"/{name}/cyclegan/history.csv") as fh:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+out = {"auto": distribute.describe(distribute.make_strategy("auto")),
+       "mirrored": distribute.describe(distribute.make_strategy("mirrored"))}
+a = run("default", strategy="default", batch_size=2)
+b = run("mirrored", strategy="mirrored", batch_size=1)  # 2 replicas x 1 = the same global batch of 2
+out["summary_default"] = {k: a[k] for k in ("strategy", "replicas", "global_batch_size")}
+out["summary_mirrored"] = {k: b[k] for k in ("strategy", "replicas", "global_batch_size")}
+out["epoch1_default"], out["epoch1_mirrored"] = history("default"), history("mirrored")
+# Each resumes under the other strategy for a second epoch.
+a2 = run("default", strategy="mirrored", batch_size=1, epochs=2)
+b2 = run("mirrored", strategy="default", batch_size=2, epochs=2)
+out["resumed"] = [a2["resumed_from"], b2["resumed_from"]]
+out["epoch2_default_then_mirrored"] = history("default")[3:]
+out["epoch2_mirrored_then_default"] = history("mirrored")[3:]
+m = run("mixed", strategy="default", batch_size=2, steps_per_epoch=2, mixed_precision="mixed_float16")
+out["mixed"] = {"policy": m["mixed_precision"], "losses": m["final_losses"]}
+keras.mixed_precision.set_global_policy("float32")
+print("RESULT " + json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distribute")
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, cwd=REPO,
+                          timeout=900)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, f"child failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return json.loads(line[len("RESULT "):])
+
+
+def close(rows_a, rows_b, rtol=2e-3):
+    keys = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
+    assert len(rows_a) == len(rows_b) > 0
+    for ra, rb in zip(rows_a, rows_b):
+        for k in keys:
+            assert ra[k] == pytest.approx(rb[k], rel=rtol, abs=1e-5), (k, ra, rb)
+
+
+def test_strategy_selection(child):
+    assert child["auto"].startswith("_DefaultDistributionStrategy with 1 replica")  # no TPU, GPUs or TF_CONFIG
+    assert child["mirrored"].startswith("MirroredStrategy with 2 replica(s)")
+    assert child["summary_mirrored"]["replicas"] == 2 and child["summary_mirrored"]["global_batch_size"] == 2
+    assert child["summary_default"]["replicas"] == 1 and child["summary_default"]["global_batch_size"] == 2
+
+
+def test_two_replicas_train_like_one(child):
+    close(child["epoch1_default"], child["epoch1_mirrored"])
+
+
+def test_a_checkpoint_resumes_under_the_other_strategy(child):
+    assert all(r and r.endswith("epoch_0001") for r in child["resumed"])
+    close(child["epoch2_default_then_mirrored"], child["epoch2_mirrored_then_default"])
+    assert len(child["epoch2_default_then_mirrored"]) == 3
+
+
+def test_mixed_precision_runs_a_step(child):
+    assert child["mixed"]["policy"] == "mixed_float16"
+    assert all(v == v and abs(v) < 1e6 for v in child["mixed"]["losses"].values())  # finite

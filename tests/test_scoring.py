@@ -1,0 +1,132 @@
+"""FID, the memorization distance and MiFID as Kaggle computes them; the feature cache; comparing runs."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from monet import scoring as S
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    feats = np.random.default_rng(0).normal(size=(500, 8))
+    mu, sigma = S.statistics(feats)
+    assert abs(S.fid(mu, sigma, mu, sigma)) < 1e-6
+
+
+def test_fid_of_two_gaussian_samples_matches_the_closed_form():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = np.array([0.0, 1.0, -1.0, 2.0]), np.array([0.5, 1.0, 0.0, 2.0])
+    s1, s2 = np.array([1.0, 2.0, 0.5, 1.0]), np.array([1.5, 1.0, 0.5, 2.0])
+    a = rng.normal(mu1, s1, size=(200_000, 4))
+    b = rng.normal(mu2, s2, size=(200_000, 4))
+    closed = np.sum((mu1 - mu2) ** 2) + np.sum((s1 - s2) ** 2)  # diagonal covariances: sum (s1 - s2)^2
+    assert S.fid(*S.statistics(a), *S.statistics(b)) == pytest.approx(closed, rel=0.02)
+
+
+def test_singular_covariances_get_the_offset_and_real_part():
+    feats = np.random.default_rng(2).normal(size=(3, 10))  # 3 samples in 10 dims: singular covariance
+    value = S.fid(*S.statistics(feats), *S.statistics(feats + 1.0))
+    assert np.isfinite(value) and isinstance(value, float)
+
+
+def test_memorized_copies_give_a_tiny_distance_and_a_huge_mifid():
+    real = np.random.default_rng(3).uniform(0.1, 1, size=(50, 16))
+    generated = real[:20] * 3.0  # the same directions: copies
+    d = S.memorization_distance(generated, real)
+    assert d < 1e-9
+    assert S.mifid(10.0, d) > 1e9
+
+
+def test_the_minimum_runs_in_kaggles_direction():
+    """For each generated image its nearest real one, averaged over generated images (not the other way)."""
+    real = np.array([[1.0, 0.0]])
+    generated = np.array([[1.0, 0.0], [0.0, 1.0]])  # a copy of the real image, and an orthogonal one
+    assert S.memorization_distance(generated, real) == pytest.approx(0.5)  # (0 + 1) / 2
+    assert S.memorization_distance(real, generated) == pytest.approx(0.0)  # the other direction differs
+
+
+def test_all_zero_rows_are_dropped_and_sign_is_ignored():
+    real = np.array([[1.0, 1.0], [0.0, 0.0]])
+    assert S.memorization_distance(np.array([[-1.0, -1.0]]), real) == pytest.approx(0.0)
+
+
+def test_threshold():
+    assert S.thresholded(0.05) == 0.05 and S.thresholded(0.1) == 1.0 and S.thresholded(0.5, epsilon=0.6) == 0.5
+    assert S.mifid(20.0, 0.3) == pytest.approx(20.0)
+    assert S.mifid(20.0, 0.05) == pytest.approx(400.0)
+
+
+@pytest.fixture()
+def images(tmp_path):
+    rng = np.random.default_rng(4)
+    real, gen = tmp_path / "real", tmp_path / "gen"
+    for folder in (real, gen):
+        folder.mkdir()
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(real / f"r{i}.jpg")
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(gen / f"g{i}.png")
+    return real, gen
+
+
+def test_evaluate_writes_metrics_and_reuses_then_invalidates_the_cache(images, tmp_path):
+    real, gen = images
+    cache = tmp_path / "cache"
+    m = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache, log=lambda *_: None)
+    assert m["generated_images"] == 6 and m["real_images"] == 6 and not m["real_features_cached"]
+    assert np.isfinite(m["fid"]) and not m["comparable_to_kaggle"] and "NOT comparable" in m["note"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mifid"] == m["mifid"]
+    assert (tmp_path / "run" / "evaluate" / "nearest.png").is_file()
+    again = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache,
+                       log=lambda *_: None)
+    assert again["real_features_cached"] and again["fid"] == pytest.approx(m["fid"], rel=1e-5)
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(real / "r0.jpg")  # a painting changed: the cache is stale
+    third = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache,
+                       log=lambda *_: None)
+    assert not third["real_features_cached"] and len(list(cache.glob("*.npz"))) == 2
+
+
+def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
+    real, _ = images
+    m = S.evaluate(real, real, tmp_path / "run", weights="none", batch_size=3, nearest_images=0, log=lambda *_: None)
+    assert abs(m["fid"]) < 1e-2 and 0 <= m["memorization_distance"] < 1e-6
+    assert m["memorization_distance_thresholded"] == m["memorization_distance"]  # below epsilon: penalized
+
+
+def test_scoring_command_line(images, tmp_path, capsys):
+    real, gen = images
+    assert S.main([str(gen), "--real", str(real), "--weights", "none", "--out", str(tmp_path / "o")]) == 0
+    assert "MiFID" in capsys.readouterr().out
+    assert S.main([str(tmp_path / "nothing"), "--real", str(real), "--weights", "none"]) == 2
+
+
+def test_compare_two_small_finished_runs(small_run, tmp_path):
+    from monet import compare, cyclegan, submission
+    from monet.runs import write_run_json
+    from monet import params
+    from tests.conftest import tiny_cyclegan
+
+    runs = []
+    for name, lam in (("lam10", 10.0), ("lam5", 5.0)):
+        run = tmp_path / name
+        shutil.copytree(small_run / "data", run / "data")
+        cfg = tiny_cyclegan(lambda_cycle=lam, steps_per_epoch=2)
+        cyclegan.train(run, cfg, seed=1, log=lambda *_: None)
+        try:
+            submission.package(run, params.defaults()["package"])
+        except submission.SubmissionError:
+            pass  # 40 photos: the rejected zip is kept, and the strip can still show it
+        p = params.defaults()
+        p["cyclegan"] = cfg
+        write_run_json(run, {"params": p, "stages": {"cyclegan_train": {"status": "done", "seconds": 3.0},
+                                                     "package_submission": {"status": "done", "seconds": 2.0}}})
+        runs.append(run)
+    result = compare.compare(runs, tmp_path / "cmp", photos=2)
+    assert result["header"][:3] == ["run", "method", "cyclegan.lambda_cycle"]
+    assert [row[:3] for row in result["rows"]] == [["lam10", "cyclegan", "10.0"], ["lam5", "cyclegan", "5.0"]]
+    assert result["rows"][0][result["header"].index("images")] == "40"
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| lam5 | cyclegan | 5.0 |" in md and "losses.png" in md and "strip.png" in md
+    assert (tmp_path / "cmp" / "compare.html").read_text().count("<tr>") == 3
+    assert (tmp_path / "cmp" / "losses.png").is_file() and (tmp_path / "cmp" / "strip.png").is_file()
