@@ -202,10 +202,9 @@ def main(argv=None) -> int:
             print(entry.get("error", f"[{stage.name}] interrupted; run the same command again to resume"),
                   file=sys.stderr)
             return 1 if status == "failed" else 130
-        note = runs.stage_note(run_dir, stage.name)
-        if note:
-            entry["note"] = note
-            runs.write_run_json(run_dir, record)
+        entry.update(runs.stage_extras(run_dir, stage.name))
+        runs.write_run_json(run_dir, record)
+        note = entry.get("note")
         print(f"[{stage.name}] done in {entry['seconds']:.0f} s" + (f": {note}" if note else ""), flush=True)
     record["status"] = "done"
     runs.write_run_json(run_dir, record)

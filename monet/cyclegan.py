@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, losses, networks, plots, runs
+from . import data, distribute, losses, networks, plots, runs
 from .params import fingerprint
 
 __all__ = ["CycleGAN", "seed_everything", "model_args", "make_train_step", "save_checkpoint",
@@ -29,7 +29,8 @@ __all__ = ["CycleGAN", "seed_everything", "model_args", "make_train_step", "save
 LOSS_KEYS = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
 MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # Keys that may change between a run and its resume without invalidating its checkpoints.
-RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile")
+# (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
+RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy")
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -55,23 +56,30 @@ def model_args(cfg: dict) -> dict:
 
 
 class CycleGAN:
-    """The four models and their four Adam optimizers (built eagerly so their state can be restored)."""
+    """The four models and their four Adam optimizers (built eagerly so their state can be restored), created in
+    ``strategy``'s scope (default: the current one). ``loss_scale`` wraps the optimizers for float16."""
 
-    def __init__(self, args: dict, learning_rate: float, beta_1: float = 0.5):
+    def __init__(self, args: dict, learning_rate: float, beta_1: float = 0.5, strategy=None,
+                 loss_scale: bool = False):
         import keras
+        import tensorflow as tf
 
         self.args = args
-        self.models = {
-            "gen_g": networks.resnet_generator(**args["generator"], name="gen_g"),
-            "gen_f": networks.resnet_generator(**args["generator"], name="gen_f"),
-            "disc_x": networks.patch_discriminator(**args["discriminator"], name="disc_x"),
-            "disc_y": networks.patch_discriminator(**args["discriminator"], name="disc_y"),
-        }
-        self.optimizers = {}
-        for name, model in self.models.items():
-            opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=f"adam_{name}")
-            opt.build(model.trainable_variables)
-            self.optimizers[name] = opt
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            self.models = {
+                "gen_g": networks.resnet_generator(**args["generator"], name="gen_g"),
+                "gen_f": networks.resnet_generator(**args["generator"], name="gen_f"),
+                "disc_x": networks.patch_discriminator(**args["discriminator"], name="disc_x"),
+                "disc_y": networks.patch_discriminator(**args["discriminator"], name="disc_y"),
+            }
+            self.optimizers = {}
+            for name, model in self.models.items():
+                opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=f"adam_{name}")
+                if loss_scale:
+                    opt = keras.optimizers.LossScaleOptimizer(opt, name=f"loss_scale_{name}")
+                opt.build(model.trainable_variables)
+                self.optimizers[name] = opt
 
     def __getattr__(self, name):
         models = self.__dict__.get("models", {})
@@ -86,13 +94,27 @@ class CycleGAN:
 
 def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float = 10.0,
                     lambda_identity: float = 0.5, jit_compile: bool = False):
-    """A compiled step ``(real_x, real_y) -> dict of scalar losses`` that updates all four models."""
+    """A compiled step ``(real_x, real_y) -> dict of scalar losses`` that updates all four models.
+
+    Under a strategy of several replicas each replica runs the step on its share of the global batch with its
+    losses divided by the number of replicas; the optimizers sum the replicas' gradients, so the update equals
+    one on the whole global batch, and the returned losses (summed over replicas) are global means.
+    """
+    import keras
     import tensorflow as tf
 
     G, F, DX, DY = m.gen_g, m.gen_f, m.disc_x, m.disc_y
     w_identity = lambda_cycle * lambda_identity
+    replicas = m.strategy.num_replicas_in_sync
 
-    def step(real_x, real_y):
+    def per_replica(loss):
+        return loss if replicas == 1 else loss / replicas
+
+    def scaled(name, loss):  # float16: dynamic loss scaling; apply_gradients unscales
+        opt = m.optimizers[name]
+        return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
+
+    def replica_step(real_x, real_y):
         with tf.GradientTape(persistent=True) as tape:
             fake_y = G(real_x, training=True)
             cycled_x = F(fake_y, training=True)
@@ -110,15 +132,22 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
                 "disc_x_loss": losses.discriminator_loss(d_real_x, d_fake_x, adversarial),
                 "disc_y_loss": losses.discriminator_loss(d_real_y, d_fake_y, adversarial),
             }
-        pairs = [(out["gen_g_loss"], "gen_g"), (out["gen_f_loss"], "gen_f"),
-                 (out["disc_x_loss"], "disc_x"), (out["disc_y_loss"], "disc_y")]
-        grads = [tape.gradient(loss, m.models[name].trainable_variables) for loss, name in pairs]
+            # Inside the tape: the replica share and the float16 loss scale must be recorded to be differentiated.
+            targets = {name: scaled(name, per_replica(out[f"{name}_loss"])) for name in MODEL_NAMES}
+        grads = {name: tape.gradient(targets[name], m.models[name].trainable_variables) for name in MODEL_NAMES}
         del tape
-        for g, (_, name) in zip(grads, pairs):
-            m.optimizers[name].apply_gradients(zip(g, m.models[name].trainable_variables))
-        return {**out, "cycle_loss": cycle, "identity_loss": id_g + id_f}
+        for name in MODEL_NAMES:
+            m.optimizers[name].apply_gradients(list(zip(grads[name], m.models[name].trainable_variables)))
+        return {k: per_replica(v) for k, v in {**out, "cycle_loss": cycle, "identity_loss": id_g + id_f}.items()}
 
-    return tf.function(step, jit_compile=jit_compile)
+    if replicas == 1 and not isinstance(m.strategy, tf.distribute.TPUStrategy):
+        return tf.function(replica_step, jit_compile=jit_compile)
+
+    def step(real_x, real_y):
+        results = m.strategy.run(replica_step, args=(real_x, real_y))
+        return {k: m.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in results.items()}
+
+    return tf.function(step)
 
 
 # ---------------------------------------------------------------------------------------- time budget
@@ -156,11 +185,13 @@ def save_checkpoint(m: CycleGAN, folder: str | Path, meta: dict) -> Path:
     return folder
 
 
-def load_checkpoint(folder: str | Path, learning_rate: float, beta_1: float = 0.5) -> tuple[CycleGAN, dict]:
-    """Rebuild the models from a checkpoint's stored arguments and restore weights and optimizer state."""
+def load_checkpoint(folder: str | Path, learning_rate: float, beta_1: float = 0.5, strategy=None,
+                    loss_scale: bool = False) -> tuple[CycleGAN, dict]:
+    """Rebuild the models from a checkpoint's stored arguments (under any strategy) and restore weights and
+    optimizer state."""
     folder = Path(folder)
     meta = json.loads((folder / "checkpoint.json").read_text())
-    m = CycleGAN(meta["model_args"], learning_rate, beta_1)
+    m = CycleGAN(meta["model_args"], learning_rate, beta_1, strategy, loss_scale)
     for name, model in m.models.items():
         model.load_weights(str(folder / f"{name}.weights.h5"))
     with np.load(folder / "optimizers.npz") as arrays:
@@ -224,17 +255,26 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     training params (``epochs`` may grow); otherwise an existing ``cyclegan/`` folder is kept, renamed with a
     timestamp, and training starts afresh. Returns the summary also written to ``cyclegan/summary.json``.
     """
+    import keras
     import tensorflow as tf
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
     out = run_dir / "cyclegan"
+    strategy = distribute.make_strategy(cfg["strategy"])
+    policy = distribute.precision_policy(cfg["mixed_precision"], strategy)
+    keras.mixed_precision.set_global_policy(policy or "float32")
+    if isinstance(strategy, tf.distribute.TPUStrategy) and cfg["data_format"] == "jpg":
+        log("On TPU the training data is read from the TFRecords (data_format tfrec).")
+        cfg = {**cfg, "data_format": "tfrec"}
     photos, monets, from_files = _training_images(run_dir, cfg)
-    batch = cfg["batch_size"]
+    replicas = strategy.num_replicas_in_sync
+    batch = cfg["batch_size"] * replicas  # the global batch
     steps = cfg["steps_per_epoch"] or math.ceil(len(photos) / batch)
     manifest_hash = fingerprint((run_dir / "data" / "manifest.csv").read_text())
-    fp = fingerprint({"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS}, "seed": seed,
-                      "deterministic": deterministic, "data": manifest_hash})
+    fp = fingerprint({"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS + ("batch_size", "mixed_precision")},
+                      "global_batch": batch, "precision": policy, "seed": seed, "deterministic": deterministic,
+                      "data": manifest_hash})
 
     seed_everything(seed, deterministic)
     last = latest_checkpoint(out / "checkpoints")
@@ -242,7 +282,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     if last is not None:
         meta = json.loads((last / "checkpoint.json").read_text())
         if cfg["resume"] and meta.get("fingerprint") == fp:
-            m, meta = load_checkpoint(last, cfg["learning_rate"], cfg["beta_1"])
+            m, meta = load_checkpoint(last, cfg["learning_rate"], cfg["beta_1"], strategy, policy == "mixed_float16")
             start_epoch, resumed_from = meta["epoch"], str(last)
             log(f"Resuming from {last} (epoch {start_epoch} done).")
         else:
@@ -251,8 +291,9 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
             log(f"Existing checkpoints in {out} are not resumed ({why}); moved to {kept}.")
             out.rename(kept)
     if m is None:
-        m = CycleGAN(model_args(cfg), cfg["learning_rate"], cfg["beta_1"])
+        m = CycleGAN(model_args(cfg), cfg["learning_rate"], cfg["beta_1"], strategy, policy == "mixed_float16")
     out.mkdir(parents=True, exist_ok=True)
+    log(f"Strategy: {distribute.describe(strategy)}; global batch {batch}; precision {policy or 'float32'}")
     log(f"Discriminator receptive field: {m.receptive_field}x{m.receptive_field} px; "
         f"generator parameters: {m.gen_g.count_params():,}; devices: "
         f"{[d.device_type for d in tf.config.list_logical_devices()]}")
@@ -277,6 +318,8 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
             stopped_early = _budget_note(epoch - start_epoch, 0, epoch + 1, deadline, reserve)
             break
         ds = data.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["flip"], cfg["random_crop"])
+        if replicas > 1:
+            ds = strategy.experimental_distribute_dataset(ds)
         t_epoch = time.time()
         bar = tqdm(ds, total=steps, desc=f"epoch {epoch + 1}/{cfg['epochs']}", file=sys.stdout, mininterval=10,
                    ascii=True)
@@ -320,7 +363,9 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     summary = {
         "epochs": cfg["epochs"], "epochs_completed": completed,
         "epochs_trained_now": trained_steps / steps, "resumed_from": resumed_from, "stopped_early": stopped_early,
-        "steps_per_epoch": steps, "batch_size": batch, "photos": len(photos), "paintings": len(monets),
+        "steps_per_epoch": steps, "batch_size": cfg["batch_size"], "global_batch_size": batch,
+        "strategy": distribute.describe(strategy), "replicas": replicas, "mixed_precision": policy or "off",
+        "photos": len(photos), "paintings": len(monets),
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
         "train_seconds": round(train_seconds, 2), "seconds": round(time.time() - t_start, 2),
         "images_per_second": round(trained_steps * batch / train_seconds, 3) if train_seconds else None,

@@ -83,6 +83,9 @@ def precision_policy(name: str, strategy) -> str | None:
 
 def describe(strategy) -> str:
     """One line: the strategy's class, replicas and devices."""
-    devices = getattr(getattr(strategy, "extended", None), "worker_devices", ())
+    try:
+        devices = tuple(strategy.extended.worker_devices)
+    except (RuntimeError, AttributeError):  # the default strategy has no device list
+        devices = ()
     return (f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
             + (f" on {', '.join(devices)}" if devices else ""))

@@ -110,7 +110,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
     "cyclegan": {
         "epochs": Key("int", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint.",
                       minimum=1),
-        "batch_size": Key("int", 1, "Images of each domain per step (the report: 1).", minimum=1),
+        "batch_size": Key("int", 1, "Images of each domain per step and replica (the report: 1); the global batch "
+                          "is this times the replicas.", minimum=1),
         "steps_per_epoch": Key(
             "int", None, "Steps per epoch; null = one pass over the photos (every photo once per epoch).",
             minimum=1, optional=True),
@@ -144,6 +145,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "lambda_identity": Key("float", 0.5, "Identity loss weight relative to lambda_cycle (as in the paper's code).",
                                minimum=0.0),
         "jit_compile": Key("bool", False, "Compile the train step with XLA (helps on GPU/TPU)."),
+        "strategy": Key("str", "auto", "tf.distribute strategy: auto (TPU, else several GPUs, else TF_CONFIG's "
+                        "workers, else the default), or one by name.",
+                        choices=("auto", "default", "mirrored", "multi_worker", "tpu")),
+        "mixed_precision": Key("str", "auto", "auto: mixed_bfloat16 on TPU, mixed_float16 on GPU, off on CPU.",
+                               choices=("auto", "off", "mixed_float16", "mixed_bfloat16")),
         "keep_checkpoints": Key("int", 2, "Epoch checkpoints kept (oldest removed first); 0 keeps all.", minimum=0),
         "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
                              minimum=1, maximum=16),
@@ -186,6 +192,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
         "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
+        "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the photos into a partial zip "
+                     "(python -m monet.submission merge joins them); null: the whole submission.", optional=True),
     },
     "evaluate": {
         "weights": Key("str", "imagenet", "InceptionV3 weights: 'imagenet' (Keras download and cache), a weights "
@@ -408,6 +416,11 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
                             + ", ".join(VGG19_LAYERS))
     if not p["nst"]["style_layers"]:
         problems.append("key 'nst.style_layers': expected at least one VGG19 layer")
+    shard = p["package"]["shard"]
+    if shard is not None:
+        m = re.fullmatch(r"(\d+)/(\d+)", shard)
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            problems.append(f"key 'package.shard': {shard!r} is not 'i/n' with 1 <= i <= n, e.g. '1/4'")
     if p["data_dir"].strip() == "":
         problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
 

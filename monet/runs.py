@@ -97,13 +97,17 @@ _STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "
                     "evaluate": "metrics.json"}
 
 
-def stage_note(run_dir: str | Path, stage: str) -> str | None:
-    """What a finished stage wants the run record to say (e.g. that it stopped early for the time budget)."""
+def stage_extras(run_dir: str | Path, stage: str) -> dict:
+    """What a finished stage's summary adds to its entry in ``run.json``: a ``note`` (an early stop for the time
+    budget, the local score) and, for training, the strategy and precision it ran with."""
     path = Path(run_dir) / _STAGE_SUMMARIES.get(stage, "-")
     if not path.is_file():
-        return None
+        return {}
     summary = json.loads(path.read_text())
     if stage == "evaluate":
-        return f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f}" + ("" if summary["comparable_to_kaggle"]
-                                                                            else " (random weights: not comparable)")
-    return summary.get("stopped_early")
+        return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f}"
+                + ("" if summary["comparable_to_kaggle"] else " (random weights: not comparable)")}
+    extras = {k: summary[k] for k in ("strategy", "mixed_precision") if k in summary}
+    if summary.get("stopped_early"):
+        extras["note"] = summary["stopped_early"]
+    return extras

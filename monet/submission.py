@@ -5,6 +5,7 @@ Kaggle's rules for this competition: one zip of 7,000 to 10,000 JPEG images, eac
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from collections import deque
@@ -55,7 +56,8 @@ def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
     return out
 
 
-def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic: bool = False) -> dict:
+def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic: bool = False,
+                    comment: bytes = b"") -> dict:
     """Stream encoded JPEGs (an iterable of bytes, consumed lazily) into ``zip_path`` as ``entry_names(names)``.
 
     The zip is written as ``<zip>.partial`` and renamed only when complete. Entries are stored (JPEGs do not
@@ -68,6 +70,7 @@ def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic
     stamp = FIXED_TIME if deterministic else time.localtime()[:6]
     t0, count = time.time(), 0
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        zf.comment = comment
         for jpeg in jpegs:
             if count >= len(entries):
                 raise SubmissionError(f"more images than names ({len(entries)})")
@@ -96,13 +99,13 @@ def _encoded(batches, quality: int, workers: int, depth: int):
 
 
 def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: int = 95,
-                     deterministic: bool = False, workers: int = 2, depth: int = 4) -> dict:
+                     deterministic: bool = False, workers: int = 2, depth: int = 4, comment: bytes = b"") -> dict:
     """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``.
 
     Encoding runs in ``workers`` threads while the caller produces the next batch; memory does not grow with
     the number of images. See :func:`write_jpegs_zip` for the zip itself.
     """
-    return write_jpegs_zip(_encoded(batches, quality, workers, depth), names, zip_path, deterministic)
+    return write_jpegs_zip(_encoded(batches, quality, workers, depth), names, zip_path, deterministic, comment)
 
 
 def _check_jpeg(name: str, blob: bytes) -> str | None:
@@ -156,7 +159,7 @@ def validate_zip(zip_path: str | Path, decode: bool = True) -> dict:
 
 def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
                      batch_size: int = 32, quality: int = 95, deterministic: bool = False,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, comment: bytes = b"") -> dict:
     """Translate every photo with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip.
 
     Batched inference in one compiled function; decoding (tf.data) and JPEG encoding (threads) overlap with
@@ -184,7 +187,8 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
             yield out
         bar.close()
 
-    summary = write_images_zip(batches(), names, zip_path, quality=quality, deterministic=deterministic)
+    summary = write_images_zip(batches(), names, zip_path, quality=quality, deterministic=deterministic,
+                               comment=comment)
     summary["images_per_second"] = round(summary["count"] / max(summary["seconds"], 1e-9), 2)
     return summary
 
@@ -196,8 +200,6 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     Every photo is translated before the verdict. A zip that Kaggle would reject is kept as
     ``submission/images.rejected.zip`` (never as ``images.zip``) and SubmissionError says why.
     """
-    import json
-
     import keras
     import tensorflow as tf
 
@@ -210,12 +212,19 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     out.mkdir(parents=True, exist_ok=True)
     photos = data.read_manifest(run_dir)["photo"]
     candidate = out / "images.candidate.zip"
+    shard = None
+    if cfg.get("shard"):
+        i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
+        shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
+        photos = photos[start:stop]
+        candidate = out / f"images.shard-{i}-of-{n}.zip"
+    comment = json.dumps(shard).encode() if shard else b""
     if cfg["source"] == "nst":
         folder = run_dir / "nst" / "images"
         photos = [r for r in photos if (folder / f"{r['name']}.jpg").is_file()]
         missing = len(data.read_manifest(run_dir)["photo"]) - len(photos)
         paths, names = [str(folder / f"{r['name']}.jpg") for r in photos], [r["name"] for r in photos]
-        summary = write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic)
+        summary = write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic, comment)
         summary.update(source="nst", photos_without_nst_image=missing)
         nst_summary = run_dir / "nst" / "summary.json"
         if nst_summary.is_file() and "note" in json.loads(nst_summary.read_text()):
@@ -230,10 +239,14 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         generator = keras.saving.load_model(generator_path, compile=False)
         paths, names = [r["path"] for r in photos], [r["name"] for r in photos]
         summary = translate_to_zip(generator, paths, names, candidate, cfg["batch_size"], cfg["jpeg_quality"],
-                                   deterministic)
+                                   deterministic, comment=comment)
         summary.update(source="cyclegan", generator=str(generator_path))
         what = "photos"
     summary["photos"] = len(paths)
+    if shard:  # a partial archive: the merge step checks Kaggle's rules on the whole
+        summary.update(shard=shard, zip=str(candidate), valid=None)
+        (out / f"summary.shard-{shard['shard']}-of-{shard['of']}.json").write_text(json.dumps(summary, indent=1))
+        return summary
     final = run_dir / "images.zip"
     try:
         check_count(len(paths), what)
@@ -255,3 +268,108 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
                          title=f"{summary['count']:,} images")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+# ------------------------------------------------------------------------------------------- shards
+def shard_range(n_items: int, spec: str, align: int = 1) -> tuple[int, int, int, int]:
+    """(i, n, start, stop) of shard 'i/n' (1-based): the i-th of n contiguous, near-equal shares of n_items,
+    cut at multiples of ``align`` (the batch size), so that every image is translated in the same batch as in a
+    one-shot run and the merged zip is identical to it."""
+    i, n = (int(v) for v in spec.split("/"))
+    if not 1 <= i <= n:
+        raise ValueError(f"shard {spec!r}: expected i/n with 1 <= i <= n")
+    blocks = -(-n_items // align)
+    return i, n, min(n_items, blocks * (i - 1) // n * align), min(n_items, blocks * i // n * align)
+
+
+def merge_shards(paths: list[str | Path], zip_path: str | Path, deterministic: bool = False,
+                 validate: bool = True) -> dict:
+    """Join the partial archives of ``package.shard: i/n`` runs into one zip, in shard order, and (by default)
+    check it against Kaggle's rules. Missing, repeated or overlapping shards are refused, naming them."""
+    shards = []
+    for path in map(Path, paths):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                meta = json.loads(zf.comment or b"null")
+        except (zipfile.BadZipFile, json.JSONDecodeError, FileNotFoundError) as exc:
+            raise SubmissionError(f"{path}: not a shard archive ({exc})") from None
+        if not isinstance(meta, dict) or not {"shard", "of", "total", "start", "stop"} <= set(meta):
+            raise SubmissionError(f"{path}: not a shard archive (written with package.shard: i/n)")
+        shards.append((meta, path))
+    if not shards:
+        raise SubmissionError("no shard archives given")
+    if len({(m["of"], m["total"]) for m, _ in shards}) > 1:
+        raise SubmissionError("the shards come from different splits: " + ", ".join(
+            f"{p.name} is {m['shard']}/{m['of']} of {m['total']}" for m, p in shards))
+    n, total = shards[0][0]["of"], shards[0][0]["total"]
+    seen: dict[int, Path] = {}
+    for meta, path in shards:
+        if meta["shard"] in seen:
+            raise SubmissionError(f"shard {meta['shard']}/{n} given twice: {seen[meta['shard']]} and {path}")
+        seen[meta["shard"]] = path
+    missing = sorted(set(range(1, n + 1)) - set(seen))
+    if missing:
+        raise SubmissionError(f"missing shard(s) {', '.join(f'{i}/{n}' for i in missing)}: write them with "
+                              f"--set package.shard=I/{n} and merge again")
+    shards.sort(key=lambda item: item[0]["shard"])
+    position = 0
+    for meta, path in shards:
+        if meta["start"] != position:
+            raise SubmissionError(f"{path}: covers photos {meta['start']}-{meta['stop']}, expected to start at "
+                                  f"{position}: overlapping or missing photos")
+        position = meta["stop"]
+    if position != total:
+        raise SubmissionError(f"the shards cover {position:,} of {total:,} photos")
+    names, sources = [], []
+    for _, path in shards:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                names.append(name[:-4] if name.endswith(".jpg") else name)
+                sources.append((path, name))
+    if len(set(names)) != len(names):
+        raise SubmissionError("the shards overlap: some images appear in more than one")
+
+    def blobs():
+        handles: dict[Path, zipfile.ZipFile] = {}
+        try:
+            for path, name in sources:
+                handles.setdefault(path, zipfile.ZipFile(path))
+                yield handles[path].read(name)
+        finally:
+            for handle in handles.values():
+                handle.close()
+
+    summary = write_jpegs_zip(blobs(), names, zip_path, deterministic)
+    if validate:
+        summary.update(validate_zip(zip_path))
+    return summary
+
+
+def main(argv=None) -> int:
+    """``python -m monet.submission validate ZIP`` or ``merge SHARD... --out ZIP``."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m monet.submission")
+    sub = ap.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="check a zip against Kaggle's rules")
+    v.add_argument("zip")
+    m = sub.add_parser("merge", help="join package.shard archives into one images.zip")
+    m.add_argument("shards", nargs="+")
+    m.add_argument("--out", required=True)
+    m.add_argument("--deterministic", action="store_true", help="fixed zip timestamps")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "validate":
+            result = validate_zip(args.zip)
+        else:
+            result = merge_shards(args.shards, args.out, args.deterministic)
+    except (SubmissionError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"valid: {result['count']:,} images, {result['bytes']:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

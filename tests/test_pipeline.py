@@ -85,6 +85,8 @@ def test_ci_run_records_notebooks_html_and_run_json(ci_run):
     assert "Discriminator receptive field: 16x16" in stream_text(run / "02_cyclegan_train.ipynb")
     assert "NOT a real style transfer" in (run / "03_nst_generate.html").read_text()
     assert "NOT comparable" in (run / "05_evaluate.html").read_text()
+    assert record["stages"]["cyclegan_train"]["strategy"].startswith("_DefaultDistributionStrategy with 1 replica")
+    assert record["stages"]["cyclegan_train"]["mixed_precision"] == "off"
     assert "FID" in record["stages"]["evaluate"]["note"] and "not comparable" in record["stages"]["evaluate"]["note"]
 
 

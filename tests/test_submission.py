@@ -108,3 +108,62 @@ def test_translate_to_zip_matches_the_generator(tmp_path):
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
         got = [zf.read(f"p{i}.jpg") for i in range(5)]
     assert got == S._encode(want, 100)  # exactly the generator's output, encoded
+
+
+@pytest.fixture()
+def packaged_run(small_run, tmp_path):
+    import shutil
+
+    import keras
+
+    from monet import networks
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    keras.utils.set_random_seed(0)
+    (run / "cyclegan").mkdir()
+    networks.resnet_generator(4, 2, 1).save(run / "cyclegan" / "generator.keras")
+    return run
+
+
+def package_cfg(**kw):
+    from monet import params
+
+    cfg = params.defaults()["package"]
+    cfg.update(batch_size=8, **kw)
+    return cfg
+
+
+def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
+    run = packaged_run
+    shards = [S.package(run, package_cfg(shard=f"{i}/3"), deterministic=True)["zip"] for i in (1, 2, 3)]
+    # 40 photos in batches of 8: 5 batches in 3 shares of 1, 2 and 2 batches
+    assert [len(zipfile.ZipFile(p).namelist()) for p in shards] == [8, 16, 16]
+    merged = S.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
+    assert merged["count"] == 40
+    with pytest.raises(S.SubmissionError, match="40 photos give 40 images"):
+        S.package(run, package_cfg(), deterministic=True)  # the one-shot run: too few for Kaggle, zip kept aside
+    assert (tmp_path / "merged.zip").read_bytes() == (run / "submission" / "images.rejected.zip").read_bytes()
+
+
+def test_missing_repeated_and_foreign_shards_are_refused(packaged_run, tmp_path):
+    run = packaged_run
+    one, two = (S.package(run, package_cfg(shard=f"{i}/2"))["zip"] for i in (1, 2))
+    with pytest.raises(S.SubmissionError, match=r"missing shard\(s\) 2/2"):
+        S.merge_shards([one], tmp_path / "m.zip", validate=False)
+    with pytest.raises(S.SubmissionError, match="shard 1/2 given twice"):
+        S.merge_shards([one, one, two], tmp_path / "m.zip", validate=False)
+    three = S.package(run, package_cfg(shard="1/3"))["zip"]
+    with pytest.raises(S.SubmissionError, match="different splits"):
+        S.merge_shards([one, two, three], tmp_path / "m.zip", validate=False)
+    with pytest.raises(S.SubmissionError, match="not a shard archive"):
+        S.merge_shards([make_zip(tmp_path / "plain.zip", 3)], tmp_path / "m.zip", validate=False)
+    assert not (tmp_path / "m.zip").exists()
+    assert S.main(["merge", one, two, "--out", str(tmp_path / "m.zip")]) == 2  # 40 images: Kaggle's rules fail
+
+
+def test_bad_shard_param():
+    from monet import params
+
+    with pytest.raises(params.ParamsError, match="package.shard': '3/2' is not 'i/n'"):
+        params.validate({"package": {"shard": "3/2"}})
