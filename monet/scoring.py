@@ -16,6 +16,7 @@ Command line: ``python -m monet.scoring IMAGES --real FOLDER [--weights imagenet
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -85,8 +86,13 @@ def mifid(fid_value: float, distance: float, epsilon: float = 0.1) -> float:
 
 
 # ------------------------------------------------------------------------------------------- features
+@functools.lru_cache(maxsize=2)
 def inception(weights: str = "imagenet"):
-    """InceptionV3 without its top, average-pooled to 2048 features; weights 'imagenet', a file or 'none'."""
+    """InceptionV3 without its top, average-pooled to 2048 features; weights 'imagenet', a file or 'none'.
+    Built once per process and weights (with 'none', seeded: the same random network every time)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
     from .weights import keras_application
 
     return keras_application("InceptionV3", weights, INCEPTION_FILE, "evaluate.weights", pooling="avg",
@@ -112,6 +118,14 @@ def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str],
     raise FileNotFoundError(f"{path}: expected an images.zip or a folder of .jpg/.png images")
 
 
+@functools.lru_cache(maxsize=4)
+def _forward(model):
+    """The model's compiled forward pass, traced once per model (not once per evaluation)."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: model(x, training=False))
+
+
 def features(model, names: list[str], read, batch_size: int = 32, progress: bool = True) -> np.ndarray:
     """Pool features of the images, batched; decoding overlaps the model (tf.data)."""
     import tensorflow as tf
@@ -125,7 +139,7 @@ def features(model, names: list[str], read, batch_size: int = 32, progress: bool
     ds = ds.map(lambda b: tf.image.resize(tf.cast(tf.io.decode_image(b, channels=3, expand_animations=False),
                                                   tf.float32), [299, 299]) / 127.5 - 1.0,
                 num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
-    forward = tf.function(lambda x: model(x, training=False))
+    forward = _forward(model)
     out = []
     with tqdm(total=len(names), desc="features", unit="img", mininterval=10, ascii=True, file=sys.stdout,
               disable=not progress) as bar:
@@ -191,9 +205,6 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
     def model_factory():
         nonlocal model
         if model is None:
-            import keras
-
-            keras.utils.set_random_seed(0)  # 'none' weights: the same random network every time
             model = inception(weights)
         return model
 
