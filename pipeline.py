@@ -162,7 +162,6 @@ def main(argv=None) -> int:
     # The deadline counts from this invocation: the stages that train or paint stop early to meet it.
     record["time_budget_minutes"] = budget
     record["deadline"] = time.time() + budget * 60 if budget else None
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     status = "done"
     for stage, fp, skip in plan:
         if skip:

@@ -100,7 +100,7 @@ def _markdown(header, rows) -> str:
 def _loss_figure(runs: list[dict], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
-    from .plots import _save
+    from .plots import save_figure
 
     curves = []
     for r in runs:
@@ -125,7 +125,7 @@ def _loss_figure(runs: list[dict], path: Path) -> Path | None:
         ax.set_xlabel("epoch")
     axes[0][0].legend(fontsize=7)
     fig.suptitle("Training losses (moving average)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _submitted(run: dict, name: str) -> np.ndarray | None:

@@ -37,7 +37,6 @@ IMAGE_SIZE = 256
 DOMAINS = ("monet", "photo")
 FOLDERS = {"monet": "monet_jpg", "photo": "photo_jpg"}
 TFREC_FOLDERS = {"monet": "monet_tfrec", "photo": "photo_tfrec"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 class DataError(RuntimeError):

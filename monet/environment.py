@@ -44,10 +44,6 @@ def kaggle_working() -> Path:
     return kaggle_root() / "working"
 
 
-def on_kaggle() -> bool:
-    return detect() == "kaggle"
-
-
 def default_outputs(repo: Path, env: str | None = None) -> Path:
     """Where run folders go: Kaggle's working folder, Colab's /content, else the repository's outputs/."""
     env = env or detect()

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["image_grid", "loss_curves", "to_uint8"]
+__all__ = ["image_grid", "loss_curves", "loss_traces", "save_figure", "to_uint8"]
 
 
 def to_uint8(images) -> np.ndarray:
@@ -18,7 +18,8 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, save as PNG and close a matplotlib figure; returns the path."""
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -46,7 +47,7 @@ def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[
                             ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: str = "Training losses") -> Path:
@@ -65,7 +66,7 @@ def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: s
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step")
     fig.suptitle(title + " (bold: epoch mean)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "Loss per iteration") -> Path:
@@ -80,4 +81,4 @@ def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "
     ax.set_ylabel("total loss")
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

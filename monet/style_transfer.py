@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +270,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
     size = (cfg["image_size"], cfg["image_size"])
     painter = BatchPainter(extractor, cfg, size, min(cfg["batch_size"], max(1, len(todo))))
     slots: list[dict | None] = [None] * painter.slots
-    queue = list(todo)
+    queue = deque(todo)
     t0 = time.time()
     deadline = runs.deadline(run_dir)
     reserve = 120.0 + 0.01 * len(manifest["photo"])  # the package stage only zips finished JPEGs
@@ -283,7 +284,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
         while True:
             for i, job in enumerate(slots):
                 if job is None and queue:
-                    photo, style = queue.pop(0)
+                    photo, style = queue.popleft()
                     painter.load(i, load_image(photo["path"], size), load_image(monets[style], size))
                     slots[i] = {"name": photo["name"], "style": style, "start": time.time(), "trace": []}
             if all(job is None for job in slots):

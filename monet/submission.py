@@ -210,7 +210,7 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     run_dir = Path(run_dir)
     out = run_dir / "submission"
     out.mkdir(parents=True, exist_ok=True)
-    photos = data.read_manifest(run_dir)["photo"]
+    photos = all_photos = data.read_manifest(run_dir)["photo"]
     candidate = out / "images.candidate.zip"
     shard = None
     if cfg.get("shard"):
@@ -222,13 +222,14 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     if cfg["source"] == "nst":
         folder = run_dir / "nst" / "images"
         photos = [r for r in photos if (folder / f"{r['name']}.jpg").is_file()]
-        missing = len(data.read_manifest(run_dir)["photo"]) - len(photos)
+        missing = len(all_photos) - len(photos)
         paths, names = [str(folder / f"{r['name']}.jpg") for r in photos], [r["name"] for r in photos]
         summary = write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic, comment)
         summary.update(source="nst", photos_without_nst_image=missing)
         nst_summary = run_dir / "nst" / "summary.json"
-        if nst_summary.is_file() and "note" in json.loads(nst_summary.read_text()):
-            summary["note"] = json.loads(nst_summary.read_text())["note"]
+        note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
+        if note:
+            summary["note"] = note
         what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
                                "nst_generate stage)" if missing else "")
     else:
