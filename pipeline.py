@@ -19,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
-from monet import environment, kaggle_io, runs  # noqa: E402
+from monet import budget, environment, kaggle_io, runs  # noqa: E402
 from monet import params as P  # noqa: E402
 from monet.data import DataError, check_layout, resolve_data_dir  # noqa: E402
 
@@ -84,18 +83,32 @@ def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, 
 def describe(params: dict, plan, run_dir: Path) -> str:
     lines = [f"run folder: {run_dir}", f"data_dir:   {params['data_dir']}"]
     if "cyclegan_train" in params["stages"]:
-        from monet import cyclegan, networks
+        from monet import architecture as A  # no Keras: the plan answers at once
 
         c = params["cyclegan"]
-        args = cyclegan.model_args(c)
-        rf = networks.receptive_field(networks.discriminator_layers(**args["discriminator"]))
-        lines.append(f"cyclegan:   {c['epochs']} epochs, batch {c['batch_size']}, lr {c['learning_rate']}, "
-                     f"generator {args['generator']}, discriminator {args['discriminator']} "
-                     f"(receptive field {rf}x{rf})")
+        gen = A.generator_args(c["generator"], c["gen_filters"], c["gen_down_blocks"], c["gen_res_blocks"],
+                               depth=c["unet_depth"], dropout=c["unet_dropout"])
+        disc = A.discriminator_args(c["disc_blocks"], c["disc_filters"], c["disc_kernel"], c["disc_strides"],
+                                    c["disc_activation"], c["disc_norm"], c["disc_out_kernel"], c["disc_out_stride"],
+                                    c["disc_out_padding"])
+        rf = A.receptive_field(A.discriminator_layers(**disc))
+        epochs = "epochs auto (as many steps as the time budget allows)" if c["epochs"] == "auto" \
+            else f"{c['epochs']} epochs"
+        batch = "auto (32 on a TPU, 4 per GPU, 1 on a CPU)" if c["batch_size"] == "auto" else c["batch_size"]
+        levers = [f"{k} {c[k]}" for k, off in (("augment_photo", None), ("augment_monet", None), ("diffaugment", []),
+                                               ("label_smoothing", 0.0), ("pool_size", 0), ("ema", 0.0)) if c[k] != off]
+        schedule = (f"held, then linear decay from {c['decay_from']:.0%} of the steps" if c["lr_schedule"] == "linear_decay"
+                    else "constant")
+        lines.append(f"cyclegan:   {epochs}, global batch {batch}, lr {c['learning_rate']} ({schedule})")
+        lines.append(f"            generator {gen} ({A.generator_parameters(gen):,} parameters)")
+        lines.append(f"            discriminator {disc} (receptive field {rf}x{rf})")
+        lines.append(f"            levers: {', '.join(levers)}")
     if "nst_generate" in params["stages"]:
         n = params["nst"]
         photos = "all photos" if n["limit"] is None else f"the first {n['limit']} photos"
-        lines.append(f"nst:        {photos}, {n['optimizer']} lr {n['learning_rate']}, at most {n['max_iterations']} "
+        its = ("auto (each photo its share of the time budget, at least " f"{n['min_iterations']})"
+               if n["max_iterations"] == "auto" else f"at most {n['max_iterations']}")
+        lines.append(f"nst:        {photos}, {n['optimizer']} lr {n['learning_rate']}, {its} "
                      f"iterations (patience {n['patience']}), style {n['style_layers']}, content {n['content_layer']}, "
                      f"weights {n['vgg_weights']}")
     for stage, fp, skip in plan:
@@ -134,6 +147,14 @@ def main(argv=None) -> int:
         return 2
     try:
         params = resolve_params(P.load_params(args.params, args.overrides))
+        needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
+                                         and params["cyclegan"]["epochs"] == "auto"),
+                                        ("nst.max_iterations", "nst_generate" in params["stages"]
+                                         and params["nst"]["max_iterations"] == "auto")) if on]
+        if needs_budget and not (params["time_budget_minutes"] or environment.default_time_budget_minutes()):
+            raise P.ParamsError(f"{args.params}: {' and '.join(needs_budget)} 'auto' plan(s) the run from its time "
+                                "budget, and this run has none: set time_budget_minutes (Kaggle sets 270 by default), "
+                                "e.g. --set time_budget_minutes=60")
         run_name = args.run_name or Path(args.params).stem
         run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
         if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
@@ -158,11 +179,18 @@ def main(argv=None) -> int:
     record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     record.setdefault("stages", {})
     record["environment"] = environment.detect()
-    budget = params["time_budget_minutes"] or environment.default_time_budget_minutes()
-    # The deadline counts from this invocation: the stages that train or paint stop early to meet it.
-    record["time_budget_minutes"] = budget
-    record["deadline"] = time.time() + budget * 60 if budget else None
-    status = "done"
+    minutes = params["time_budget_minutes"] or environment.default_time_budget_minutes()
+    # The deadline counts from this invocation and reaches the stages through their environment only: a notebook
+    # run by hand later in this folder has none. The same goes for TensorFlow's settings (oneDNN off when
+    # deterministic, no C++ start-up lines).
+    record["time_budget_minutes"] = minutes
+    record["deadline"] = time.time() + minutes * 60 if minutes else None
+    os.environ.update(environment.tensorflow_environment(params["deterministic"]))
+    if minutes:
+        os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
+    else:
+        os.environ.pop(budget.DEADLINE_ENV, None)
+    status, stopped = "done", []
     for stage, fp, skip in plan:
         if skip:
             print(f"[{stage.name}] skipped: finished earlier with the same params")
@@ -204,11 +232,17 @@ def main(argv=None) -> int:
         entry.update(runs.stage_extras(run_dir, stage.name))
         runs.write_run_json(run_dir, record)
         note = entry.get("note")
-        print(f"[{stage.name}] done in {entry['seconds']:.0f} s" + (f": {note}" if note else ""), flush=True)
-    record["status"] = "done"
+        if entry["status"] == "stopped_early":
+            stopped.append(stage.name)
+        print(f"[{stage.name}] {entry['status'].replace('_', ' ')} in {entry['seconds']:.0f} s"
+              + (f": {note}" if note else ""), flush=True)
+    record["status"] = "stopped_early" if stopped else "done"
     runs.write_run_json(run_dir, record)
     zip_path = run_dir / "images.zip"
     print(f"finished: {run_dir}" + (f"\nsubmission: {zip_path}" if zip_path.is_file() else ""))
+    if stopped:
+        print(f"note: {', '.join(stopped)} stopped early for the time budget; run the same command again (with more "
+              "time) to go on from where it stopped")
     return 0
 
 

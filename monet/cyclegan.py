@@ -20,34 +20,30 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, distribute, losses, networks, plots, runs
+from . import architecture, augment, budget, data, distribute, files, losses, networks, plots
+from . import schedules
+from .environment import seed_everything
+from .image_pool import ImagePool
 from .params import fingerprint
 
 __all__ = ["CycleGAN", "seed_everything", "model_args", "make_train_step", "save_checkpoint",
-           "load_checkpoint", "latest_checkpoint", "train", "LOSS_KEYS"]
+           "load_checkpoint", "latest_checkpoint", "train", "packaged_generator", "LOSS_KEYS"]
 
 LOSS_KEYS = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
 MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # Keys that may change between a run and its resume without invalidating its checkpoints.
 # (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
-RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy")
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow; with ``deterministic`` also turn on TensorFlow's op determinism."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
+RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
+                  "best_checkpoint", "score_images", "score_weights")
 
 
 def model_args(cfg: dict) -> dict:
     """The factory arguments of the four models, from the ``cyclegan`` params section."""
     return {
-        "generator": networks.generator_args(cfg["gen_filters"], cfg["gen_down_blocks"], cfg["gen_res_blocks"]),
-        "discriminator": networks.discriminator_args(
+        "generator": architecture.generator_args(
+            cfg["generator"], cfg["gen_filters"], cfg["gen_down_blocks"], cfg["gen_res_blocks"],
+            depth=cfg["unet_depth"], dropout=cfg["unet_dropout"]),
+        "discriminator": architecture.discriminator_args(
             blocks=cfg["disc_blocks"], filters=cfg["disc_filters"], kernel=cfg["disc_kernel"],
             strides=cfg["disc_strides"], activation=cfg["disc_activation"], norm=cfg["disc_norm"],
             out_kernel=cfg["disc_out_kernel"], out_stride=cfg["disc_out_stride"],
@@ -57,29 +53,44 @@ def model_args(cfg: dict) -> dict:
 
 class CycleGAN:
     """The four models and their four Adam optimizers (built eagerly so their state can be restored), created in
-    ``strategy``'s scope (default: the current one). ``loss_scale`` wraps the optimizers for float16."""
+    ``strategy``'s scope (default: the current one). ``loss_scale`` wraps the optimizers for float16.
 
-    def __init__(self, args: dict, learning_rate: float, beta_1: float = 0.5, strategy=None,
-                 loss_scale: bool = False):
+    ``learning_rate`` is a float or a schedule (:mod:`monet.schedules`); ``ema`` > 0 keeps an exponential moving
+    average of gen_g's weights in its optimizer (saved with it); ``pool_size`` > 0 adds the paper's image pools
+    for images of ``image_shape``.
+    """
+
+    def __init__(self, args: dict, learning_rate, beta_1: float = 0.5, strategy=None, loss_scale: bool = False,
+                 ema: float = 0.0, pool_size: int = 0, image_shape=(256, 256, 3)):
         import keras
         import tensorflow as tf
 
         self.args = args
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.learning_rate = learning_rate
+        self.ema = ema
         with self.strategy.scope():
             self.models = {
-                "gen_g": networks.resnet_generator(**args["generator"], name="gen_g"),
-                "gen_f": networks.resnet_generator(**args["generator"], name="gen_f"),
+                "gen_g": networks.generator(**args["generator"], name="gen_g"),
+                "gen_f": networks.generator(**args["generator"], name="gen_f"),
                 "disc_x": networks.patch_discriminator(**args["discriminator"], name="disc_x"),
                 "disc_y": networks.patch_discriminator(**args["discriminator"], name="disc_y"),
             }
             self.optimizers = {}
             for name, model in self.models.items():
-                opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=f"adam_{name}")
+                averaged = {"use_ema": True, "ema_momentum": ema} if ema and name == "gen_g" else {}
+                opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=f"adam_{name}",
+                                            **averaged)
                 if loss_scale:
                     opt = keras.optimizers.LossScaleOptimizer(opt, name=f"loss_scale_{name}")
                 opt.build(model.trainable_variables)
                 self.optimizers[name] = opt
+        self.pools = {}
+        if pool_size:
+            if self.strategy.num_replicas_in_sync > 1:
+                raise ValueError(f"cyclegan.pool_size needs one replica; this strategy has "
+                                 f"{self.strategy.num_replicas_in_sync} (set pool_size: 0 or strategy: default)")
+            self.pools = {"x": ImagePool(pool_size, image_shape), "y": ImagePool(pool_size, image_shape)}
 
     def __getattr__(self, name):
         models = self.__dict__.get("models", {})
@@ -89,12 +100,45 @@ class CycleGAN:
 
     @property
     def receptive_field(self) -> int:
-        return networks.receptive_field(networks.discriminator_layers(**self.args["discriminator"]))
+        return architecture.receptive_field(architecture.discriminator_layers(**self.args["discriminator"]))
+
+    def state_variables(self) -> dict:
+        """Every variable besides the models' weights that a checkpoint must keep: optimizers (with the EMA
+        weights), image pools, and the models' non-trainable variables (the U-Net's dropout seed states, which
+        Keras's weight files leave out)."""
+        # Keyed by position (Keras numbers layer names per process); the learning rate is a param, or a schedule
+        # of the step, not state.
+        out = {f"{name}/{i}": v for name, opt in self.optimizers.items()
+               for i, v in enumerate(u for u in opt.variables if not u.path.endswith("/learning_rate"))}
+        out.update({f"{name}/state/{i}": v for name, model in self.models.items()
+                    for i, v in enumerate(model.non_trainable_variables)})
+        out.update({f"pool_{d}/{i}": v for d, pool in self.pools.items() for i, v in enumerate(pool.variables)})
+        return out
+
+
+def packaged_generator(m: CycleGAN):
+    """The generator to submit: gen_g, or with ``ema`` a copy of it holding the averaged weights."""
+    if not m.ema:
+        return m.gen_g
+    opt = m.optimizers["gen_g"]
+    opt = getattr(opt, "inner_optimizer", opt)
+    averaged = networks.generator(**m.args["generator"], name="gen_g")
+    averaged.set_weights(m.gen_g.get_weights())
+    for var, average in zip(averaged.trainable_variables, opt._model_variables_moving_average):
+        var.assign(average)
+    return averaged
 
 
 def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float = 10.0,
-                    lambda_identity: float = 0.5, jit_compile: bool = False):
-    """A compiled step ``(real_x, real_y) -> dict of scalar losses`` that updates all four models.
+                    lambda_identity: float = 0.5, jit_compile: bool = False, diffaugment=(),
+                    label_smoothing: float = 0.0, seed: int = 0):
+    """A compiled step ``(real_x, real_y, step) -> dict of scalar losses`` that updates all four models.
+
+    ``step`` (an int64 scalar tensor, the global step) keys the random draws of DiffAugment and the image pools,
+    so they are reproducible and resume exactly. ``diffaugment`` (a policy, see :mod:`monet.augment`) transforms
+    real and generated images alike before every discriminator call, in the generators' losses too;
+    ``label_smoothing`` lowers the discriminators' target for real images; ``m.pools`` (if any) feed the
+    discriminators a history of fakes (the generators are judged on the current ones).
 
     Under a strategy of several replicas each replica runs the step on its share of the global batch with its
     losses divided by the number of replicas; the optimizers sum the replicas' gradients, so the update equals
@@ -106,6 +150,7 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     G, F, DX, DY = m.gen_g, m.gen_f, m.disc_x, m.disc_y
     w_identity = lambda_cycle * lambda_identity
     replicas = m.strategy.num_replicas_in_sync
+    policy = tuple(diffaugment)
 
     def per_replica(loss):
         return loss if replicas == 1 else loss / replicas
@@ -114,7 +159,16 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
         opt = m.optimizers[name]
         return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
 
-    def replica_step(real_x, real_y):
+    def replica_step(real_x, real_y, step=0):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group if replicas > 1 else 0
+        base = (tf.cast(step, tf.int64) * replicas + replica) * 8
+
+        def key(salt):  # one independent stream of draws per use and step
+            return tf.stack([tf.constant(seed, tf.int64), base + salt])
+
+        def T(images, salt):  # DiffAugment (the identity when off)
+            return augment.diff_augment(images, policy, key(salt))
+
         with tf.GradientTape(persistent=True) as tape:
             fake_y = G(real_x, training=True)
             cycled_x = F(fake_y, training=True)
@@ -122,15 +176,20 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
             cycled_y = G(fake_x, training=True)
             same_y = G(real_y, training=True)  # identity: a painting should pass through G unchanged
             same_x = F(real_x, training=True)
-            d_real_x, d_fake_x = DX(real_x, training=True), DX(fake_x, training=True)
-            d_real_y, d_fake_y = DY(real_y, training=True), DY(fake_y, training=True)
+            d_fake_x, d_fake_y = DX(T(fake_x, 0), training=True), DY(T(fake_y, 1), training=True)
+            d_real_x, d_real_y = DX(T(real_x, 2), training=True), DY(T(real_y, 3), training=True)
+            if m.pools:  # the discriminators judge fakes drawn from the history
+                d_pool_x = DX(T(m.pools["x"].query(fake_x, key(4)), 5), training=True)
+                d_pool_y = DY(T(m.pools["y"].query(fake_y, key(6)), 7), training=True)
+            else:
+                d_pool_x, d_pool_y = d_fake_x, d_fake_y
             cycle = losses.cycle_loss(real_x, cycled_x) + losses.cycle_loss(real_y, cycled_y)
             id_g, id_f = losses.identity_loss(real_y, same_y), losses.identity_loss(real_x, same_x)
             out = {
                 "gen_g_loss": losses.generator_loss(d_fake_y, adversarial) + lambda_cycle * cycle + w_identity * id_g,
                 "gen_f_loss": losses.generator_loss(d_fake_x, adversarial) + lambda_cycle * cycle + w_identity * id_f,
-                "disc_x_loss": losses.discriminator_loss(d_real_x, d_fake_x, adversarial),
-                "disc_y_loss": losses.discriminator_loss(d_real_y, d_fake_y, adversarial),
+                "disc_x_loss": losses.discriminator_loss(d_real_x, d_pool_x, adversarial, label_smoothing),
+                "disc_y_loss": losses.discriminator_loss(d_real_y, d_pool_y, adversarial, label_smoothing),
             }
             # Inside the tape: the replica share and the float16 loss scale must be recorded to be differentiated.
             targets = {name: scaled(name, per_replica(out[f"{name}_loss"])) for name in MODEL_NAMES}
@@ -143,96 +202,88 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     if replicas == 1 and not isinstance(m.strategy, tf.distribute.TPUStrategy):
         return tf.function(replica_step, jit_compile=jit_compile)
 
-    def step(real_x, real_y):
-        results = m.strategy.run(replica_step, args=(real_x, real_y))
+    def step_fn(real_x, real_y, step=0):
+        results = m.strategy.run(replica_step, args=(real_x, real_y, step))
         return {k: m.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in results.items()}
 
-    return tf.function(step)
-
-
-# ---------------------------------------------------------------------------------------- time budget
-def packaging_reserve(generator, samples, n_photos: int, overhead: float = 120.0, factor: float = 1.5) -> float:
-    """Seconds to keep for the package stage: the measured generator time per image x photos x ``factor``, plus
-    ``overhead`` (a kernel start, loading the model, checking the zip, the reports)."""
-    generator(samples, training=False)  # warm up
-    t0 = time.perf_counter()
-    generator(samples, training=False)
-    per_image = (time.perf_counter() - t0) / max(1, len(samples))
-    return overhead + factor * per_image * n_photos
-
-
-def _budget_note(epochs_done: int, steps_done: int, epoch: int, deadline: float, reserve: float) -> str:
-    return (f"stopped early by the time budget after {epochs_done} full epoch(s) and {steps_done} step(s) of epoch "
-            f"{epoch}: {max(0.0, deadline - time.time()) / 60:.1f} min were left and writing images.zip needs about "
-            f"{reserve / 60:.1f} min")
+    return tf.function(step_fn)
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(m: CycleGAN, folder: str | Path, meta: dict) -> Path:
-    """Write weights, optimizer state and ``checkpoint.json`` (meta + model args) atomically to ``folder``."""
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, model in m.models.items():
-        model.save_weights(str(tmp / f"{name}.weights.h5"))
-    np.savez(tmp / "optimizers.npz", **{f"{name}/{i}": np.asarray(v.numpy())
-                                        for name, opt in m.optimizers.items() for i, v in enumerate(opt.variables)})
-    (tmp / "checkpoint.json").write_text(json.dumps({**meta, "model_args": m.args}, indent=1))
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    return folder
+    """Write weights, optimizer and pool state and ``checkpoint.json`` (meta + model args) atomically to
+    ``folder`` (a killed run leaves the previous checkpoint, never half of this one)."""
+    with files.atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        for name, model in m.models.items():
+            model.save_weights(str(tmp / f"{name}.weights.h5"))
+        np.savez(tmp / "optimizers.npz", **{k: np.asarray(v.numpy()) for k, v in m.state_variables().items()})
+        (tmp / "checkpoint.json").write_text(json.dumps({**meta, "model_args": m.args}, indent=1))
+    return Path(folder)
 
 
-def load_checkpoint(folder: str | Path, learning_rate: float, beta_1: float = 0.5, strategy=None,
-                    loss_scale: bool = False) -> tuple[CycleGAN, dict]:
-    """Rebuild the models from a checkpoint's stored arguments (under any strategy) and restore weights and
-    optimizer state."""
+def load_checkpoint(folder: str | Path, learning_rate=2e-4, beta_1: float = 0.5, strategy=None,
+                    loss_scale: bool = False, **options) -> tuple[CycleGAN, dict]:
+    """Rebuild the models from a checkpoint's stored arguments (under any strategy) and restore weights,
+    optimizer state (EMA included) and image pools; ``options`` are :class:`CycleGAN`'s (ema, pool_size, ...)."""
     folder = Path(folder)
     meta = json.loads((folder / "checkpoint.json").read_text())
-    m = CycleGAN(meta["model_args"], learning_rate, beta_1, strategy, loss_scale)
+    m = CycleGAN(meta["model_args"], learning_rate, beta_1, strategy, loss_scale, **options)
     for name, model in m.models.items():
         model.load_weights(str(folder / f"{name}.weights.h5"))
     with np.load(folder / "optimizers.npz") as arrays:
-        for name, opt in m.optimizers.items():
-            for i, v in enumerate(opt.variables):
-                v.assign(arrays[f"{name}/{i}"])
+        for key, v in m.state_variables().items():
+            if key not in arrays:
+                raise ValueError(f"{folder}: the checkpoint has no {key}; it was written with other training "
+                                 "options (ema, pool_size)")
+            v.assign(arrays[key])
     return m, meta
 
 
+def _checkpoints(root: str | Path) -> list[tuple[int, Path]]:
+    """(global step, folder) of every complete checkpoint under ``root``, oldest first."""
+    found = []
+    for p in Path(root).glob("epoch_*"):
+        if p.name.endswith(files.PARTIAL) or not (p / "checkpoint.json").is_file():
+            continue
+        meta = json.loads((p / "checkpoint.json").read_text())
+        found.append((meta.get("global_step", meta.get("epoch", 0) * meta.get("steps_per_epoch", 1)), p))
+    return sorted(found)
+
+
 def latest_checkpoint(root: str | Path) -> Path | None:
-    """The complete checkpoint of the highest epoch under ``root`` (partial ones are ignored)."""
-    found = sorted(p for p in Path(root).glob("epoch_*") if (p / "checkpoint.json").is_file()
-                   and not p.name.endswith(".partial"))
-    return found[-1] if found else None
+    """The complete checkpoint with the most steps under ``root`` (partial ones are ignored)."""
+    found = _checkpoints(root)
+    return found[-1][1] if found else None
 
 
 def _prune(root: Path, keep: int) -> None:
     if keep <= 0:
         return
-    found = sorted(p for p in root.glob("epoch_*") if not p.name.endswith(".partial"))
-    for old in found[:-keep]:
+    for _, old in _checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _checkpoint_name(epoch: int, step_in_epoch: int) -> str:
+    """``epoch_0003`` after 3 full epochs; ``epoch_0003_step_000017`` after 17 steps of the 4th (a budget stop)."""
+    return f"epoch_{epoch:04d}" + (f"_step_{step_in_epoch:06d}" if step_in_epoch else "")
+
+
 # -------------------------------------------------------------------------------------- the epoch loop
-def _read_history(path: Path, up_to_epoch: int) -> list[dict]:
+def _read_history(path: Path, up_to_step: int) -> list[dict]:
     if not path.is_file():
         return []
     with open(path, newline="") as fh:
         rows = [{k: (int(v) if k in ("epoch", "step", "global_step") else float(v)) for k, v in r.items()}
                 for r in csv.DictReader(fh)]
-    return [r for r in rows if r["epoch"] <= up_to_epoch]
+    return [r for r in rows if r["global_step"] <= up_to_step]
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".csv.partial")
-    with open(tmp, "w", newline="") as fh:
+    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["epoch", "step", "global_step", *LOSS_KEYS])
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
@@ -240,20 +291,35 @@ def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
     if cfg["data_format"] == "jpg":
         return [r["path"] for r in manifest["photo"]], [r["path"] for r in manifest["monet"]], True
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
-    files = {d: summary["domains"][d]["tfrecords"] for d in ("photo", "monet")}
-    missing = [d for d, f in files.items() if not f]
+    files_ = {d: summary["domains"][d]["tfrecords"] for d in ("photo", "monet")}
+    missing = [d for d, f in files_.items() if not f]
     if missing:
         raise data.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
                              f"{', '.join(data.TFREC_FOLDERS[d] + '/*.tfrec' for d in missing)}; use data_format: jpg")
-    return data.read_tfrecord_images(files["photo"]), data.read_tfrecord_images(files["monet"]), False
+    return data.read_tfrecord_images(files_["photo"]), data.read_tfrecord_images(files_["monet"]), False
 
 
-def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = False, log=print) -> dict:
+def _later_stages(run_dir: Path) -> list[str]:
+    from .runs import read_run_json
+
+    return (read_run_json(run_dir).get("params") or {}).get("stages", ["package_submission"])
+
+
+class _Stop(Exception):
+    """The time budget ends training here."""
+
+
+def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = False, log=print,
+          progress=None) -> dict:
     """Train (or resume) the CycleGAN of a run with the ``cyclegan`` params section ``cfg``.
 
-    Resumes from the run's last checkpoint when ``cfg['resume']`` and the checkpoint was made with the same
-    training params (``epochs`` may grow); otherwise an existing ``cyclegan/`` folder is kept, renamed with a
-    timestamp, and training starts afresh. Returns the summary also written to ``cyclegan/summary.json``.
+    Resumes from the run's last checkpoint (an epoch's end, or the step where a time budget stopped it) when
+    ``cfg['resume']`` and the checkpoint was made with the same training params (``epochs`` may change);
+    otherwise an existing ``cyclegan/`` folder is kept, renamed with a timestamp, and training starts afresh.
+    With a time budget (:mod:`monet.budget`), ``epochs: auto`` plans the run's length from its measured speed;
+    any run stops, with a checkpoint, when going on would leave less than the measured packaging time.
+    ``progress`` (optional) is called with a dict after every step. Returns the summary also written to
+    ``cyclegan/summary.json``.
     """
     import keras
     import tensorflow as tf
@@ -261,7 +327,8 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
 
     run_dir = Path(run_dir)
     out = run_dir / "cyclegan"
-    strategy = distribute.make_strategy(cfg["strategy"])
+    batch = distribute.global_batch(cfg["batch_size"], cfg["strategy"])
+    strategy = distribute.make_strategy(cfg["strategy"], batch)
     policy = distribute.precision_policy(cfg["mixed_precision"], strategy)
     keras.mixed_precision.set_global_policy(policy or "float32")
     if isinstance(strategy, tf.distribute.TPUStrategy) and cfg["data_format"] == "jpg":
@@ -269,108 +336,187 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
         cfg = {**cfg, "data_format": "tfrec"}
     photos, monets, from_files = _training_images(run_dir, cfg)
     replicas = strategy.num_replicas_in_sync
-    batch = cfg["batch_size"] * replicas  # the global batch
     steps = cfg["steps_per_epoch"] or math.ceil(len(photos) / batch)
+    deadline = budget.deadline()
+    auto = cfg["epochs"] == "auto"
+    if auto and deadline is None:
+        raise ValueError("cyclegan.epochs is 'auto' but this run has no time budget: set time_budget_minutes "
+                         "(Kaggle sets 270 by default) or a number of epochs")
     manifest_hash = fingerprint((run_dir / "data" / "manifest.csv").read_text())
     fp = fingerprint({"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS + ("batch_size", "mixed_precision")},
                       "global_batch": batch, "precision": policy, "seed": seed, "deterministic": deterministic,
                       "data": manifest_hash})
 
     seed_everything(seed, deterministic)
+    planned = None if auto else cfg["epochs"] * steps
+    lr = schedules.learning_rate(cfg["lr_schedule"], cfg["learning_rate"], planned or 1, cfg["decay_from"])
+    options = {"ema": cfg["ema"], "pool_size": cfg["pool_size"], "image_shape": (data.IMAGE_SIZE, data.IMAGE_SIZE, 3)}
     last = latest_checkpoint(out / "checkpoints")
-    m, start_epoch, resumed_from = None, 0, None
+    m, done, resumed_from = None, 0, None
     if last is not None:
         meta = json.loads((last / "checkpoint.json").read_text())
         if cfg["resume"] and meta.get("fingerprint") == fp:
-            m, meta = load_checkpoint(last, cfg["learning_rate"], cfg["beta_1"], strategy, policy == "mixed_float16")
-            start_epoch, resumed_from = meta["epoch"], str(last)
-            log(f"Resuming from {last} (epoch {start_epoch} done).")
+            m, meta = load_checkpoint(last, lr, cfg["beta_1"], strategy, policy == "mixed_float16", **options)
+            done, resumed_from = meta["global_step"], str(last)
+            log(f"Resuming from {last} ({done:,} steps done).")
+            if planned is not None and done > planned:
+                log(f"NOTE: this run has trained {done:,} steps, more than cyclegan.epochs = {cfg['epochs']} asks "
+                    f"({planned:,}); nothing more is trained and generator.keras is rewritten from that checkpoint.")
         else:
             kept = out.with_name(f"cyclegan.{time.strftime('%Y%m%d-%H%M%S')}")
             why = "resume is off" if not cfg["resume"] else "its training params or data differ"
             log(f"Existing checkpoints in {out} are not resumed ({why}); moved to {kept}.")
             out.rename(kept)
     if m is None:
-        m = CycleGAN(model_args(cfg), cfg["learning_rate"], cfg["beta_1"], strategy, policy == "mixed_float16")
+        m = CycleGAN(model_args(cfg), lr, cfg["beta_1"], strategy, policy == "mixed_float16", **options)
     out.mkdir(parents=True, exist_ok=True)
-    log(f"Strategy: {distribute.describe(strategy)}; global batch {batch}; precision {policy or 'float32'}")
-    log(f"Discriminator receptive field: {m.receptive_field}x{m.receptive_field} px; "
-        f"generator parameters: {m.gen_g.count_params():,}; devices: "
+    log(f"Strategy: {distribute.describe(strategy)}; global batch {batch} ({batch // replicas} per replica); "
+        f"precision {policy or 'float32'}")
+    log(f"Generator {m.args['generator']['kind']}: {m.gen_g.count_params():,} parameters; discriminator receptive "
+        f"field: {m.receptive_field}x{m.receptive_field} px; devices: "
         f"{[d.device_type for d in tf.config.list_logical_devices()]}")
-    log(f"{len(photos):,} photos, {len(monets):,} paintings; {steps} steps of batch {batch} per epoch; "
-        f"epochs {start_epoch + 1}..{cfg['epochs']}")
 
     step_fn = make_train_step(m, cfg["adversarial_loss"], cfg["lambda_cycle"], cfg["lambda_identity"],
-                              cfg["jit_compile"])
-    history = _read_history(out / "history.csv", start_epoch)
+                              cfg["jit_compile"], cfg["diffaugment"], cfg["label_smoothing"], seed)
+    history = _read_history(out / "history.csv", done)
     sample_paths = sorted(photos if from_files else [])[:cfg["sample_images"]]
     samples = (next(iter(data.photo_batches(sample_paths, len(sample_paths)))) if from_files
                else tf.stack([data.decode_image(b) for b in photos[:cfg["sample_images"]]]))
-    deadline = runs.deadline(run_dir)
-    reserve = packaging_reserve(m.gen_g, samples, len(photos)) if deadline else None
+    reserve = None
     if deadline:
-        log(f"Time budget: {(deadline - time.time()) / 60:.1f} min left; packaging {len(photos):,} photos needs "
-            f"about {reserve / 60:.1f} min of it.")
-    t_start, train_seconds, last_epoch_seconds, stopped_early = time.time(), 0.0, 0.0, None
-    completed = start_epoch
-    for epoch in range(start_epoch, cfg["epochs"]):
-        if deadline and time.time() + last_epoch_seconds + reserve > deadline:
-            stopped_early = _budget_note(epoch - start_epoch, 0, epoch + 1, deadline, reserve)
-            break
-        ds = data.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["flip"], cfg["random_crop"])
-        if replicas > 1:
-            ds = strategy.experimental_distribute_dataset(ds)
-        t_epoch = time.time()
-        bar = tqdm(ds, total=steps, desc=f"epoch {epoch + 1}/{cfg['epochs']}", file=sys.stdout, mininterval=10,
-                   ascii=True)
-        for step, (real_x, real_y) in enumerate(bar):
-            if deadline and time.time() + reserve > deadline:
-                stopped_early = _budget_note(epoch - start_epoch, step, epoch + 1, deadline, reserve)
-                break
-            values = {k: float(v) for k, v in step_fn(real_x, real_y).items()}
-            history.append({"epoch": epoch + 1, "step": step + 1, "global_step": epoch * steps + step + 1, **values})
-            if step % 25 == 0:
-                bar.set_postfix(g=f"{values['gen_g_loss']:.3f}", dy=f"{values['disc_y_loss']:.3f}")
-        bar.close()
-        last_epoch_seconds = time.time() - t_epoch
-        train_seconds += last_epoch_seconds
-        if stopped_early:  # a partial epoch: its weights go into generator.keras, not into a checkpoint
-            if history:
-                _write_history(out / "history.csv", history)
-                plots.loss_curves(history, LOSS_KEYS[:4] + ["cycle_loss"], out / "losses.png")
-            break
-        epoch_rows = [h for h in history if h["epoch"] == epoch + 1]
-        means = {k: float(np.mean([h[k] for h in epoch_rows])) for k in LOSS_KEYS}
-        log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
-            + f" ({time.time() - t_epoch:.1f} s)")
-        _write_history(out / "history.csv", history)
-        plots.loss_curves(history, LOSS_KEYS[:4] + ["cycle_loss"], out / "losses.png")
-        fakes = plots.to_uint8(m.gen_g(samples, training=False))
-        plots.image_grid([list(plots.to_uint8(samples)), list(fakes)], out / "samples" / f"epoch_{epoch + 1:02d}.png",
-                         row_titles=["photo X", "G(X)"], title=f"epoch {epoch + 1}")
-        save_checkpoint(m, out / "checkpoints" / f"epoch_{epoch + 1:04d}",
-                        {"epoch": epoch + 1, "fingerprint": fp, "steps_per_epoch": steps, "batch_size": batch,
-                         "losses": means})
-        _prune(out / "checkpoints", cfg["keep_checkpoints"])
-        completed = epoch + 1
+        reserve = _reserve(run_dir, m, photos if from_files else [], len(photos), log)
+        log(f"Time budget: {(deadline - time.time()) / 60:.1f} min left; the stages after training need about "
+            f"{reserve.describe()}.")
 
-    if stopped_early:
+    t_start, train_seconds, stopped_early = time.time(), 0.0, None
+    step_times: list[float] = []
+    total = planned if planned is not None else done + 10 ** 9  # auto: set once the speed is measured
+    state = {"epoch": done // steps, "step_in_epoch": done % steps, "global": done}
+
+    def checkpoint(note=None):
+        meta = {"epoch": state["global"] // steps, "step_in_epoch": state["global"] % steps,
+                "global_step": state["global"], "planned_steps": total if total < 10 ** 9 else None,
+                "fingerprint": fp, "steps_per_epoch": steps, "batch_size": batch,
+                "losses": history[-1] if history else None, "stopped_early": note}
+        folder = save_checkpoint(m, out / "checkpoints" / _checkpoint_name(meta["epoch"], meta["step_in_epoch"]), meta)
+        _prune(out / "checkpoints", cfg["keep_checkpoints"])
+        return folder
+
+    try:
+        while state["global"] < total:
+            epoch, first = state["global"] // steps, state["global"] % steps
+            last_step = min(steps, total - epoch * steps)
+            ds = data.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["augment_photo"],
+                                   cfg["augment_monet"], first_step=first, last_step=last_step)
+            if replicas > 1:
+                ds = strategy.experimental_distribute_dataset(ds)
+            t_epoch = time.time()
+            epochs_label = "auto" if auto else cfg["epochs"]
+            bar = tqdm(total=last_step, initial=first, desc=f"epoch {epoch + 1}/{epochs_label}", file=sys.stdout,
+                       mininterval=10, ascii=True, disable=progress is not None)
+            for real_x, real_y in ds:
+                if reserve is not None and time.time() + reserve.seconds > deadline:
+                    raise _Stop
+                t0 = time.perf_counter()
+                values = {k: float(v) for k, v in step_fn(real_x, real_y, tf.constant(state["global"], tf.int64)).items()}
+                step_times.append(time.perf_counter() - t0)
+                state["global"] += 1
+                g = state["global"]
+                history.append({"epoch": epoch + 1, "step": g - epoch * steps, "global_step": g, **values})
+                bar.update(1)
+                if (g - done) % 25 == 1:
+                    bar.set_postfix(g=f"{values['gen_g_loss']:.3f}", dy=f"{values['disc_y_loss']:.3f}")
+                if auto and total >= 10 ** 9 and len(step_times) == 6:  # the first call traces: time 5 after it
+                    per_step = float(np.median(step_times[1:]))
+                    total = budget.plan_training_steps(deadline - time.time(), per_step, reserve.seconds, g)
+                    if isinstance(lr, schedules.HoldThenLinearDecay):
+                        lr.set_total_steps(total)
+                    log(f"epochs auto: {per_step:.3f} s per step measured; {total:,} steps planned "
+                        f"({total / steps:.2f} epochs of {steps:,} steps)")
+                if progress is not None:
+                    progress({"epoch": epoch + 1, "step": g - epoch * steps, "steps": last_step, "global_step": g,
+                              "total_steps": total if total < 10 ** 9 else None, "losses": values,
+                              "seconds_per_step": step_times[-1]})
+                if g >= total:
+                    break
+            bar.close()
+            train_seconds += time.time() - t_epoch
+            if state["global"] % steps == 0 or state["global"] >= total:
+                _end_of_epoch(m, out, history, samples, state["global"], steps, t_epoch, log)
+                checkpoint()
+    except _Stop:
+        bar.close()
+        train_seconds += time.time() - t_epoch
+        left = max(0.0, deadline - time.time()) / 60
+        stopped_early = (f"stopped early by the time budget after {state['global'] - done:,} step(s) of this "
+                         f"session ({state['global']:,} in all, epoch {state['global'] // steps + 1} at step "
+                         f"{state['global'] % steps}): {left:.1f} min were left and the stages after training need "
+                         f"about {reserve.seconds / 60:.1f} min. Run the same command again (with more time) to train "
+                         "on from the checkpoint.")
+        if state["global"] > done:
+            _write_history(out / "history.csv", history)
+            checkpoint(stopped_early)
         log("STOPPED EARLY: " + stopped_early)
-    m.gen_g.save(str(out / "generator.keras"))
-    (out / "generator.json").write_text(json.dumps({"factory": "monet.networks.resnet_generator",
-                                                    "args": m.args["generator"]}, indent=1))
-    trained_steps = sum(1 for h in history if h["epoch"] > start_epoch)
+
+    generator = packaged_generator(m)
+    with files.atomic_path(out / "generator.keras", ".keras") as tmp:
+        generator.save(str(tmp))
+    files.write_json(out / "generator.json", {"factory": "monet.networks.generator", "args": m.args["generator"],
+                                              "ema": cfg["ema"]})
+    trained_now = state["global"] - done
+    planned_total = total if total < 10 ** 9 else None
     summary = {
-        "epochs": cfg["epochs"], "epochs_completed": completed,
-        "epochs_trained_now": trained_steps / steps, "resumed_from": resumed_from, "stopped_early": stopped_early,
-        "steps_per_epoch": steps, "batch_size": cfg["batch_size"], "global_batch_size": batch,
+        "epochs": cfg["epochs"], "epochs_completed": state["global"] // steps,
+        "global_steps": state["global"], "planned_steps": planned_total,
+        "undertrained": bool(planned_total and state["global"] < planned_total),
+        "epochs_trained_now": trained_now / steps, "resumed_from": resumed_from, "stopped_early": stopped_early,
+        "steps_per_epoch": steps, "batch_size": batch, "global_batch_size": batch,
         "strategy": distribute.describe(strategy), "replicas": replicas, "mixed_precision": policy or "off",
-        "photos": len(photos), "paintings": len(monets),
+        "photos": len(photos), "paintings": len(monets), "generator_kind": m.args["generator"]["kind"],
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
+        "levers": {k: cfg[k] for k in ("augment_photo", "augment_monet", "diffaugment", "label_smoothing",
+                                       "pool_size", "lr_schedule", "decay_from", "ema")},
+        "reserve_seconds": round(reserve.seconds, 1) if reserve else None,
+        "seconds_per_step": round(float(np.median(step_times[1:] or step_times)), 4) if step_times else None,
         "train_seconds": round(train_seconds, 2), "seconds": round(time.time() - t_start, 2),
-        "images_per_second": round(trained_steps * batch / train_seconds, 3) if train_seconds else None,
+        "images_per_second": round(trained_now * batch / train_seconds, 3) if train_seconds else None,
         "final_losses": {k: history[-1][k] for k in LOSS_KEYS} if history else None,
         "generator": str(out / "generator.keras"), "model_args": m.args,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if summary["undertrained"]:
+        summary["warning"] = (f"the packaged generator trained {state['global']:,} of {planned_total:,} planned "
+                              "steps")
+        log("WARNING: " + summary["warning"])
+    files.write_json(out / "summary.json", summary)
     return summary
+
+
+def _reserve(run_dir: Path, m: CycleGAN, photo_paths: list[str], n_photos: int, log) -> budget.Reserve:
+    """Time kept for the stages after training: packaging measured on real photos (the generator's current
+    weights), plus evaluation when the run has that stage."""
+    if photo_paths:
+        reserve = budget.measure_packaging(m.gen_g, photo_paths)
+        reserve.photos = n_photos
+    else:  # TFRecords: no files to time the packaging path on; time the generator alone
+        reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 60.0, 0.05, n_photos, "estimated (TFRecords)")
+    if "evaluate" in _later_stages(run_dir):
+        reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
+        reserve.per_image *= 2  # features of every image: about one more generator pass
+        reserve.how += ", x2 per image for evaluate"
+    return reserve
+
+
+def _end_of_epoch(m: CycleGAN, out: Path, history: list[dict], samples, global_step: int, steps: int, t_epoch,
+                  log) -> None:
+    """History, loss curves, a sample grid and a log line after each epoch (or the planned end)."""
+    epoch = -(-global_step // steps)
+    rows = [h for h in history if h["epoch"] == epoch]
+    if rows:
+        means = {k: float(np.mean([h[k] for h in rows])) for k in LOSS_KEYS}
+        log(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
+            + f" ({time.time() - t_epoch:.1f} s)")
+    _write_history(out / "history.csv", history)
+    plots.loss_curves(history, LOSS_KEYS[:4] + ["cycle_loss"], out / "losses.png")
+    fakes = plots.to_uint8(packaged_generator(m)(samples, training=False))
+    plots.image_grid([list(plots.to_uint8(samples)), list(fakes)], out / "samples" / f"epoch_{epoch:02d}.png",
+                     row_titles=["photo X", "G(X)"], title=f"epoch {epoch}")

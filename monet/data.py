@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import environment
+from . import environment, files
 
 __all__ = [
     "DataError", "IMAGE_SIZE", "FOLDERS", "resolve_data_dir", "check_layout", "make_synthetic", "scan_domain",
@@ -125,7 +125,8 @@ def _synthetic_image(rng: np.random.Generator, painting: bool) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _jpeg_bytes(array: np.ndarray, quality: int = 90) -> bytes:
+def jpeg_bytes(array: np.ndarray, quality: int = 90) -> bytes:
+    """A uint8 HxWx3 array encoded as JPEG (the one encoder of the package: data, paintings and submissions)."""
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
@@ -174,7 +175,7 @@ def make_synthetic(root: str | Path, n_monet: int = 300, n_photo: int = 7038, se
 
         def render(i: int, names=names, d_index=d_index, domain=domain) -> bytes:
             array = _synthetic_image(np.random.default_rng([seed, d_index, 1, i]), domain == "monet")
-            return _jpeg_bytes(array)
+            return jpeg_bytes(array)
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             jpegs = list(pool.map(render, range(len(names))))
@@ -188,7 +189,7 @@ def make_synthetic(root: str | Path, n_monet: int = 300, n_photo: int = 7038, se
             with tf.io.TFRecordWriter(str(path)) as writer:
                 for name, jpeg in chunk:
                     writer.write(_tf_example(name, jpeg, domain))
-    (tmp / "synthetic.json").write_text(json.dumps(spec, indent=1))
+    files.write_json(tmp / "synthetic.json", spec)
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)
@@ -231,8 +232,8 @@ def _check_one(path: Path, converted_dir: Path) -> ImageCheck:
     if (w, h) != (IMAGE_SIZE, IMAGE_SIZE):  # centre square crop keeps the aspect, then resize
         left, top = (w - side) // 2, (h - side) // 2
         rgb = rgb.crop((left, top, left + side, top + side)).resize((IMAGE_SIZE, IMAGE_SIZE), Image.LANCZOS)
-    out = converted_dir / f"{path.stem}.jpg"
-    rgb.save(out, format="JPEG", quality=95)
+    out = converted_dir / f"{path.name}.jpg"  # the whole file name: a.png and a.jpg never overwrite each other
+    files.write_bytes(out, jpeg_bytes(np.asarray(rgb), 95))
     return ImageCheck(path.stem, str(path), str(out), f"converted: was {fmt} {mode} {w}x{h}")
 
 
@@ -243,10 +244,10 @@ def scan_domain(folder: Path, converted_dir: Path) -> list[ImageCheck]:
     256x256, JPEG) into ``converted_dir``; unreadable or non-image files are returned with ``path=None``.
     Names (file stems) are made unique with a ``_2``, ``_3``... suffix.
     """
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    found = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
     converted_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        checks = list(pool.map(lambda p: _check_one(p, converted_dir), files))
+        checks = list(pool.map(lambda p: _check_one(p, converted_dir), found))
     seen: dict[str, int] = {}
     for c in checks:
         if c.path is None:
@@ -292,7 +293,7 @@ def prepare(data_root: str | Path, out_dir: str | Path, kind: str = "folder") ->
         writer = csv.DictWriter(fh, fieldnames=["domain", "name", "path", "source"])
         writer.writeheader()
         writer.writerows(rows)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    files.write_json(out_dir / "summary.json", summary)
     return summary
 
 
@@ -321,12 +322,12 @@ def decode_image(data, size: int = IMAGE_SIZE):
     return image / 127.5 - 1.0
 
 
-def read_tfrecord_images(files: list[str]) -> list[bytes]:
-    """The JPEG bytes of every record in ``files`` (feature ``image``), in file order."""
+def read_tfrecord_images(paths: list[str]) -> list[bytes]:
+    """The JPEG bytes of every record in ``paths`` (feature ``image``), in file order."""
     import tensorflow as tf
 
     spec = {"image": tf.io.FixedLenFeature([], tf.string)}
-    ds = tf.data.TFRecordDataset(sorted(files)).map(lambda r: tf.io.parse_single_example(r, spec)["image"])
+    ds = tf.data.TFRecordDataset(sorted(paths)).map(lambda r: tf.io.parse_single_example(r, spec)["image"])
     return [b.numpy() for b in ds]
 
 
@@ -347,26 +348,15 @@ def epoch_order(n: int, seed: int, start: int, count: int) -> np.ndarray:
     return out
 
 
-def _augment(image, position, seed: int, flip: bool, random_crop: bool):
-    import tensorflow as tf
-
-    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
-    if random_crop:
-        image = tf.image.resize(image, [286, 286])
-        image = tf.image.stateless_random_crop(image, [IMAGE_SIZE, IMAGE_SIZE, 3], seed=key)
-    if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seed=key + 1)
-    return image
-
-
-def domain_window(items: list, from_files: bool, seed: int, start: int, count: int,
-                  flip: bool = False, random_crop: bool = False):
+def domain_window(items: list, from_files: bool, seed: int, start: int, count: int, augment_ops=()):
     """A tf.data.Dataset of ``count`` images at stream positions ``start..`` (see :func:`epoch_order`).
 
-    ``items`` are file paths (``from_files``) or encoded image bytes. Augmentation is stateless and keyed by
-    (seed, position), so it is reproducible too.
+    ``items`` are file paths (``from_files``) or encoded image bytes. Augmentation (``augment_ops``, see
+    :func:`monet.augment.augment_image`) is stateless and keyed by (seed, position), so it is reproducible too.
     """
     import tensorflow as tf
+
+    from .augment import augment_image
 
     order = epoch_order(len(items), seed, start, count)
     positions = np.arange(start, start + count, dtype=np.int64)
@@ -375,14 +365,18 @@ def domain_window(items: list, from_files: bool, seed: int, start: int, count: i
 
     def load(position, item):
         data = tf.io.read_file(item) if from_files else item
-        return _augment(decode_image(data), position, seed, flip, random_crop)
+        image = decode_image(data)
+        if augment_ops:
+            image = augment_image(image, tuple(augment_ops), tf.stack([tf.cast(seed, tf.int64), position]))
+        return image
 
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def paired_epoch(photos: list, monets: list, from_files: bool, epoch: int, steps: int, batch_size: int,
-                 seed: int, flip: bool = False, random_crop: bool = False):
-    """Batches of (photo X, painting Y) for one epoch of ``steps`` steps.
+                 seed: int, augment_photo=(), augment_monet=(), first_step: int = 0, last_step: int | None = None):
+    """Batches of (photo X, painting Y) for steps ``first_step .. last_step - 1`` of an epoch of ``steps`` steps
+    (all of them by default; a run resumed mid-epoch starts later, a run planned to end mid-epoch stops sooner).
 
     Photos advance through their own stream (each photo once per pass over the photos: an epoch of the
     default length shows every photo once); paintings, usually far fewer, repeat reshuffled in theirs.
@@ -390,9 +384,11 @@ def paired_epoch(photos: list, monets: list, from_files: bool, epoch: int, steps
     """
     import tensorflow as tf
 
-    per_epoch = steps * batch_size
-    x = domain_window(photos, from_files, seed, epoch * per_epoch, per_epoch, flip, random_crop)
-    y = domain_window(monets, from_files, seed + 1, epoch * per_epoch, per_epoch, flip, random_crop)
+    last_step = steps if last_step is None else last_step
+    start = (epoch * steps + first_step) * batch_size
+    count = max(0, last_step - first_step) * batch_size
+    x = domain_window(photos, from_files, seed, start, count, augment_photo)
+    y = domain_window(monets, from_files, seed + 1, start, count, augment_monet)
     return tf.data.Dataset.zip((x, y)).batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

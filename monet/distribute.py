@@ -6,6 +6,11 @@
 - ``tpu``, ``mirrored`` (every GPU, or every logical CPU device when there is no GPU), ``multi_worker``,
   ``default``: that one.
 
+``batch_size`` is the global batch (the images of each domain per step, over all replicas): ``auto`` gives 32
+on a TPU (4 per core of a v3-8), 4 per GPU, 1 on a CPU. A strategy of several replicas splits it evenly; under
+``auto`` a batch that does not split over the visible GPUs trains on one device instead (the report's
+experiments, batch 1, train as the report did wherever they run).
+
 ``mixed_precision`` (the ``cyclegan.mixed_precision`` param): ``auto`` (``mixed_bfloat16`` on TPU,
 ``mixed_float16`` on GPU, off on CPU), ``off``, ``mixed_float16`` or ``mixed_bfloat16``. Generators end in a
 float32 tanh and losses are computed in float32; float16 gets dynamic loss scaling.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["STRATEGIES", "PRECISIONS", "make_strategy", "precision_policy", "describe"]
+__all__ = ["STRATEGIES", "PRECISIONS", "global_batch", "make_strategy", "precision_policy", "describe"]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
@@ -37,31 +42,61 @@ def _workers_in_tf_config() -> int:
         return 0
 
 
-def make_strategy(name: str = "auto"):
-    """The tf.distribute strategy for ``name`` (see the module docstring)."""
+def _tpu_available() -> bool:
+    try:
+        import tensorflow as tf
+
+        tf.distribute.cluster_resolver.TPUClusterResolver()
+        return True
+    except Exception:  # noqa: BLE001 - no TPU here
+        return False
+
+
+def global_batch(batch_size, strategy: str = "auto") -> int:
+    """The global batch for the ``batch_size`` param (an int, or 'auto': see the module docstring)."""
+    import tensorflow as tf
+
+    if batch_size != "auto":
+        return int(batch_size)
+    if strategy in ("auto", "tpu") and _tpu_available():
+        return 32
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    return 4 * gpus if gpus else 1
+
+
+def make_strategy(name: str = "auto", batch: int | None = None):
+    """The tf.distribute strategy for ``name`` (see the module docstring); ``batch`` is the global batch, which
+    every replica must get an equal share of."""
     import tensorflow as tf
 
     if name not in STRATEGIES:
         raise ValueError(f"strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
-    if name == "tpu":
-        return _tpu_strategy()
     if name == "auto":
         try:
-            return _tpu_strategy()
+            strategy = _tpu_strategy()
         except Exception:  # noqa: BLE001 - no TPU here: try the next kind
-            pass
-        if len(tf.config.list_logical_devices("GPU")) > 1:
-            return tf.distribute.MirroredStrategy()
-        if _workers_in_tf_config() > 1:
-            return tf.distribute.MultiWorkerMirroredStrategy()
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
+            gpus = len(tf.config.list_logical_devices("GPU"))
+            if gpus > 1 and (batch is None or batch % gpus == 0):
+                strategy = tf.distribute.MirroredStrategy()
+            elif _workers_in_tf_config() > 1:
+                strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            else:
+                strategy = tf.distribute.get_strategy()
+    elif name == "tpu":
+        strategy = _tpu_strategy()
+    elif name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+    elif name == "multi_worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if batch is not None and batch % replicas:
+        raise ValueError(f"cyclegan.batch_size {batch} (the global batch) does not split evenly over the "
+                         f"{replicas} replicas of {type(strategy).__name__}; use a multiple of {replicas}")
+    return strategy
 
 
 def precision_policy(name: str, strategy) -> str | None:

@@ -65,3 +65,59 @@ def default_download_dir(repo: Path, env: str | None = None) -> Path:
 def default_time_budget_minutes(env: str | None = None) -> int | None:
     """The time budget when the params give none: 270 minutes on Kaggle, none elsewhere."""
     return KAGGLE_BUDGET_MINUTES if (env or detect()) == "kaggle" else None
+
+
+def tensorflow_environment(deterministic: bool = False, verbose: bool = False) -> dict[str, str]:
+    """The environment variables TensorFlow must see when it loads: its C++ start-up lines silenced unless
+    ``verbose`` (warnings and errors still show), and oneDNN's custom operations off when ``deterministic``
+    (their sums depend on thread scheduling, which op determinism does not control)."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "0" if verbose else "2"}
+    if deterministic:
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    return env
+
+
+def prepare_tensorflow(deterministic: bool = False, verbose: bool = False) -> None:
+    """Set :func:`tensorflow_environment` in this process, before anything imports TensorFlow (a notebook's first
+    import cell calls it). Once TensorFlow is loaded the settings no longer take effect; training then refuses
+    ``deterministic`` with a clear error rather than promising what it cannot keep."""
+    import sys
+
+    for key, value in tensorflow_environment(deterministic, verbose).items():
+        if key == "TF_CPP_MIN_LOG_LEVEL" and not verbose and key in os.environ:
+            continue  # the user's own log level wins
+        os.environ[key] = value
+    if deterministic and "tensorflow" in sys.modules:
+        import warnings
+
+        warnings.warn("TensorFlow was imported before prepare_tensorflow(deterministic=True): restart the kernel "
+                      "and run this cell first", stacklevel=2)
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow's oneDNN custom operations are on in this process (decided when TensorFlow loads)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # pragma: no cover - a TensorFlow without this module
+        return False
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and TensorFlow; with ``deterministic`` also turn on TensorFlow's op determinism.
+
+    Op determinism does not cover oneDNN's CPU kernels: how they split a sum among threads can depend on which
+    thread runs the op, so a loaded machine may round differently (seen as a resumed history that differed in the
+    7th digit). ``deterministic`` therefore needs oneDNN off, which only works before TensorFlow loads: pipeline.py
+    and the notebooks' first import cell (``environment.prepare_tensorflow``) do it; anyone else gets this error.
+    """
+    import keras
+    import tensorflow as tf
+
+    if deterministic and onednn_enabled():
+        raise RuntimeError("deterministic: true needs TensorFlow's oneDNN operations off (their results depend on "
+                           "thread scheduling); set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported, e.g. "
+                           "call monet.environment.prepare_tensorflow(deterministic=True) first")
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()

@@ -17,10 +17,11 @@ __all__ = ["adversarial_loss", "generator_loss", "discriminator_loss", "cycle_lo
 MODES = ("lsgan", "bce")
 
 
-def adversarial_loss(logits, target_is_real: bool, mode: str = "lsgan"):
-    """Mean over patches of (D - t)^2 for 'lsgan', or BCE(sigmoid(D), t) for 'bce'; t = 1 if real else 0."""
+def adversarial_loss(logits, target_is_real: bool, mode: str = "lsgan", real_label: float = 1.0):
+    """Mean over patches of (D - t)^2 for 'lsgan', or BCE(sigmoid(D), t) for 'bce'; t = ``real_label`` (1 unless
+    smoothed) if real, else 0."""
     logits = ops.cast(logits, "float32")
-    target = ops.ones_like(logits) if target_is_real else ops.zeros_like(logits)
+    target = ops.full_like(logits, real_label) if target_is_real else ops.zeros_like(logits)
     if mode == "lsgan":
         return ops.mean(ops.square(logits - target))
     if mode == "bce":
@@ -33,9 +34,14 @@ def generator_loss(fake_logits, mode: str = "lsgan"):
     return adversarial_loss(fake_logits, True, mode)
 
 
-def discriminator_loss(real_logits, fake_logits, mode: str = "lsgan"):
-    """(adversarial_loss(D(y), real) + adversarial_loss(D(G(x)), fake)) / 2, the paper's halved D loss."""
-    return 0.5 * (adversarial_loss(real_logits, True, mode) + adversarial_loss(fake_logits, False, mode))
+def discriminator_loss(real_logits, fake_logits, mode: str = "lsgan", label_smoothing: float = 0.0):
+    """(adversarial_loss(D(y), real) + adversarial_loss(D(G(x)), fake)) / 2, the paper's halved D loss.
+
+    ``label_smoothing`` s (one-sided, Salimans et al. 2016): the discriminator's target for real images is
+    1 - s; fakes stay 0 and the generator still aims at 1.
+    """
+    return 0.5 * (adversarial_loss(real_logits, True, mode, 1.0 - label_smoothing)
+                  + adversarial_loss(fake_logits, False, mode))
 
 
 def _l1(a, b):

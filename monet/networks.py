@@ -1,23 +1,27 @@
 """Every architecture, behind small factories that take explicit arguments.
 
-- :func:`resnet_generator`: the report's ResNet generator (Johnson et al. / CycleGAN paper).
+- :func:`generator`: builds the generator that :func:`monet.architecture.generator_args` describes:
+  :func:`resnet_generator` (the report's, Johnson et al. / CycleGAN paper) or :func:`unet_generator`
+  (pix2pix / Kaggle's public tutorial).
 - :func:`patch_discriminator`: a configurable PatchGAN; :func:`receptive_field` gives its patch size.
 - :func:`instance_norm`, :class:`ReflectionPadding2D`: the building blocks they share.
 
-Inputs are float images in [-1, 1], NHWC. Both factories return plain ``keras.Model`` objects that save to
-``.keras`` files (the custom layer is registered), and ``generator_args`` / ``discriminator_args`` give the
-exact keyword arguments that rebuild a model from a checkpoint.
+Inputs are float images in [-1, 1], NHWC. The factories return plain ``keras.Model`` objects that save to
+``.keras`` files (the custom layer is registered). The argument dictionaries and the arithmetic on them
+(receptive field, parameter counts) live in :mod:`monet.architecture`, which does not import Keras.
 """
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-__all__ = [
-    "ReflectionPadding2D", "instance_norm", "resnet_generator", "patch_discriminator", "receptive_field",
-    "discriminator_layers", "generator_args", "discriminator_args",
-]
+from .architecture import (GENERATORS, discriminator_args, discriminator_layers, generator_args,  # noqa: F401
+                           generator_parameters, receptive_field, unet_filters)
 
+__all__ = [
+    "ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator", "patch_discriminator",
+    "receptive_field", "discriminator_layers", "generator_args", "discriminator_args", "generator_parameters",
+]
 
 
 def _init() -> keras.initializers.Initializer:
@@ -47,9 +51,19 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
-def instance_norm(name: str | None = None) -> layers.Layer:
+def instance_norm(name: str | None = None, gamma_init: str | keras.initializers.Initializer = "ones") -> layers.Layer:
     """Instance normalization (GroupNormalization with one group per channel), learnable scale and offset."""
-    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+    return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=gamma_init, name=name)
+
+
+def generator(kind: str = "resnet", name: str = "generator", **kwargs) -> keras.Model:
+    """The generator of ``kind`` ('resnet' or 'unet') built from the rest of :func:`generator_args`'s dict.
+    Checkpoints written before the U-Net existed have no ``kind``: they are ResNets."""
+    if kind == "resnet":
+        return resnet_generator(**kwargs, name=name)
+    if kind == "unet":
+        return unet_generator(**kwargs, name=name)
+    raise ValueError(f"generator kind {kind!r}: expected one of {', '.join(GENERATORS)}")
 
 
 def _activation(kind: str) -> layers.Layer:
@@ -58,11 +72,6 @@ def _activation(kind: str) -> layers.Layer:
     if kind == "leaky_relu":
         return layers.LeakyReLU(negative_slope=0.2)
     raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {kind!r}")
-
-
-def generator_args(filters: int = 64, down_blocks: int = 2, res_blocks: int = 9) -> dict:
-    """The keyword arguments of :func:`resnet_generator` (stored in checkpoints)."""
-    return {"filters": int(filters), "down_blocks": int(down_blocks), "res_blocks": int(res_blocks)}
 
 
 def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 9,
@@ -78,9 +87,7 @@ def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 
     Allowed: filters >= 1, down_blocks 0..5, res_blocks >= 0. Fully convolutional: any input size divisible
     by 2**down_blocks works; the output has the input's size.
     """
-    if filters < 1 or not 0 <= down_blocks <= 5 or res_blocks < 0:
-        raise ValueError(f"bad generator arguments: filters={filters}, down_blocks={down_blocks}, "
-                         f"res_blocks={res_blocks}")
+    generator_args("resnet", filters, down_blocks, res_blocks)  # raises on bad values
     inputs = keras.Input(shape=(None, None, 3), name="photo")
     x = ReflectionPadding2D(3)(inputs)
     x = layers.Conv2D(filters, 7, kernel_initializer=_init(), use_bias=False)(x)
@@ -110,33 +117,39 @@ def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 
     return keras.Model(inputs, outputs, name=name)
 
 
-def discriminator_args(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),
-                       activation: str = "leaky_relu", norm: str = "instance", out_kernel: int = 4,
-                       out_stride: int = 1, out_padding: str = "valid") -> dict:
-    """The keyword arguments of :func:`patch_discriminator` (stored in checkpoints), strides as a list."""
-    strides = [int(strides)] * int(blocks) if isinstance(strides, int) else [int(s) for s in strides]
-    if len(strides) != blocks:
-        raise ValueError(f"strides {strides} must give one stride per block ({blocks} blocks)")
-    return {"blocks": int(blocks), "filters": int(filters), "kernel": int(kernel), "strides": strides,
-            "activation": activation, "norm": norm, "out_kernel": int(out_kernel), "out_stride": int(out_stride),
-            "out_padding": out_padding}
+def unet_generator(filters: int = 64, depth: int = 8, dropout: float = 0.5, name: str = "generator") -> keras.Model:
+    """The U-Net of pix2pix and Kaggle's public tutorial; the defaults are the tutorial's (54.4 M parameters).
 
+    ``depth`` down blocks: 4x4 stride-2 conv (no bias) with filters x1, x2, x4, x8, x8... (64-128-256-512-512-512-
+    512-512), instance norm on all but the first, leaky ReLU 0.3 as in the tutorial; ``depth - 1`` up blocks:
+    4x4 stride-2 transposed conv mirroring them, instance norm, dropout ``dropout`` in the first three, ReLU,
+    then concatenation with the down block of the same size (the skip); a last 4x4 stride-2 transposed conv to
+    RGB and tanh.
 
-def discriminator_layers(**kwargs) -> list[tuple[int, int]]:
-    """(kernel, stride) of each conv of :func:`patch_discriminator`, input to output."""
-    a = discriminator_args(**kwargs)
-    return [(a["kernel"], s) for s in a["strides"]] + [(a["out_kernel"], a["out_stride"])]
-
-
-def receptive_field(convs: list[tuple[int, int]]) -> int:
-    """Side in input pixels of the patch one output unit sees, for a chain of (kernel, stride) convs.
-
-    Walks back from one output unit: r_in = (r_out - 1) * stride + kernel.
+    Allowed: filters >= 1, depth 1..8, dropout in [0, 1). Input sides must be divisible by 2**depth (256 for
+    depth 8); the output has the input's size.
     """
-    r = 1
-    for kernel, stride in reversed(convs):
-        r = (r - 1) * stride + kernel
-    return r
+    generator_args("unet", filters, depth=depth, dropout=dropout)  # raises on bad values
+    gamma = lambda: keras.initializers.RandomNormal(mean=1.0, stddev=0.02)  # noqa: E731 - the tutorial's
+    inputs = keras.Input(shape=(None, None, 3), name="photo")
+    x, skips = inputs, []
+    down = unet_filters(filters, depth)
+    for i, f in enumerate(down):
+        x = layers.Conv2D(f, 4, strides=2, padding="same", kernel_initializer=_init(), use_bias=False)(x)
+        if i > 0:
+            x = instance_norm(gamma_init=gamma())(x)
+        x = layers.LeakyReLU(negative_slope=0.3)(x)
+        skips.append(x)
+    for i, (f, skip) in enumerate(zip(reversed(down[:-1]), reversed(skips[:-1]))):
+        x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", kernel_initializer=_init(), use_bias=False)(x)
+        x = instance_norm(gamma_init=gamma())(x)
+        if i < 3 and dropout > 0:
+            x = layers.Dropout(dropout)(x)
+        x = layers.ReLU()(x)
+        x = layers.Concatenate()([x, skip])
+    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=_init())(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="painting")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def patch_discriminator(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),

@@ -33,7 +33,8 @@ class ParamsError(ValueError):
 class Key:
     """One parameter.
 
-    kind: ``int``, ``float``, ``bool``, ``str``, ``list[str]`` or ``int|list[int]``.
+    kind: ``int``, ``float``, ``bool``, ``str``, ``list[str]``, ``int|list[int]`` or ``int|auto`` (an int, or the
+    string 'auto' for a value the run works out itself).
     optional: ``null`` (Python ``None``) is allowed. choices / minimum / maximum constrain values.
     """
     kind: str
@@ -43,13 +44,14 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False
+    exclusive_maximum: bool = False
 
     def describe(self) -> str:
         text = self.kind.replace("|", " or ") + (" or null" if self.optional else "")
         if self.choices:
             text += " one of " + ", ".join(map(str, self.choices))
         if self.minimum is not None and self.maximum is not None:
-            text += f" in [{self.minimum}, {self.maximum}]"
+            text += f" in [{self.minimum}, {self.maximum}{')' if self.exclusive_maximum else ']'}"
         elif self.minimum is not None:
             text += f" >= {self.minimum}"
         return text
@@ -68,7 +70,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("fetch", "01_fetch.ipynb", "fetch", ("data_dir", "seed")),
     Stage("cyclegan_train", "02_cyclegan_train.ipynb", "cyclegan", ("seed", "deterministic")),
-    Stage("nst_generate", "03_nst_generate.ipynb", "nst", ("seed",)),
+    Stage("nst_generate", "03_nst_generate.ipynb", "nst", ("seed", "deterministic")),
     Stage("package_submission", "04_package_submission.ipynb", "package", ("deterministic",)),
     Stage("evaluate", "05_evaluate.ipynb", "evaluate", ()),
 )
@@ -108,23 +110,48 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "sample_images": Key("int", 8, "Paintings and photos shown in data/samples.png.", minimum=1, maximum=32),
     },
     "cyclegan": {
-        "epochs": Key("int", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint.",
-                      minimum=1),
-        "batch_size": Key("int", 1, "Images of each domain per step and replica (the report: 1); the global batch "
-                          "is this times the replicas.", minimum=1),
+        "epochs": Key("int|auto", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint. "
+                      "'auto': as many steps as the time budget allows (measured on the first steps), leaving "
+                      "time to write and check images.zip.", minimum=1),
+        "batch_size": Key("int|auto", 1, "The global batch: images of each domain per step over all replicas (the "
+                          "report: 1); a strategy splits it evenly. 'auto': 32 on a TPU (4 per core), 4 per GPU, "
+                          "1 on a CPU.", minimum=1),
         "steps_per_epoch": Key(
             "int", None, "Steps per epoch; null = one pass over the photos (every photo once per epoch).",
             minimum=1, optional=True),
         "learning_rate": Key("float", 2e-4, "Adam learning rate of all four optimizers.", minimum=0.0),
         "beta_1": Key("float", 0.5, "Adam beta_1 of all four optimizers.", minimum=0.0, maximum=1.0),
+        "lr_schedule": Key("str", "constant", "constant, or linear_decay: held for the first decay_from of the "
+                           "run's steps, then linearly to 0 at its end.", choices=("constant", "linear_decay")),
+        "decay_from": Key("float", 0.5, "Fraction of the run's steps after which linear_decay starts.",
+                          minimum=0.0, maximum=1.0),
         "data_format": Key("str", "jpg", "Read training images from JPEG files or TFRecords.",
                            choices=("jpg", "tfrec")),
-        "flip": Key("bool", True, "Random horizontal flips."),
-        "random_crop": Key("bool", False, "Resize to 286 px and crop a random 256 px square (the paper's jitter)."),
-        "gen_filters": Key("int", 64, "Filters of the generator's first conv (the report: 64).", minimum=1),
+        "augment_photo": Key("list[str]", ["flip"], "Augmentation of the photos X: flip, jitter (resize to 286, "
+                             "random 256 crop), rot90.", choices=("flip", "jitter", "rot90")),
+        "augment_monet": Key("list[str]", ["flip"], "Augmentation of the paintings Y (300 of them: at least as "
+                             "strong as the photos').", choices=("flip", "jitter", "rot90")),
+        "diffaugment": Key("list[str]", [], "DiffAugment policy before every discriminator call (Zhao et al. "
+                           "2020), e.g. [color, translation, cutout]; []: off.",
+                           choices=("color", "translation", "cutout")),
+        "label_smoothing": Key("float", 0.0, "One-sided label smoothing: the discriminators' target for real "
+                               "images is 1 - label_smoothing.", minimum=0.0, maximum=0.5),
+        "pool_size": Key("int", 0, "Generated images kept in each discriminator's image pool (the paper: 50); "
+                         "0: off. One replica only.", minimum=0),
+        "ema": Key("float", 0.0, "Exponential moving average of gen_g's weights with this momentum (e.g. 0.999); "
+                   "the averaged generator is the one packaged. 0: off.", minimum=0.0, maximum=1.0,
+                   exclusive_maximum=True),
+        "generator": Key("str", "resnet", "Generator architecture: resnet (the report's) or unet (pix2pix, "
+                         "Kaggle's tutorial).", choices=("resnet", "unet")),
+        "gen_filters": Key("int", 64, "Filters of the generator's first conv (the report and the tutorial: 64).",
+                           minimum=1),
         "gen_down_blocks": Key("int", 2, "Stride-2 down-sampling blocks (and as many up-sampling ones).",
                                minimum=0, maximum=5),
         "gen_res_blocks": Key("int", 9, "Residual blocks (the report: 9).", minimum=0),
+        "unet_depth": Key("int", 8, "U-Net: stride-2 down blocks (8 takes 256 px to 1 px, the tutorial's).",
+                          minimum=1, maximum=8),
+        "unet_dropout": Key("float", 0.5, "U-Net: dropout in the first three up blocks.", minimum=0.0, maximum=1.0,
+                            exclusive_maximum=True),
         "disc_blocks": Key("int", 4, "Conv blocks of the discriminator (default: the classic 70x70 PatchGAN).",
                            minimum=1, maximum=7),
         "disc_filters": Key("int", 64, "Filters of the first discriminator block, doubling per block (max 512).",
@@ -170,10 +197,14 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "decay_steps": Key("int", 100, "Learning rate x decay_rate every decay_steps iterations (smoothly).",
                            minimum=1),
         "decay_rate": Key("float", 0.96, "Learning rate decay factor; 1 keeps it constant.", minimum=0.0, maximum=1.0),
-        "max_iterations": Key("int", 4000, "Iterations at most per image.", minimum=1),
+        "max_iterations": Key("int|auto", 4000, "Iterations at most per image; 'auto': as many as let every photo "
+                              "finish within the time budget (measured; time freed by early stopping goes to the photos "
+                              "still waiting).", minimum=1),
+        "min_iterations": Key("int", 50, "With max_iterations auto: fewer iterations per photo than this is refused "
+                              "before painting starts.", minimum=1),
         "patience": Key("int", 100, "Stop an image after this many iterations without improvement.", minimum=1),
         "delta": Key("float", 1e-4, "Relative improvement that counts: below best * (1 - delta).", minimum=0.0,
-                     maximum=1.0),
+                     maximum=1.0, exclusive_maximum=True),
         "style": Key("str", "random", "'random' (a seeded Monet per photo) or one painting's name."),
         "image_size": Key("int", 256, "Side the photos are painted at (results are saved at 256).", minimum=32),
         "batch_size": Key("int", 8, "Photos optimized at once (one compiled step).", minimum=1),
@@ -190,6 +221,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "generator": Key("str", None, "A saved generator (.keras); null = this run's cyclegan/generator.keras.",
                          optional=True),
         "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
+        "fit_count": Key("str", "refuse", "A photo count outside Kaggle's 7,000-10,000: refuse (an error before "
+                         "translating), cap (the first 10,000), repeat (cycle the photos up to 7,000), or keep (all; "
+                         "the zip is kept as images.rejected.zip for local use).",
+                         choices=("refuse", "cap", "repeat", "keep")),
         "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the photos into a partial zip "
@@ -322,6 +357,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == "list[str]":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "int|auto":
+        return is_int or value == "auto"
     if kind == "int|list[int]":
         return is_int or (isinstance(value, list) and bool(value)
                           and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
@@ -345,8 +382,10 @@ def _check_value(value: Any, spec: Key, where: str, problems: list[str]) -> Any:
             problems.append(f"key '{where}': {item!r} is not one of {', '.join(map(str, spec.choices))}")
         if spec.minimum is not None and isinstance(item, (int, float)) and item < spec.minimum:
             problems.append(f"key '{where}': {item!r} is below the minimum {spec.minimum}")
-        if spec.maximum is not None and isinstance(item, (int, float)) and item > spec.maximum:
-            problems.append(f"key '{where}': {item!r} is above the maximum {spec.maximum}")
+        if spec.maximum is not None and isinstance(item, (int, float)) and (
+                item >= spec.maximum if spec.exclusive_maximum else item > spec.maximum):
+            problems.append(f"key '{where}': {item!r} is {'not below' if spec.exclusive_maximum else 'above'} the "
+                            f"maximum {spec.maximum}")
     return value
 
 

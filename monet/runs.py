@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
+
+from . import files
 
 __all__ = ["read_run_json", "write_run_json", "git_info", "versions", "notebook_to_html", "stage_files"]
 
@@ -24,11 +25,8 @@ def read_run_json(run_dir: str | Path) -> dict:
 
 def write_run_json(run_dir: str | Path, record: dict) -> None:
     """Write ``run.json`` atomically (a reader never sees half a file)."""
-    path = Path(run_dir) / "run.json"
     record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, path)
+    files.write_json(Path(run_dir) / "run.json", record)
 
 
 def git_info(repo: str | Path) -> dict:
@@ -61,7 +59,7 @@ def notebook_to_html(notebook: str | Path, html: str | Path) -> Path:
 
     nb = nbformat.read(str(notebook), as_version=4)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
-    Path(html).write_text(body, encoding="utf-8")
+    files.write_text(html, body)
     return Path(html)
 
 
@@ -88,11 +86,6 @@ def summary_markdown(summary: dict, title: str | None = None) -> str:
     return "\n".join(rows)
 
 
-def deadline(run_dir: str | Path) -> float | None:
-    """The Unix time by which the current run must have written images.zip (from ``run.json``), or None."""
-    return read_run_json(run_dir).get("deadline")
-
-
 _STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "nst/summary.json",
                     "evaluate": "metrics.json"}
 
@@ -110,4 +103,7 @@ def stage_extras(run_dir: str | Path, stage: str) -> dict:
     extras = {k: summary[k] for k in ("strategy", "mixed_precision") if k in summary}
     if summary.get("stopped_early"):
         extras["note"] = summary["stopped_early"]
+        extras["status"] = "stopped_early"  # not done: a rerun goes on from the checkpoint or the painted images
+    elif summary.get("warning"):
+        extras["note"] = summary["warning"]
     return extras

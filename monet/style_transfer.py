@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import data, losses, runs
+from . import budget, data, files, losses
+from .environment import seed_everything
 from .params import fingerprint
 from .weights import WeightsError, keras_application
 
@@ -96,6 +97,7 @@ class BatchPainter:
         self.x = zeros((slots, h, w, 3))
         self.best_x, self.m, self.v = zeros((slots, h, w, 3)), zeros((slots, h, w, 3)), zeros((slots, h, w, 3))
         self.t = zeros((slots,), tf.int32)
+        self.limit = zeros((slots,), tf.int32)  # each slot's own max_iterations (auto gives each photo its share)
         self.wait = zeros((slots,), tf.int32)
         self.best = tf.Variable(tf.fill((slots,), np.float32(np.inf)), trainable=False)
         self.active = zeros((slots,), tf.bool)
@@ -105,8 +107,9 @@ class BatchPainter:
         self._step = tf.function(self._step_fn, jit_compile=cfg["jit_compile"])
         self._targets = tf.function(lambda x: extractor(x, training=False))
 
-    def load(self, slot: int, content_rgb: np.ndarray, style_rgb: np.ndarray) -> None:
-        """Start painting ``content_rgb`` with ``style_rgb`` (uint8 HxWx3 of this painter's size) in ``slot``."""
+    def load(self, slot: int, content_rgb: np.ndarray, style_rgb: np.ndarray, max_iterations: int | None = None) -> None:
+        """Start painting ``content_rgb`` with ``style_rgb`` (uint8 HxWx3 of this painter's size) in ``slot``, for
+        at most ``max_iterations`` (default: the cfg's)."""
         x0 = vgg_preprocess(content_rgb[None])
         content_features = self._targets(x0)[-1]
         style_features = self._targets(vgg_preprocess(style_rgb[None]))[:-1]
@@ -118,6 +121,7 @@ class BatchPainter:
         for var, feats in zip(self.style_grams, style_features):
             var[slot].assign(losses.gram_matrix(feats)[0])
         self.t[slot].assign(0)
+        self.set_limit(slot, self.cfg["max_iterations"] if max_iterations is None else max_iterations)
         self.wait[slot].assign(0)
         self.best[slot].assign(np.inf)
         self.active[slot].assign(True)
@@ -168,7 +172,7 @@ class BatchPainter:
         self.best_x.assign(tf.where(improved[:, None, None, None], x_before, self.best_x))
         self.best.assign(tf.where(improved, total, self.best))
         self.wait.assign(tf.where(improved, 0, self.wait + tf.cast(active, tf.int32)))
-        done = tf.logical_and(active, tf.logical_or(self.wait >= c["patience"], t_new >= c["max_iterations"]))
+        done = tf.logical_and(active, tf.logical_or(self.wait >= c["patience"], t_new >= self.limit))
         self.active.assign(tf.logical_and(active, tf.logical_not(done)))
         return {"total": total, "style": style, "content": content, "tv": tv, "done": done}
 
@@ -180,8 +184,14 @@ class BatchPainter:
         """The slot's best image so far as uint8 RGB."""
         return vgg_deprocess(self.best_x[slot].numpy())
 
+    def set_limit(self, slot: int, max_iterations: int) -> None:
+        """Change a slot's iteration limit (never below the iterations it has done plus one)."""
+        limit = 2 ** 30 if max_iterations == "auto" else int(max_iterations)
+        self.limit[slot].assign(max(limit, int(self.t[slot].numpy()) + 1))
+
     def state(self, slot: int) -> dict:
-        return {"iterations": int(self.t[slot].numpy()), "best_loss": float(self.best[slot].numpy())}
+        return {"iterations": int(self.t[slot].numpy()), "best_loss": float(self.best[slot].numpy()),
+                "limit": int(self.limit[slot].numpy())}
 
 
 # ------------------------------------------------------------------------------------- the stage
@@ -222,19 +232,19 @@ def _read_results(path: Path) -> dict[str, dict]:
 
 
 def _save_jpeg(array: np.ndarray, path: Path, quality: int = 95) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    Image.fromarray(array).save(tmp, format="JPEG", quality=quality)
-    tmp.replace(path)
+    files.write_bytes(path, data.jpeg_bytes(array, quality))
 
 
-def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> dict:
+def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, deterministic: bool = False) -> dict:
     """The nst_generate stage: paint the run's photos (all, or the first ``limit``) into ``nst/images/``.
 
     Finished images are written as they finish and listed in ``nst/results.csv``; a rerun with the same params
     skips them. A rerun with other params keeps the old ``nst/`` folder, renamed with a timestamp.
-    Returns the summary also written to ``nst/summary.json``.
+    With ``max_iterations: auto`` and a time budget, the painter measures its speed on the first batch and gives
+    each photo, as it starts, the iterations that let every waiting photo finish in the time left (photos that
+    stop early leave their time to the rest); too little time for ``min_iterations`` each is an error before the
+    rest is painted. Returns the summary also written to ``nst/summary.json``.
     """
-    import keras
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
@@ -252,7 +262,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
         log(f"{out} was painted with other params; moved to {kept}")
         out.rename(kept)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps({"fingerprint": fp, "params": cfg, "seed": seed}, indent=1))
+    files.write_json(config_path, {"fingerprint": fp, "params": cfg, "seed": seed})
 
     results_path = out / "results.csv"
     done = {n: r for n, r in _read_results(results_path).items() if (out / "images" / f"{n}.jpg").is_file()}
@@ -265,16 +275,21 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
     if cfg["vgg_weights"] == "none":
         log("WARNING: " + NOT_REAL)
 
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed, deterministic)
     extractor = feature_extractor(load_vgg19(cfg["vgg_weights"]), cfg["style_layers"], cfg["content_layer"])
     size = (cfg["image_size"], cfg["image_size"])
     painter = BatchPainter(extractor, cfg, size, min(cfg["batch_size"], max(1, len(todo))))
     slots: list[dict | None] = [None] * painter.slots
     queue = deque(todo)
     t0 = time.time()
-    deadline = runs.deadline(run_dir)
-    reserve = 120.0 + 0.01 * len(manifest["photo"])  # the package stage only zips finished JPEGs
-    stopped_early = None
+    deadline = budget.deadline()
+    auto = cfg["max_iterations"] == "auto"
+    if auto and deadline is None:
+        raise ValueError("nst.max_iterations is 'auto' but this run has no time budget: set time_budget_minutes "
+                         "(Kaggle sets 270 by default) or a number of iterations")
+    # The package stage only zips finished JPEGs (about 1 ms each, and as much to check them).
+    reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 30.0, 0.002, len(manifest["photo"]), "zipping JPEGs")
+    stopped_early, share, step_times = None, None, []
     bar = tqdm(total=len(todo), desc="painting", unit="img", mininterval=10, ascii=True)
     write_header = not results_path.is_file()
     with open(results_path, "a", newline="") as fh:
@@ -285,17 +300,41 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
             for i, job in enumerate(slots):
                 if job is None and queue:
                     photo, style = queue.popleft()
-                    painter.load(i, load_image(photo["path"], size), load_image(monets[style], size))
+                    if share is not None:  # auto: this photo's share of the time left
+                        waiting = len(queue) + 1 + sum(j is not None for j in slots)
+                        share = max(1, budget.nst_iterations_per_photo(
+                            deadline - time.time(), float(np.median(step_times[1:])), painter.slots, waiting,
+                            reserve.seconds))
+                    painter.load(i, load_image(photo["path"], size), load_image(monets[style], size),
+                                 "auto" if auto and share is None else share)
                     slots[i] = {"name": photo["name"], "style": style, "start": time.time(), "trace": []}
             if all(job is None for job in slots):
                 break
-            if deadline and time.time() + reserve > deadline:
+            if deadline and time.time() + reserve.seconds > deadline:
                 unfinished = len(queue) + sum(job is not None for job in slots)
                 stopped_early = (f"stopped early by the time budget with {unfinished:,} photo(s) unpainted; "
                                  "run the same command again to go on")
                 log("STOPPED EARLY: " + stopped_early)
                 break
+            t_step = time.perf_counter()
             out_step = painter.step()
+            step_times.append(time.perf_counter() - t_step)
+            if auto and share is None and len(step_times) == 5:  # the first step traces: time 4 after it
+                per_step = float(np.median(step_times[1:]))
+                waiting = len(queue) + sum(j is not None for j in slots)
+                share = budget.nst_iterations_per_photo(deadline - time.time(), per_step, painter.slots, waiting,
+                                                        reserve.seconds)
+                plan = (f"max_iterations auto: {per_step:.3f} s per step of {painter.slots} photo(s); "
+                        f"{(deadline - time.time()) / 60:.1f} min left for {waiting:,} photos gives each about "
+                        f"{share:,} iterations")
+                log(plan)
+                if share < cfg["min_iterations"]:
+                    raise ValueError(f"{plan}, fewer than nst.min_iterations = {cfg['min_iterations']}: the budget "
+                                     "cannot paint every photo. Raise time_budget_minutes, lower nst.image_size, or "
+                                     "paint fewer photos (nst.limit) and package another source")
+                for i, job in enumerate(slots):
+                    if job is not None:
+                        painter.set_limit(i, share)
             for i, job in enumerate(slots):
                 if job is None:
                     continue
@@ -310,14 +349,14 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
                     _save_jpeg(image, out / "images" / f"{job['name']}.jpg")
                     writer.writerow({
                         "name": job["name"], "style": job["style"], "iterations": state["iterations"],
-                        "stopped": "max_iterations" if state["iterations"] >= cfg["max_iterations"] else "patience",
+                        "stopped": "max_iterations" if state["iterations"] >= state["limit"] else "patience",
                         "loss": state["best_loss"], "style_loss": job["last"]["style"],
                         "content_loss": job["last"]["content"], "tv_loss": job["last"]["tv"],
                         "seconds": round(time.time() - job["start"], 3)})
                     fh.flush()
                     if job["trace"]:
                         traces[job["name"]] = job["trace"]
-                        traces_path.write_text(json.dumps(traces))
+                        files.write_json(traces_path, traces, indent=None)
                     slots[i] = None
                     bar.update(1)
     bar.close()
@@ -335,7 +374,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print) -> d
     }
     if note:
         summary["note"] = note
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    files.write_json(out / "summary.json", summary)
     return summary
 
 
@@ -377,7 +416,7 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
     monets = {r["name"]: r["path"] for r in data.read_manifest(run_dir)["monet"]}
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     styles = pair_styles([p.stem for p in files], list(monets), cfg["style"], seed + 1)
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed, deterministic)
     extractor = feature_extractor(load_vgg19(cfg["vgg_weights"]), cfg["style_layers"], cfg["content_layer"])
     painted, skipped, rows = [], [], []
     for path, style in zip(files, styles):
@@ -402,5 +441,5 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
         plots.image_grid(rows, out / "grid.png", col_titles=["your photo", "style", "result"],
                          title="Your photos" + note)
     summary = {"painted": painted, "skipped": skipped}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    files.write_json(out / "summary.json", summary)
     return summary

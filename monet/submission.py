@@ -4,6 +4,7 @@ Kaggle's rules for this competition: one zip of 7,000 to 10,000 JPEG images, eac
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from . import files
 
 __all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "write_jpegs_zip",
            "write_images_zip",
@@ -48,40 +51,38 @@ def entry_names(names: list[str]) -> list[str]:
 
 
 def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
-    out = []
-    for image in batch:
-        buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-        out.append(buf.getvalue())
-    return out
+    from .data import jpeg_bytes
+
+    return [jpeg_bytes(image, quality) for image in batch]
 
 
 def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic: bool = False,
                     comment: bytes = b"") -> dict:
     """Stream encoded JPEGs (an iterable of bytes, consumed lazily) into ``zip_path`` as ``entry_names(names)``.
 
-    The zip is written as ``<zip>.partial`` and renamed only when complete. Entries are stored (JPEGs do not
+    The zip is written as ``<zip>.partial`` and renamed only when complete; any failure (a full disk included)
+    removes the partial file and raises SubmissionError. Entries are stored (JPEGs do not
     compress), with fixed timestamps when ``deterministic``. Returns {count, bytes, seconds}.
     """
     zip_path = Path(zip_path)
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = zip_path.with_name(zip_path.name + ".partial")
     entries = entry_names(names)
     stamp = FIXED_TIME if deterministic else time.localtime()[:6]
     t0, count = time.time(), 0
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        zf.comment = comment
-        for jpeg in jpegs:
-            if count >= len(entries):
-                raise SubmissionError(f"more images than names ({len(entries)})")
-            info = zipfile.ZipInfo(entries[count], date_time=stamp)
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, jpeg)
-            count += 1
-    if count != len(entries):
-        tmp.unlink()
-        raise SubmissionError(f"{count:,} images were generated for {len(entries):,} names")
-    tmp.replace(zip_path)
+    try:
+        with files.atomic_path(zip_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+            zf.comment = comment
+            for jpeg in jpegs:
+                if count >= len(entries):
+                    raise SubmissionError(f"more images than names ({len(entries)})")
+                info = zipfile.ZipInfo(entries[count], date_time=stamp)
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, jpeg)
+                count += 1
+            if count != len(entries):
+                raise SubmissionError(f"{count:,} images were generated for {len(entries):,} names")
+    except OSError as exc:  # a full disk, a vanished folder: no half zip is left behind
+        raise SubmissionError(f"could not write {zip_path} after {count:,} images ({type(exc).__name__}: {exc}); "
+                              "nothing was kept: free some space and run the stage again") from exc
     return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
 
 
@@ -121,9 +122,10 @@ def _check_jpeg(name: str, blob: bytes) -> str | None:
     return None
 
 
-def validate_zip(zip_path: str | Path, decode: bool = True) -> dict:
+def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) -> dict:
     """Check ``zip_path`` against Kaggle's rules; returns {count, bytes} or raises SubmissionError that lists
-    what was wrong (count, folders, non-JPEG names, duplicates, images that are not 256x256x3 JPEGs)."""
+    what was wrong (count, folders, non-JPEG names, duplicates, images that are not 256x256x3 JPEGs).
+    ``rules=False`` skips the image count (a shard, or timing the check on a sample)."""
     zip_path = Path(zip_path)
     if not zip_path.is_file():
         raise SubmissionError(f"{zip_path} does not exist")
@@ -134,27 +136,41 @@ def validate_zip(zip_path: str | Path, decode: bool = True) -> dict:
         raise SubmissionError(f"{zip_path}: not a zip file ({exc})") from None
     problems = []
     names = [i.filename for i in infos]
-    files = [i for i in infos if not i.is_dir()]
-    if len(files) != len(infos):
-        problems.append(f"{len(infos) - len(files)} folder entries (Kaggle wants images only)")
+    images = [i for i in infos if not i.is_dir()]
+    if len(images) != len(infos):
+        problems.append(f"{len(infos) - len(images)} folder entries (Kaggle wants images only)")
     not_jpg = [n for n in names if not n.lower().endswith((".jpg", ".jpeg")) and not n.endswith("/")]
     if not_jpg:
         problems.append(f"{len(not_jpg)} entries without a .jpg name, e.g. {not_jpg[:3]}")
     if len(set(names)) != len(names):
         problems.append(f"{len(names) - len(set(names))} duplicate names")
-    if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
-        problems.append(f"{len(files):,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}")
+    if rules and not MIN_IMAGES <= len(images) <= MAX_IMAGES:
+        problems.append(f"{len(images):,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}")
     if decode and not problems:
         bad: list[str] = []
         with zipfile.ZipFile(zip_path) as zf, ThreadPoolExecutor(max_workers=4) as pool:
-            for start in range(0, len(files), 256):  # bounded memory: one chunk of JPEGs at a time
-                chunk = [(i.filename, zf.read(i)) for i in files[start:start + 256]]
+            for start in range(0, len(images), 256):  # bounded memory: one chunk of JPEGs at a time
+                chunk = [(i.filename, zf.read(i)) for i in images[start:start + 256]]
                 bad += [p for p in pool.map(lambda item: _check_jpeg(*item), chunk) if p]
         if bad:
             problems.append(f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}")
     if problems:
         raise SubmissionError(f"{zip_path} would be rejected: " + "; ".join(problems))
-    return {"count": len(files), "bytes": zip_path.stat().st_size}
+    return {"count": len(images), "bytes": zip_path.stat().st_size}
+
+
+@functools.lru_cache(maxsize=4)
+def _translator(generator):
+    """The generator's compiled batch translation to uint8, traced once per generator and process (not once per
+    call: packaging several checkpoints, or timing a sample first, pays the trace once)."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 256, 256, 3], tf.float32)])
+    def translate(x):
+        y = generator(x, training=False)
+        return tf.cast(tf.clip_by_value(tf.round((tf.cast(y, tf.float32) + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+    return translate
 
 
 def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
@@ -162,20 +178,17 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
                      progress: bool = True, comment: bytes = b"") -> dict:
     """Translate every photo with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip.
 
-    Batched inference in one compiled function; decoding (tf.data) and JPEG encoding (threads) overlap with
-    the model. Returns the :func:`write_images_zip` summary plus images per second.
+    Batched inference in one compiled function (traced once per generator); decoding (tf.data) and JPEG
+    encoding (threads) overlap with the model. Returns the :func:`write_images_zip` summary plus images per
+    second.
     """
     import sys
 
-    import tensorflow as tf
     from tqdm import tqdm
 
     from . import data
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 256, 256, 3], tf.float32)])
-    def translate(x):
-        y = generator(x, training=False)
-        return tf.cast(tf.clip_by_value(tf.round((tf.cast(y, tf.float32) + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+    translate = _translator(generator)
 
     def batches():
         ds = data.photo_batches(photo_paths, batch_size)
@@ -193,82 +206,149 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
     return summary
 
 
-def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict:
-    """The package stage: translate every photo of the run's manifest with the trained generator into
-    ``<run>/images.zip``, validate it, and write ``submission/summary.json`` and ``submission/grid.png``.
+def fit_count(photos: list[dict], how: str) -> tuple[list[dict], str | None]:
+    """The photos to package under ``package.fit_count`` and a note, or SubmissionError before anything is
+    translated: 'refuse' (a count outside 7,000-10,000 is an error), 'cap' (the first 10,000), 'repeat' (cycle
+    through the photos up to 7,000; repeats get names ``<name>_2``...), 'keep' (all of them; a zip outside the
+    rules is kept as ``images.rejected.zip``, for local looks and scores)."""
+    n = len(photos)
+    if MIN_IMAGES <= n <= MAX_IMAGES or how == "keep":
+        return photos, None
+    if how == "cap" and n > MAX_IMAGES:
+        return photos[:MAX_IMAGES], f"package.fit_count cap: the first {MAX_IMAGES:,} of {n:,} photos"
+    if how == "repeat" and 0 < n < MIN_IMAGES:
+        return [photos[i % n] for i in range(MIN_IMAGES)], (f"package.fit_count repeat: {n:,} photos repeated "
+                                                            f"to {MIN_IMAGES:,} images")
+    try:
+        check_count(n)
+    except SubmissionError as exc:
+        raise SubmissionError(f"{exc} Nothing was translated. Set package.fit_count: "
+                              + ("cap (the first 10,000)" if n > MAX_IMAGES else "repeat (cycle the photos)")
+                              + ", or keep (a zip for local use that Kaggle would reject).") from None
+    return photos, None
 
-    Every photo is translated before the verdict. A zip that Kaggle would reject is kept as
-    ``submission/images.rejected.zip`` (never as ``images.zip``) and SubmissionError says why.
+
+def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict:
+    """The package stage: translate the photos of the run's manifest with the trained generator (or zip the NST
+    stage's images) into ``<run>/images.zip``, validate it, and write ``submission/summary.json`` and
+    ``submission/grid.png``.
+
+    A photo count outside Kaggle's rules is refused before anything is translated (see :func:`fit_count`). An
+    earlier ``images.zip`` is moved to ``submission/images.previous.zip`` first, so a failed repackaging never
+    leaves a stale zip to submit. A zip that Kaggle would reject is kept as ``submission/images.rejected.zip``
+    (never as ``images.zip``) and SubmissionError says why.
     """
     import keras
-    import tensorflow as tf
 
-    from . import data, networks, plots  # noqa: F401 - networks registers the custom layers for loading
+    from . import data, networks  # noqa: F401 - networks registers the custom layers for loading
+    from . import schedules  # noqa: F401 - registers the learning-rate schedule
 
     if deterministic:
-        tf.config.experimental.enable_op_determinism()
+        from .environment import seed_everything
+
+        seed_everything(0, deterministic=True)  # op determinism (and a refusal if oneDNN is on)
     run_dir = Path(run_dir)
     out = run_dir / "submission"
     out.mkdir(parents=True, exist_ok=True)
-    photos = all_photos = data.read_manifest(run_dir)["photo"]
-    candidate = out / "images.candidate.zip"
+    final = run_dir / "images.zip"
+    all_photos = data.read_manifest(run_dir)["photo"]
     shard = None
-    if cfg.get("shard"):
-        i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
-        shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
-        photos = photos[start:stop]
-        candidate = out / f"images.shard-{i}-of-{n}.zip"
-    comment = json.dumps(shard).encode() if shard else b""
+    summary: dict = {"photos": len(all_photos), "count": 0, "valid": False}
     if cfg["source"] == "nst":
         folder = run_dir / "nst" / "images"
-        photos = [r for r in photos if (folder / f"{r['name']}.jpg").is_file()]
+        photos = [r for r in all_photos if (folder / f"{r['name']}.jpg").is_file()]
         missing = len(all_photos) - len(photos)
-        paths, names = [str(folder / f"{r['name']}.jpg") for r in photos], [r["name"] for r in photos]
-        summary = write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic, comment)
-        summary.update(source="nst", photos_without_nst_image=missing)
-        nst_summary = run_dir / "nst" / "summary.json"
-        note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
-        if note:
-            summary["note"] = note
         what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
                                "nst_generate stage)" if missing else "")
+        summary.update(source="nst", photos_without_nst_image=missing)
+    else:
+        photos, what = all_photos, "photos"
+        summary.update(source="cyclegan")
+    if final.is_file() and not cfg.get("shard"):
+        final.replace(out / "images.previous.zip")
+        summary["previous_zip"] = str(out / "images.previous.zip")
+    try:
+        if cfg.get("shard"):
+            i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
+            shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
+            photos, note = photos[start:stop], None
+            candidate = out / f"images.shard-{i}-of-{n}.zip"
+        else:
+            photos, note = fit_count(photos, cfg.get("fit_count", "refuse"))
+            candidate = out / "images.candidate.zip"
+    except SubmissionError as exc:
+        summary.update(error=str(exc).replace("photos give", f"{what} give", 1))
+        files.write_json(out / "summary.json", summary)
+        raise SubmissionError(summary["error"]) from None
+    names = entry_names([r["name"] for r in photos])
+    comment = json.dumps(shard).encode() if shard else b""
+    if cfg["source"] == "nst":
+        paths = [str(folder / f"{r['name']}.jpg") for r in photos]
+        summary.update(write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic,
+                                       comment))
+        nst_summary = run_dir / "nst" / "summary.json"
+        nst_note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
+        if nst_note:
+            summary["note"] = nst_note
     else:
         generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
         if not generator_path.is_file():
             raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or "
                                   "set package.generator to a saved .keras generator")
         generator = keras.saving.load_model(generator_path, compile=False)
-        paths, names = [r["path"] for r in photos], [r["name"] for r in photos]
-        summary = translate_to_zip(generator, paths, names, candidate, cfg["batch_size"], cfg["jpeg_quality"],
-                                   deterministic, comment=comment)
-        summary.update(source="cyclegan", generator=str(generator_path))
-        what = "photos"
-    summary["photos"] = len(paths)
+        summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate,
+                                        cfg["batch_size"], cfg["jpeg_quality"], deterministic, comment=comment))
+        summary["generator"] = str(generator_path)
+        summary.update(_training_state(run_dir, generator_path))
+    summary["packaged"] = len(photos)
+    if note:
+        summary["fit_count"] = note
     if shard:  # a partial archive: the merge step checks Kaggle's rules on the whole
         summary.update(shard=shard, zip=str(candidate), valid=None)
-        (out / f"summary.shard-{shard['shard']}-of-{shard['of']}.json").write_text(json.dumps(summary, indent=1))
+        _grid(out / f"grid.shard-{shard['shard']}-of-{shard['of']}.png", photos, candidate, cfg)
+        files.write_json(out / f"summary.shard-{shard['shard']}-of-{shard['of']}.json", summary)
         return summary
-    final = run_dir / "images.zip"
     try:
-        check_count(len(paths), what)
+        check_count(len(photos), what)
         summary.update(validate_zip(candidate), valid=True, zip=str(final))
         candidate.replace(final)
     except SubmissionError as exc:
         rejected = out / "images.rejected.zip"
         candidate.replace(rejected)
         summary.update(valid=False, error=str(exc), zip=str(rejected))
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
         raise
     finally:
-        shown = min(cfg["sample_images"], len(paths))
-        zip_now = final if summary.get("valid") else out / "images.rejected.zip"
-        with zipfile.ZipFile(zip_now) as zf:
-            results = [np.asarray(Image.open(io.BytesIO(zf.read(n)))) for n in entry_names(names)[:shown]]
-        sources = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in photos[:shown]]
-        plots.image_grid([sources, results], out / "grid.png", row_titles=["photo", "submitted"],
-                         title=f"{summary['count']:,} images")
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        _grid(out / "grid.png", photos, Path(summary["zip"]) if summary.get("zip") else candidate, cfg)
+        files.write_json(out / "summary.json", summary)
     return summary
+
+
+def _training_state(run_dir: Path, generator_path: Path) -> dict:
+    """What the package summary repeats of training: stopped early, or fewer steps than planned (said loudly)."""
+    path = run_dir / "cyclegan" / "summary.json"
+    if not path.is_file() or generator_path != run_dir / "cyclegan" / "generator.keras":
+        return {}
+    trained = json.loads(path.read_text())
+    out = {"trained_steps": trained.get("global_steps"), "planned_steps": trained.get("planned_steps")}
+    if trained.get("warning") or trained.get("stopped_early"):
+        out["training_warning"] = trained.get("warning") or trained["stopped_early"]
+    return out
+
+
+def _grid(path: Path, photos: list[dict], zip_path: Path, cfg: dict) -> None:
+    """Photos above the images submitted for them (nothing when no image was written)."""
+    from . import plots
+
+    if not zip_path.is_file():
+        return
+    with zipfile.ZipFile(zip_path) as zf:
+        total = len(zf.namelist())
+        names = zf.namelist()[:min(cfg["sample_images"], len(photos))]
+        results = [np.asarray(Image.open(io.BytesIO(zf.read(n))).convert("RGB")) for n in names]
+    if not results:
+        return
+    sources = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in photos[:len(results)]]
+    plots.image_grid([sources, results], path, row_titles=["photo", "submitted"], title=f"{total:,} images")
 
 
 # ------------------------------------------------------------------------------------------- shards

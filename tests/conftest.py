@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests compare runs bit for bit (deterministic: true), which needs oneDNN off before TensorFlow loads.
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 REPO = Path(__file__).resolve().parents[1]
 
 

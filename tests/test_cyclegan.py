@@ -62,7 +62,7 @@ def test_resume_gives_the_same_history_as_an_uninterrupted_run(small_run, tmp_pa
     for name in ("epoch_01.png", "epoch_02.png"):
         assert (resumed / "cyclegan" / "samples" / name).is_file()
     assert (resumed / "cyclegan" / "losses.png").is_file()
-    g = networks.resnet_generator(**json.loads((resumed / "cyclegan" / "generator.json").read_text())["args"])
+    g = networks.generator(**json.loads((resumed / "cyclegan" / "generator.json").read_text())["args"])
     assert g.count_params() == summary["generator_parameters"]
 
 
@@ -101,3 +101,74 @@ def test_default_epoch_covers_every_photo(small_run, tmp_path):
     shutil.copytree(small_run / "data", run / "data")
     summary = cyclegan.train(run, tiny_cyclegan(steps_per_epoch=None, batch_size=4), seed=1, log=lambda *_: None)
     assert summary["steps_per_epoch"] == 10  # ceil(40 photos / 4)
+
+
+class _ReserveThatRunsOut:
+    """A packaging reserve that lets ``steps`` train steps through, then says the budget is spent."""
+
+    def __init__(self, steps):
+        self.left, self.how = steps, "test"
+
+    @property
+    def seconds(self):
+        self.left -= 1
+        return 0.0 if self.left >= 0 else 1e12
+
+    def describe(self):
+        return "test reserve"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("allowed", [2, 4])  # mid-epoch 1, and one step into epoch 2
+def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, tmp_path, monkeypatch, allowed):
+    import shutil
+    import time
+
+    from monet import budget
+
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    for run in (straight, stopped):
+        shutil.copytree(small_run / "data", run / "data")
+    quiet = lambda *_: None  # noqa: E731
+    cyclegan.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    monkeypatch.setattr(cyclegan.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
+    logs = []
+    first = cyclegan.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
+    assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
+    assert first["global_steps"] == allowed and first["undertrained"] and "6 planned" in first["warning"]
+    name = cyclegan._checkpoint_name(allowed // 3, allowed % 3)
+    assert cyclegan.latest_checkpoint(stopped / "cyclegan" / "checkpoints").name == name
+    monkeypatch.delenv(budget.DEADLINE_ENV)  # the rerun: no budget this time
+    second = cyclegan.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
+    assert second["resumed_from"].endswith(name) and not second["stopped_early"] and not second["undertrained"]
+    assert (straight / "cyclegan" / "history.csv").read_text() == (stopped / "cyclegan" / "history.csv").read_text()
+
+
+def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypatch):
+    import shutil
+    import time
+
+    from monet import budget
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    with pytest.raises(ValueError, match="epochs is 'auto' but this run has no time budget"):
+        cyclegan.train(run, tiny_cyclegan(epochs="auto"), seed=1, log=lambda *_: None)
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    monkeypatch.setattr(cyclegan.budget, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
+    planned = []
+
+    def plan(left, per_step, reserve, done, minimum=1):
+        planned.append((left, per_step, reserve, done))
+        return done + 3
+
+    monkeypatch.setattr(cyclegan.budget, "plan_training_steps", plan)
+    logs = []
+    summary = cyclegan.train(run, tiny_cyclegan(epochs="auto", steps_per_epoch=2, lr_schedule="linear_decay"),
+                             seed=1, log=logs.append)
+    assert planned and planned[0][3] == 6 and 0 < planned[0][1] < 60 and 3000 < planned[0][0] <= 3600
+    assert summary["planned_steps"] == summary["global_steps"] == 9 and not summary["undertrained"]
+    assert summary["epochs_completed"] == 4 and any("9 steps planned" in line for line in logs)
+    meta = json.loads((cyclegan.latest_checkpoint(run / "cyclegan" / "checkpoints") / "checkpoint.json").read_text())
+    assert meta["global_step"] == 9 and meta["planned_steps"] == 9

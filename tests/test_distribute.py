@@ -29,7 +29,7 @@ data.fetch(root + "/base", "synthetic", seed=3, synthetic_photos=24, synthetic_m
 def cfg(**kw):
     c = params.defaults()["cyclegan"]
     c.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
-             disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, flip=True)
+             disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, augment_photo=["flip"])
     c.update(kw)
     return c
 
@@ -50,12 +50,12 @@ def history(name):
 out = {"auto": distribute.describe(distribute.make_strategy("auto")),
        "mirrored": distribute.describe(distribute.make_strategy("mirrored"))}
 a = run("default", strategy="default", batch_size=2)
-b = run("mirrored", strategy="mirrored", batch_size=1)  # 2 replicas x 1 = the same global batch of 2
+b = run("mirrored", strategy="mirrored", batch_size=2)  # the global batch: 2 replicas x 1
 out["summary_default"] = {k: a[k] for k in ("strategy", "replicas", "global_batch_size")}
 out["summary_mirrored"] = {k: b[k] for k in ("strategy", "replicas", "global_batch_size")}
 out["epoch1_default"], out["epoch1_mirrored"] = history("default"), history("mirrored")
 # Each resumes under the other strategy for a second epoch.
-a2 = run("default", strategy="mirrored", batch_size=1, epochs=2)
+a2 = run("default", strategy="mirrored", batch_size=2, epochs=2)
 b2 = run("mirrored", strategy="default", batch_size=2, epochs=2)
 out["resumed"] = [a2["resumed_from"], b2["resumed_from"]]
 out["epoch2_default_then_mirrored"] = history("default")[3:]

@@ -1,0 +1,99 @@
+"""The run's time budget: its deadline, the time kept for packaging, and the plans that fill the rest.
+
+``pipeline.py`` turns ``time_budget_minutes`` (270 on Kaggle by default) into a deadline and hands it to the
+stages it starts through the ``MONET_DEADLINE`` environment variable, so a notebook run by hand later in the same
+folder has no deadline (none is read from files). Training and style transfer stop, or plan their length, so
+that what is left after them is the measured time that writing, checking (and scoring) ``images.zip`` needs.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["DEADLINE_ENV", "deadline", "seconds_left", "Reserve", "measure_packaging", "plan_training_steps",
+           "nst_iterations_per_photo"]
+
+DEADLINE_ENV = "MONET_DEADLINE"
+KERNEL_OVERHEAD_S = 45.0  # a stage's kernel start, imports and reports: measured 20-40 s on 2 CPU cores
+SAFETY = 1.25  # the measured per-image costs are scaled by this (a busy machine, slower photos)
+
+
+def deadline() -> float | None:
+    """The Unix time by which images.zip must be written, as set by ``pipeline.py`` for this run; else None."""
+    value = os.environ.get(DEADLINE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{DEADLINE_ENV}={value!r}: expected a Unix time in seconds") from None
+
+
+def seconds_left(at: float | None = None) -> float | None:
+    """Seconds until the deadline (negative when past), or None without a budget."""
+    d = deadline()
+    return None if d is None else d - (time.time() if at is None else at)
+
+
+class Reserve:
+    """Seconds to keep for the stages after training: ``fixed`` (kernel start, loading, tracing) plus
+    ``per_image`` x the photos to package; ``how`` says where the figures came from."""
+
+    def __init__(self, fixed: float, per_image: float, photos: int, how: str):
+        self.fixed, self.per_image, self.photos, self.how = fixed, per_image, photos, how
+
+    @property
+    def seconds(self) -> float:
+        return self.fixed + SAFETY * self.per_image * self.photos
+
+    def describe(self) -> str:
+        return (f"{self.seconds / 60:.1f} min ({self.how}: {self.fixed:.0f} s fixed + {self.per_image * 1000:.1f} ms "
+                f"x {self.photos:,} photos x {SAFETY})")
+
+
+def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, quality: int = 95,
+                      sample: int = 64) -> Reserve:
+    """Time the real packaging path (:func:`monet.submission.translate_to_zip` and the zip check) on ``sample``
+    photos, twice: the first call's extra time (tracing) counts as fixed cost, the second gives the per-image
+    cost; both scaled to every photo, plus a kernel's start."""
+    from . import submission
+
+    chosen = list(photo_paths[:max(2, min(sample, len(photo_paths)))])
+    names = [Path(p).stem for p in chosen]
+    with tempfile.TemporaryDirectory(prefix="monet-reserve-") as tmp:
+        timings = []
+        for attempt in range(2):
+            target = Path(tmp) / f"try{attempt}.zip"
+            t0 = time.perf_counter()
+            submission.translate_to_zip(generator, chosen, names, target, batch_size, quality, progress=False)
+            submission.validate_zip(target, decode=True, rules=False)
+            timings.append(time.perf_counter() - t0)
+    per_image = timings[1] / len(chosen)
+    fixed = KERNEL_OVERHEAD_S + max(0.0, timings[0] - timings[1])
+    return Reserve(fixed, per_image, len(photo_paths), f"measured on {len(chosen)} photos")
+
+
+def plan_training_steps(seconds_left_now: float, seconds_per_step: float, reserve_seconds: float,
+                        steps_done: int = 0, minimum: int = 1) -> int:
+    """Total steps of a run whose length is ``epochs: auto``: the steps already done plus as many as fit in the
+    time left after the reserve (at the measured speed, less 3 % for the per-epoch checkpoints and samples).
+    At least ``minimum`` more steps when anything is left, none when nothing is."""
+    usable = seconds_left_now - reserve_seconds
+    if usable <= 0 or seconds_per_step <= 0:
+        return steps_done
+    return steps_done + max(minimum, int(math.floor(0.97 * usable / seconds_per_step)))
+
+
+def nst_iterations_per_photo(seconds_left_now: float, seconds_per_step: float, slots: int, photos_left: int,
+                             reserve_seconds: float = 0.0) -> int:
+    """Iterations each waiting photo can get if all ``photos_left`` are to finish in the time left: one step
+    advances every one of the ``slots`` photos being painted by one iteration."""
+    usable = seconds_left_now - reserve_seconds
+    if photos_left <= 0:
+        return 0
+    if usable <= 0 or seconds_per_step <= 0:
+        return 0
+    return int(usable / seconds_per_step * slots / photos_left)

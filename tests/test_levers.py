@@ -1,0 +1,221 @@
+"""The leaderboard recipe's training levers, each on tiny tensors, and the time-budget planners."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from monet import architecture, augment, budget, cyclegan, losses, networks, schedules
+from monet.image_pool import ImagePool
+from tests.conftest import tiny_cyclegan
+
+
+# ------------------------------------------------------------------------------------------------ U-Net
+def test_unet_has_the_tutorials_parameters_and_keeps_the_input_size():
+    assert architecture.generator_parameters(architecture.generator_args("unet")) == 54_414_979  # the tutorial's
+    for filters, depth in ((4, 5), (2, 3), (3, 1)):
+        args = architecture.generator_args("unet", filters, depth=depth, dropout=0.5)
+        g = networks.generator(**args)
+        assert g.count_params() == architecture.generator_parameters(args)
+        x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+        y = np.asarray(g(x, training=False))
+        assert y.shape == x.shape and np.all(np.abs(y) <= 1.0)
+    # 3 dropout layers in the first three up blocks of a depth-8 U-Net, none without dropout
+    assert sum(type(l).__name__ == "Dropout" for l in networks.unet_generator(2, 8).layers) == 3
+    assert sum(type(l).__name__ == "Dropout" for l in networks.unet_generator(2, 8, dropout=0.0).layers) == 0
+    with pytest.raises(ValueError, match="bad unet generator arguments"):
+        architecture.generator_args("unet", 64, depth=9)
+
+
+def test_resnet_parameter_arithmetic_matches_keras():
+    for f, d, r in ((4, 2, 1), (3, 3, 0), (5, 1, 2)):
+        args = architecture.generator_args("resnet", f, d, r)
+        assert networks.generator(**args).count_params() == architecture.generator_parameters(args)
+    assert architecture.generator_parameters(architecture.generator_args()) == 11_383_427
+
+
+# ------------------------------------------------------------------------------------- augmentation
+def test_training_augmentation_keeps_range_and_shape_and_is_seeded():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    image = tf.constant(rng.uniform(-1, 1, (256, 256, 3)).astype("float32"))
+    ops = ("jitter", "flip", "rot90")
+    a = augment.augment_image(image, ops, tf.constant([3, 10], tf.int64)).numpy()
+    b = augment.augment_image(image, ops, tf.constant([3, 10], tf.int64)).numpy()
+    others = [augment.augment_image(image, ops, tf.constant([3, k], tf.int64)).numpy() for k in range(11, 15)]
+    assert a.shape == (256, 256, 3) and a.min() >= -1.0 - 1e-5 and a.max() <= 1.0 + 1e-5
+    assert np.array_equal(a, b) and not all(np.array_equal(a, o) for o in others)
+    assert np.array_equal(augment.augment_image(image, (), tf.constant([3, 10], tf.int64)).numpy(), image.numpy())
+    with pytest.raises(ValueError, match="expected some of flip, jitter, rot90"):
+        augment.augment_image(image, ("blur",), tf.constant([0, 0], tf.int64))
+
+
+def test_diffaugment_is_seeded_per_image_and_off_when_not_asked():
+    import tensorflow as tf
+
+    x = tf.constant(np.repeat(np.random.default_rng(2).uniform(-1, 1, (1, 32, 32, 3)), 4, 0).astype("float32"))
+    policy = ("color", "translation", "cutout")
+    key = tf.constant([7, 1], tf.int64)
+    a, b = augment.diff_augment(x, policy, key).numpy(), augment.diff_augment(x, policy, key).numpy()
+    assert a.shape == x.shape and np.array_equal(a, b)
+    assert not np.array_equal(a, augment.diff_augment(x, policy, tf.constant([7, 2], tf.int64)).numpy())
+    assert len({a[i].tobytes() for i in range(4)}) == 4  # four copies of one image, four different draws
+    assert augment.diff_augment(x, (), key) is x
+    with pytest.raises(ValueError, match="expected some of color, translation, cutout"):
+        augment.diff_augment(x, ("zoom",), key)
+
+
+def test_translation_and_cutout_do_what_the_paper_says():
+    import tensorflow as tf
+
+    x = tf.ones((64, 16, 16, 3))
+    shifted = augment.diff_augment(x, ("translation",), tf.constant([0, 0], tf.int64)).numpy()
+    zero_rows = (shifted == 0).all(axis=(2, 3)).sum(axis=1)  # rows filled with zeros per image
+    assert zero_rows.max() <= 2 and zero_rows.max() > 0  # at most 1/8 of 16 = 2 pixels
+    cut = augment.diff_augment(x, ("cutout",), tf.constant([0, 0], tf.int64)).numpy()
+    zeros = (cut[..., 0] == 0).sum(axis=(1, 2))
+    assert zeros.max() == 64 and zeros.min() > 0  # an 8x8 square (half the side), sometimes cut by the border
+
+
+def test_diffaugment_is_differentiable_so_generator_gradients_flow():
+    import tensorflow as tf
+
+    g = networks.resnet_generator(4, 1, 1)
+    d = networks.patch_discriminator(2, 4, 2, 2, "relu")
+    x = tf.constant(np.random.default_rng(3).uniform(-1, 1, (2, 32, 32, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        fake = augment.diff_augment(g(x, training=True), ("color", "translation", "cutout"),
+                                    tf.constant([0, 5], tf.int64))
+        loss = losses.generator_loss(d(fake, training=True))
+    grads = tape.gradient(loss, g.trainable_variables)
+    assert all(gr is not None for gr in grads) and sum(float(tf.reduce_sum(tf.abs(gr))) for gr in grads) > 0
+
+
+def test_the_train_step_augments_real_and_fake_alike_before_every_discriminator(monkeypatch):
+    calls = []
+    real = augment.diff_augment
+
+    def spy(images, policy, key):
+        calls.append(tuple(policy))
+        return real(images, policy, key)
+
+    monkeypatch.setattr(augment, "diff_augment", spy)
+    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    step = cyclegan.make_train_step(m, diffaugment=["color", "translation", "cutout"])
+    x = np.random.default_rng(4).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+    step(x, x)
+    assert calls == [("color", "translation", "cutout")] * 4  # D_X(fake X), D_Y(fake Y), D_X(real X), D_Y(real Y)
+
+
+# ---------------------------------------------------------------------------- label smoothing, pool
+def test_label_smoothing_lowers_only_the_real_target():
+    real, fake = np.full((1, 4, 4, 1), 0.7, "float32"), np.zeros((1, 4, 4, 1), "float32")
+    assert float(losses.discriminator_loss(real, fake, "lsgan", label_smoothing=0.3)) == pytest.approx(0.0, abs=1e-7)
+    assert float(losses.discriminator_loss(real, fake, "lsgan")) == pytest.approx(0.5 * 0.09, rel=1e-5)
+    assert float(losses.generator_loss(real)) == pytest.approx(0.09, rel=1e-5)  # the generator still aims at 1
+    logits = np.zeros((1, 2, 2, 1), "float32")  # sigmoid 0.5: BCE with target t is log 2 whatever t
+    assert float(losses.adversarial_loss(logits, True, "bce", real_label=0.7)) == pytest.approx(np.log(2), rel=1e-5)
+
+
+def test_image_pool_passes_through_until_full_then_returns_stored_images():
+    import tensorflow as tf
+
+    pool = ImagePool(3, (2, 2, 1))
+    batch = lambda v: tf.constant(np.full((1, 2, 2, 1), v, "float32"))  # noqa: E731
+    for v in (1, 2, 3):  # filling: every image passes through and is stored
+        assert float(pool.query(batch(v), tf.constant([0, v], tf.int64))[0, 0, 0, 0]) == v
+    assert sorted(pool.images.numpy()[:, 0, 0, 0].tolist()) == [1, 2, 3] and int(pool.count.numpy()) == 3
+    seen = []
+    for v in range(4, 40):
+        out = float(pool.query(batch(v), tf.constant([0, v], tf.int64))[0, 0, 0, 0])
+        assert out == v or out < v  # the new image, or an older one from the pool
+        seen.append(out)
+    assert sum(o < v for o, v in zip(seen, range(4, 40))) > 5  # about half are swapped for stored ones
+    again = ImagePool(3, (2, 2, 1))
+    replay = [float(again.query(batch(v), tf.constant([0, v], tf.int64))[0, 0, 0, 0]) for v in range(1, 40)]
+    assert replay[3:] == seen  # stateless draws: the same keys give the same history
+
+
+# ------------------------------------------------------------------------------------------ schedule
+def test_linear_decay_schedule_values_and_resume():
+    s = schedules.HoldThenLinearDecay(1e-3, total_steps=100, decay_from=0.6)
+    at = lambda step: float(s(step))  # noqa: E731
+    assert at(0) == pytest.approx(1e-3) and at(59) == pytest.approx(1e-3) and at(60) == pytest.approx(1e-3)
+    assert at(80) == pytest.approx(0.5e-3) and at(100) == pytest.approx(0.0) and at(150) == 0.0
+    assert all(at(k) == pytest.approx(schedules.lr_at(k, 1e-3, 100, 0.6)) for k in range(0, 101, 7))
+    s.set_total_steps(200)  # epochs auto: planned once the speed is known
+    assert float(s(120)) == pytest.approx(1e-3) and float(s(160)) == pytest.approx(0.5e-3)
+    # An optimizer restored at step 80 continues the same schedule.
+    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), schedules.HoldThenLinearDecay(1e-3, 100, 0.6))
+    m.optimizers["gen_g"].iterations.assign(80)
+    assert float(m.optimizers["gen_g"].learning_rate) == pytest.approx(0.5e-3)
+    assert schedules.learning_rate("constant", 2e-4, 10) == 2e-4
+
+
+# -------------------------------------------------------------------------------------------- budget
+def test_budget_planners():
+    # 1,000 s left, 100 s reserve, 0.5 s a step: 0.97 * 900 / 0.5 = 1,746 more steps
+    assert budget.plan_training_steps(1000, 0.5, 100, steps_done=200) == 200 + 1746
+    assert budget.plan_training_steps(50, 0.5, 100, steps_done=200) == 200  # nothing left after the reserve
+    assert budget.plan_training_steps(100.2, 0.5, 100, steps_done=0) == 1  # at least one when anything is left
+    # 2 s a step of 8 slots, 3,600 s usable, 7,038 photos: 3600 / 2 * 8 / 7038 = 2.04 -> 2 iterations each
+    assert budget.nst_iterations_per_photo(3700, 2.0, 8, 7038, reserve_seconds=100) == 2
+    assert budget.nst_iterations_per_photo(3700, 0.02, 16, 7038, reserve_seconds=100) == 409
+    assert budget.nst_iterations_per_photo(10, 0.02, 16, 100, reserve_seconds=100) == 0
+    r = budget.Reserve(45.0, 0.01, 7038, "test")
+    assert r.seconds == pytest.approx(45 + 1.25 * 0.01 * 7038)
+
+
+def test_deadline_comes_from_the_environment_only(monkeypatch):
+    monkeypatch.delenv(budget.DEADLINE_ENV, raising=False)
+    assert budget.deadline() is None
+    monkeypatch.setenv(budget.DEADLINE_ENV, "1234.5")
+    assert budget.deadline() == 1234.5
+    monkeypatch.setenv(budget.DEADLINE_ENV, "soon")
+    with pytest.raises(ValueError, match="MONET_DEADLINE='soon'"):
+        budget.deadline()
+
+
+# ------------------------------------------------------------------------- every lever, resumed exactly
+LEVERS = dict(generator="unet", gen_filters=2, unet_depth=8, augment_photo=["jitter", "flip"],
+              augment_monet=["jitter", "flip", "rot90"], diffaugment=["color", "translation", "cutout"],
+              label_smoothing=0.3, pool_size=3, lr_schedule="linear_decay", decay_from=0.5, ema=0.9,
+              adversarial_loss="bce", steps_per_epoch=2)
+
+
+def test_every_lever_trains_and_resumes_exactly(small_run, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for run in (straight, resumed):
+        shutil.copytree(small_run / "data", run / "data")
+    quiet = lambda *_: None  # noqa: E731
+    a = cyclegan.train(straight, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
+    cyclegan.train(resumed, tiny_cyclegan(**LEVERS, epochs=1), seed=5, deterministic=True, log=quiet)
+    b = cyclegan.train(resumed, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
+    assert b["resumed_from"].endswith("epoch_0001") and a["levers"]["pool_size"] == 3
+    assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
+    # The packaged generator holds the averaged weights (EMA), not the last ones.
+    m, _ = cyclegan.load_checkpoint(cyclegan.latest_checkpoint(straight / "cyclegan" / "checkpoints"),
+                                    ema=0.9, pool_size=3)
+    saved = networks.generator(**json.loads((straight / "cyclegan" / "generator.json").read_text())["args"])
+    import keras
+
+    saved = keras.saving.load_model(straight / "cyclegan" / "generator.keras", compile=False)
+    averaged = cyclegan.packaged_generator(m)
+    for s, av, raw in zip(saved.get_weights(), averaged.get_weights(), m.gen_g.get_weights()):
+        np.testing.assert_array_equal(s, av)
+    assert any(not np.array_equal(av, raw) for av, raw in zip(averaged.get_weights(), m.gen_g.get_weights()))
+    assert int(m.pools["y"].count.numpy()) == 3
+
+
+def test_pool_needs_one_replica(monkeypatch):
+    import tensorflow as tf
+
+    class Two:
+        num_replicas_in_sync = 2
+
+        def scope(self):
+            return tf.distribute.get_strategy().scope()
+
+    with pytest.raises(ValueError, match="pool_size needs one replica"):
+        cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, strategy=Two(), pool_size=2)
