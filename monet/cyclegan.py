@@ -160,7 +160,7 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
         return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
 
     def replica_step(real_x, real_y, step=0):
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group if replicas > 1 else 0
+        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64) if replicas > 1 else 0
         base = (tf.cast(step, tf.int64) * replicas + replica) * 8
 
         def key(salt):  # one independent stream of draws per use and step

@@ -414,12 +414,12 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
     out = run_dir / "nst" / "user"
     out.mkdir(parents=True, exist_ok=True)
     monets = {r["name"]: r["path"] for r in data.read_manifest(run_dir)["monet"]}
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    styles = pair_styles([p.stem for p in files], list(monets), cfg["style"], seed + 1)
-    seed_everything(seed, deterministic)
+    found = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    styles = pair_styles([p.stem for p in found], list(monets), cfg["style"], seed + 1)
+    keras.utils.set_random_seed(seed)
     extractor = feature_extractor(load_vgg19(cfg["vgg_weights"]), cfg["style_layers"], cfg["content_layer"])
     painted, skipped, rows = [], [], []
-    for path, style in zip(files, styles):
+    for path, style in zip(found, styles):
         try:
             content = load_image(path, max_side=cfg["user_max_side"])
         except Exception as exc:  # noqa: BLE001 - any unreadable file is listed and skipped

@@ -261,6 +261,10 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
                                "nst_generate stage)" if missing else "")
         summary.update(source="nst", photos_without_nst_image=missing)
+        nst_summary = run_dir / "nst" / "summary.json"
+        nst_note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
+        if nst_note:
+            summary["note"] = nst_note
     else:
         photos, what = all_photos, "photos"
         summary.update(source="cyclegan")
@@ -286,10 +290,6 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         paths = [str(folder / f"{r['name']}.jpg") for r in photos]
         summary.update(write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic,
                                        comment))
-        nst_summary = run_dir / "nst" / "summary.json"
-        nst_note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
-        if nst_note:
-            summary["note"] = nst_note
     else:
         generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
         if not generator_path.is_file():

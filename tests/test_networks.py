@@ -95,5 +95,5 @@ def test_bad_arguments():
         N.patch_discriminator(blocks=3, strides=[2, 2])
     with pytest.raises(ValueError, match="activation"):
         N.patch_discriminator(blocks=1, strides=2, activation="gelu")
-    with pytest.raises(ValueError, match="bad generator"):
+    with pytest.raises(ValueError, match="bad resnet generator"):
         N.resnet_generator(0)

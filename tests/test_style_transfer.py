@@ -191,4 +191,35 @@ def test_package_nst_images(small_run, tmp_path):
         submission.package(run, cfg)
     with io.open(run / "submission" / "summary.json") as fh:
         summary = json.load(fh)
-    assert summary["count"] == 2 and summary["source"] == "nst" and "NOT a real" in summary["note"]
+    assert summary["count"] == 0 and summary["source"] == "nst" and "NOT a real" in summary["note"]
+    assert "Nothing was translated" in summary["error"] and not (run / "images.zip").exists()
+
+
+def test_max_iterations_auto_gives_each_photo_its_share_of_the_budget(small_run, tmp_path, monkeypatch):
+    import time
+
+    from monet import budget
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    cfg = nst_cfg(limit=6, max_iterations="auto", min_iterations=5, patience=1000, batch_size=2)
+    with pytest.raises(ValueError, match="max_iterations is 'auto' but this run has no time budget"):
+        st.paint_photos(run, cfg, seed=0, log=lambda *_: None)
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    asked = []
+
+    def share(left, per_step, slots, waiting, reserve=0.0):
+        asked.append((slots, waiting))
+        return 7
+
+    monkeypatch.setattr(st.budget, "nst_iterations_per_photo", share)
+    logs = []
+    summary = st.paint_photos(run, cfg, seed=0, log=logs.append)
+    assert summary["painted"] == 6 and asked[0] == (2, 6)  # planned after timing the first batch, for all 6
+    with open(run / "nst" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["iterations"]) for r in rows] == [7] * 6 and {r["stopped"] for r in rows} == {"max_iterations"}
+    assert any("max_iterations auto" in line for line in logs)
+    monkeypatch.setattr(st.budget, "nst_iterations_per_photo", lambda *a, **k: 3)
+    with pytest.raises(ValueError, match="fewer than nst.min_iterations = 5: the budget cannot paint every photo"):
+        st.paint_photos(tmp_path / "run", {**cfg, "limit": 10}, seed=0, log=lambda *_: None)

@@ -142,7 +142,7 @@ def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
     merged = S.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
     assert merged["count"] == 40
     with pytest.raises(S.SubmissionError, match="40 photos give 40 images"):
-        S.package(run, package_cfg(), deterministic=True)  # the one-shot run: too few for Kaggle, zip kept aside
+        S.package(run, package_cfg(fit_count="keep"), deterministic=True)  # one shot: too few, zip kept aside
     assert (tmp_path / "merged.zip").read_bytes() == (run / "submission" / "images.rejected.zip").read_bytes()
 
 
@@ -167,3 +167,59 @@ def test_bad_shard_param():
 
     with pytest.raises(params.ParamsError, match="package.shard': '3/2' is not 'i/n'"):
         params.validate({"package": {"shard": "3/2"}})
+
+
+def test_a_full_disk_while_zipping_leaves_no_half_zip(tmp_path, monkeypatch):
+    import zipfile as zf_module
+
+    writes = []
+    real = zf_module.ZipFile.writestr
+
+    def failing(self, info, data, *a, **k):
+        writes.append(info)
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        return real(self, info, data, *a, **k)
+
+    monkeypatch.setattr(zf_module.ZipFile, "writestr", failing)
+    target = tmp_path / "images.zip"
+    with pytest.raises(S.SubmissionError, match=r"could not write .*images.zip after 2 images .*No space left"):
+        S.write_jpegs_zip((b"x" for _ in range(5)), [f"i{k}" for k in range(5)], target)
+    assert list(tmp_path.iterdir()) == []  # neither the zip nor its .partial
+
+
+def test_count_is_refused_before_translating_unless_capped_repeated_or_kept(packaged_run, monkeypatch):
+    run = packaged_run
+    translated = []
+    real = S.translate_to_zip
+    monkeypatch.setattr(S, "translate_to_zip", lambda g, paths, *a, **k: translated.append(len(paths)) or real(
+        g, paths, *a, **k))
+    with pytest.raises(S.SubmissionError, match="40 photos give 40 images.*Nothing was translated.*fit_count"):
+        S.package(run, package_cfg())
+    assert translated == [] and not (run / "images.zip").exists()
+    photos = [{"name": f"p{i}"} for i in range(12_000)]
+    capped, note = S.fit_count(photos, "cap")
+    assert len(capped) == 10_000 and "first 10,000" in note
+    repeated, note = S.fit_count(photos[:3], "repeat")
+    assert len(repeated) == 7_000 and [p["name"] for p in repeated[:4]] == ["p0", "p1", "p2", "p0"]
+    assert S.entry_names([p["name"] for p in repeated])[3] == "p0_2.jpg"
+    assert S.fit_count(photos[:7038], "refuse") == (photos[:7038], None)
+
+
+def test_a_failed_repackaging_moves_the_previous_zip_aside(packaged_run):
+    run = packaged_run
+    (run / "images.zip").write_bytes(b"an old submission")
+    with pytest.raises(S.SubmissionError):
+        S.package(run, package_cfg())
+    assert not (run / "images.zip").exists()
+    assert (run / "submission" / "images.previous.zip").read_bytes() == b"an old submission"
+
+
+def test_the_translation_is_traced_once_per_generator():
+    import keras
+
+    from monet import networks
+
+    keras.utils.set_random_seed(0)
+    g = networks.resnet_generator(4, 1, 1)
+    assert S._translator(g) is S._translator(g)
