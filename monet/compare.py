@@ -71,7 +71,8 @@ def _param(value) -> str:
 def table_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the comparison table (strings)."""
     keys = differing(runs)
-    header = ["run", "method", *keys, "epochs trained", "training s", "total s", "images", "FID", "MiFID"]
+    header = ["run", "method", *keys, "epochs trained", "packaged checkpoint", "training s", "total s", "images",
+              "FID", "MiFID"]
     rows = []
     for r in runs:
         flat = flatten(r["record"].get("params", {}))
@@ -82,6 +83,7 @@ def table_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
         rows.append([
             r["name"], _method(r), *[_param(flat.get(k)) for k in keys],
             fmt(r["train"].get("epochs_completed")) if r["train"] else "",
+            (r["train"].get("chosen_checkpoint") or "last") if r["train"] else "",
             fmt(stages.get(train_stage, {}).get("seconds")),
             fmt(round(sum(s.get("seconds", 0.0) for s in stages.values()), 2)),
             fmt(r["package"].get("count")),
@@ -161,7 +163,8 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path, photos: int = 4) ->
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header, rows = table_rows(runs)
-    note = ("\n\n\\* scored with random InceptionV3 weights: not comparable to Kaggle's figures."
+    note = ("\n\n\\* not scored with Kaggle's network (random or Keras InceptionV3 weights): not comparable to "
+            "Kaggle's figures."
             if any(r["metrics"] and not r["metrics"].get("comparable_to_kaggle") for r in runs) else "")
     losses = _loss_figure(runs, out_dir / "losses.png")
     strip = _strip(runs, out_dir / "strip.png", photos)

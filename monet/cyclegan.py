@@ -34,7 +34,7 @@ MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # Keys that may change between a run and its resume without invalidating its checkpoints.
 # (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
 RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
-                  "best_checkpoint", "score_images", "score_weights")
+                  "score_checkpoints", "score_photos", "score_weights")
 
 
 def model_args(cfg: dict) -> dict:
@@ -305,12 +305,13 @@ def _later_stages(run_dir: Path) -> list[str]:
     return (read_run_json(run_dir).get("params") or {}).get("stages", ["package_submission"])
 
 
+
 class _Stop(Exception):
     """The time budget ends training here."""
 
 
 def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = False, log=print,
-          progress=None) -> dict:
+          progress=None, scorer=None) -> dict:
     """Train (or resume) the CycleGAN of a run with the ``cyclegan`` params section ``cfg``.
 
     Resumes from the run's last checkpoint (an epoch's end, or the step where a time budget stopped it) when
@@ -318,8 +319,9 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     otherwise an existing ``cyclegan/`` folder is kept, renamed with a timestamp, and training starts afresh.
     With a time budget (:mod:`monet.budget`), ``epochs: auto`` plans the run's length from its measured speed;
     any run stops, with a checkpoint, when going on would leave less than the measured packaging time.
-    ``progress`` (optional) is called with a dict after every step. Returns the summary also written to
-    ``cyclegan/summary.json``.
+    With ``score_checkpoints`` the last checkpoints are scored (``scorer``: default
+    :func:`monet.selection.feature_scorer`) and the best is packaged. ``progress`` (optional) is called with a dict
+    after every step. Returns the summary also written to ``cyclegan/summary.json``.
     """
     import keras
     import tensorflow as tf
@@ -384,7 +386,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
                else tf.stack([data.decode_image(b) for b in photos[:cfg["sample_images"]]]))
     reserve = None
     if deadline:
-        reserve = _reserve(run_dir, m, photos if from_files else [], len(photos), log)
+        reserve = _reserve(run_dir, m, photos if from_files else [], len(photos), cfg, log)
         log(f"Time budget: {(deadline - time.time()) / 60:.1f} min left; the stages after training need about "
             f"{reserve.describe()}.")
 
@@ -458,9 +460,11 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
             checkpoint(stopped_early)
         log("STOPPED EARLY: " + stopped_early)
 
-    generator = packaged_generator(m)
-    with files.atomic_path(out / "generator.keras", ".keras") as tmp:
-        generator.save(str(tmp))
+    choice = _choose_checkpoint(run_dir, out, cfg, lr, options, photos if from_files else [], reserve, scorer, log)
+    if choice is None or choice["chosen"] is None:
+        generator = packaged_generator(m)
+        with files.atomic_path(out / "generator.keras", ".keras") as tmp:
+            generator.save(str(tmp))
     files.write_json(out / "generator.json", {"factory": "monet.networks.generator", "args": m.args["generator"],
                                               "ema": cfg["ema"]})
     trained_now = state["global"] - done
@@ -483,6 +487,11 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
         "final_losses": {k: history[-1][k] for k in LOSS_KEYS} if history else None,
         "generator": str(out / "generator.keras"), "model_args": m.args,
     }
+    if choice is not None:
+        best = choice["chosen"]
+        summary.update(chosen_checkpoint=best and best["checkpoint"], chosen_mifid=best and best["mifid"],
+                       checkpoint_scores=choice["rows"], scores_skipped=choice["skipped"], selection=choice["note"],
+                       scoring_network=choice["network"])
     if summary["undertrained"]:
         summary["warning"] = (f"the packaged generator trained {state['global']:,} of {planned_total:,} planned "
                               "steps")
@@ -491,7 +500,35 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     return summary
 
 
-def _reserve(run_dir: Path, m: CycleGAN, photo_paths: list[str], n_photos: int, log) -> budget.Reserve:
+def _choose_checkpoint(run_dir: Path, out: Path, cfg: dict, lr, options: dict, photo_paths: list[str], reserve,
+                       scorer, log) -> dict | None:
+    """With ``score_checkpoints``: score the last checkpoints and save the best generator (see
+    :mod:`monet.selection`); None when off."""
+    from . import inception, selection
+
+    if not cfg["score_checkpoints"]:
+        return None
+    network = inception.describe(cfg["score_weights"])
+    found = [folder for _, folder in _checkpoints(out / "checkpoints")][-cfg["score_checkpoints"]:][::-1]
+    if not photo_paths or not found:
+        why = "training read TFRecords, not photo files" if not photo_paths else "no checkpoint was written"
+        return {"chosen": None, "rows": [], "skipped": [], "note": f"checkpoints not scored: {why}",
+                "network": network}
+    candidates = [(json.loads((f / "checkpoint.json").read_text()), f) for f in found]
+    if scorer is None:
+        scorer = selection.feature_scorer(run_dir, sorted(photo_paths)[:cfg["score_photos"]], cfg["score_weights"],
+                                          log=log)
+
+    def load_generator(folder):
+        return packaged_generator(load_checkpoint(folder, lr, cfg["beta_1"], **options)[0])
+
+    log(f"Scoring the last {len(candidates)} checkpoint(s) with {network}")
+    result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
+                                         reserve.seconds if reserve else 0.0, log)
+    return {**result, "network": network}
+
+
+def _reserve(run_dir: Path, m: CycleGAN, photo_paths: list[str], n_photos: int, cfg: dict, log) -> budget.Reserve:
     """Time kept for the stages after training: packaging measured on real photos (the generator's current
     weights), plus evaluation when the run has that stage."""
     if photo_paths:
@@ -499,6 +536,10 @@ def _reserve(run_dir: Path, m: CycleGAN, photo_paths: list[str], n_photos: int, 
         reserve.photos = n_photos
     else:  # TFRecords: no files to time the packaging path on; time the generator alone
         reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 60.0, 0.05, n_photos, "estimated (TFRecords)")
+    if cfg["score_checkpoints"]:  # each: load, translate and score score_photos photos
+        n = cfg["score_checkpoints"]
+        reserve.fixed += n * (15.0 + 2 * reserve.per_image * cfg["score_photos"])
+        reserve.how += f", {n} checkpoint(s) to score"
     if "evaluate" in _later_stages(run_dir):
         reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
         reserve.per_image *= 2  # features of every image: about one more generator pass

@@ -178,6 +178,13 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "mixed_precision": Key("str", "auto", "auto: mixed_bfloat16 on TPU, mixed_float16 on GPU, off on CPU.",
                                choices=("auto", "off", "mixed_float16", "mixed_bfloat16")),
         "keep_checkpoints": Key("int", 2, "Epoch checkpoints kept (oldest removed first); 0 keeps all.", minimum=0),
+        "score_checkpoints": Key("int", 0, "Score the last N checkpoints by local MiFID at the end of training and "
+                                 "package the best (cyclegan/checkpoint_scores.csv); 0: package the last weights.",
+                                 minimum=0),
+        "score_photos": Key("int", 1000, "Photos translated to score each checkpoint.", minimum=2),
+        "score_weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's "
+                             "classify_image_graph_def.pb (Kaggle's scale), 'imagenet' or a Keras InceptionV3 weights "
+                             "file (not Kaggle's scale), or 'none' (random: machinery only)."),
         "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
                              minimum=1, maximum=16),
         "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
@@ -231,8 +238,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
                      "(python -m monet.submission merge joins them); null: the whole submission.", optional=True),
     },
     "evaluate": {
-        "weights": Key("str", "imagenet", "InceptionV3 weights: 'imagenet' (Keras download and cache), a weights "
-                       "file path, or 'none' (random: figures not comparable to Kaggle's)."),
+        "weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's classify_image_graph_def.pb "
+                       "(Kaggle's own network and scale), 'imagenet' (Keras InceptionV3, downloaded once; not Kaggle's "
+                       "scale), a Keras InceptionV3 weights file, or 'none' (random: figures not comparable)."),
         "real_dir": Key("str", None, "Folder of real paintings to score against; null: the run's own paintings.",
                         optional=True),
         "batch_size": Key("int", 32, "Images per InceptionV3 call.", minimum=1),
@@ -455,6 +463,11 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
                             + ", ".join(VGG19_LAYERS))
     if not p["nst"]["style_layers"]:
         problems.append("key 'nst.style_layers': expected at least one VGG19 layer")
+    c = p["cyclegan"]
+    if c["score_checkpoints"] and c["keep_checkpoints"] and c["score_checkpoints"] > c["keep_checkpoints"]:
+        problems.append(f"key 'cyclegan.score_checkpoints': {c['score_checkpoints']} checkpoints to score but "
+                        f"cyclegan.keep_checkpoints = {c['keep_checkpoints']} keeps fewer; raise keep_checkpoints "
+                        "(0 keeps all)")
     shard = p["package"]["shard"]
     if shard is not None:
         m = re.fullmatch(r"(\d+)/(\d+)", shard)

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["image_grid", "loss_curves", "loss_traces", "save_figure", "to_uint8"]
+__all__ = ["image_grid", "loss_curves", "loss_traces", "checkpoint_scores", "save_figure", "to_uint8"]
 
 
 def to_uint8(images) -> np.ndarray:
@@ -81,4 +81,22 @@ def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "
     ax.set_ylabel("total loss")
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def checkpoint_scores(rows: list[dict], chosen: str, path: str | Path, network: str) -> Path:
+    """Local MiFID of each scored checkpoint by training step, the packaged one marked; the network named."""
+    import textwrap
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    steps = [r["global_step"] for r in rows]
+    ax.plot(steps, [r["mifid"] for r in rows], marker="o", lw=1)
+    best = next(r for r in rows if r["checkpoint"] == chosen)
+    ax.plot([best["global_step"]], [best["mifid"]], marker="*", ms=14, color="C3", label=f"packaged: {chosen}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("local MiFID")
+    ax.legend(fontsize=7)
+    ax.set_title("\n".join(textwrap.wrap(f"Checkpoints by local score ({network})", 70)), fontsize=8)
     return save_figure(fig, path)

@@ -98,12 +98,17 @@ def stage_extras(run_dir: str | Path, stage: str) -> dict:
         return {}
     summary = json.loads(path.read_text())
     if stage == "evaluate":
-        return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f}"
-                + ("" if summary["comparable_to_kaggle"] else " (random weights: not comparable)")}
+        kind = summary.get("network_kind", "keras" if summary.get("comparable_to_kaggle") else "random")
+        return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f} " + {
+            "kaggle": "(Kaggle's network)", "keras": "(Keras InceptionV3: not Kaggle's scale)",
+            "random": "(random weights: not comparable)"}[kind]}
     extras = {k: summary[k] for k in ("strategy", "mixed_precision") if k in summary}
     if summary.get("stopped_early"):
         extras["note"] = summary["stopped_early"]
         extras["status"] = "stopped_early"  # not done: a rerun goes on from the checkpoint or the painted images
     elif summary.get("warning"):
         extras["note"] = summary["warning"]
+    if summary.get("chosen_checkpoint"):
+        extras["note"] = (extras.get("note", "") + f" packaged {summary['chosen_checkpoint']} (best local MiFID "
+                          f"{summary['chosen_mifid']:.2f})").strip()
     return extras

@@ -1,17 +1,18 @@
-"""Local FID and MiFID, computed as Kaggle's published demo computes them, to estimate a run's score.
+"""Local FID and MiFID, computed as Kaggle's published code computes them, to estimate a run's score.
 
-- Features: Keras's InceptionV3 without its top, global-average-pooled (2048-d), images resized to 299x299 and
-  preprocessed as the network expects (x / 127.5 - 1).
+- Features: 2048 pool features of an Inception network (:mod:`monet.inception`): Kaggle's own 2015 graph when
+  ``weights`` is the path of ``classify_image_graph_def.pb`` (figures on Kaggle's scale), else Keras's
+  InceptionV3 (ImageNet weights: another network, not Kaggle's scale; ``none``: random, machinery only). Every
+  output names the network.
 - FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), the square root from SciPy; when the product is
   singular a small offset is added to the diagonals, and the real part is kept.
 - Memorization distance: for each generated image, the minimum over real images of 1 - |cos| of their features
   (all-zero feature rows dropped), averaged over the generated images. Thresholded: d_thr = d if d < epsilon
   else 1. MiFID = FID / (d_thr + 1e-14).
 
-Kaggle scores against paintings it keeps hidden, so a local figure is an estimate; with ``weights: none`` it is
-not comparable to Kaggle's at all (every output says so).
+Kaggle scores against paintings it keeps hidden, so even on Kaggle's network a local figure is an estimate.
 
-Command line: ``python -m monet.scoring IMAGES --real FOLDER [--weights imagenet|FILE|none] [--out DIR]``.
+Command line: ``python -m monet.scoring IMAGES --real FOLDER [--weights PATH.pb|imagenet|FILE.h5|none]``.
 """
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "inception", "image_source",
+from . import files, inception
+from .inception import INCEPTION_FILE  # noqa: F401 - kept for importers
+
+__all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "image_source",
            "features", "cached_features", "evaluate", "evaluate_run", "NOT_COMPARABLE", "INCEPTION_FILE"]
 
-INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 NOT_COMPARABLE = ("weights is 'none': InceptionV3 has random weights, so these FID/MiFID figures are NOT comparable "
                   "to Kaggle's (a test of the machinery only)")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -47,20 +50,27 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fid(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Frechet distance between two Gaussians, with Kaggle's safeguards for a singular product."""
-    from scipy import linalg
-
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
-    with warnings.catch_warnings():  # a singular product is expected with few images; handled just below
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    covmean = _sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def _sqrtm(a: np.ndarray) -> np.ndarray:
+    """SciPy's matrix square root, called as SciPy 1.11 to 1.18 all accept (no ``disp``: deprecated in 1.16,
+    gone in 1.18); its warnings for nearly singular products are expected with few images and handled above."""
+    from scipy import linalg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = linalg.sqrtm(a)
+    return out[0] if isinstance(out, tuple) else out
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -86,19 +96,6 @@ def mifid(fid_value: float, distance: float, epsilon: float = 0.1) -> float:
 
 
 # ------------------------------------------------------------------------------------------- features
-@functools.lru_cache(maxsize=2)
-def inception(weights: str = "imagenet"):
-    """InceptionV3 without its top, average-pooled to 2048 features; weights 'imagenet', a file or 'none'.
-    Built once per process and weights (with 'none', seeded: the same random network every time)."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    from .weights import keras_application
-
-    return keras_application("InceptionV3", weights, INCEPTION_FILE, "evaluate.weights", pooling="avg",
-                             input_shape=(299, 299, 3))
-
-
 def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str], callable]:
     """(names, read(name) -> bytes) for an images.zip or a folder of JPEG/PNG images, in name order."""
     path = Path(path)
@@ -118,16 +115,9 @@ def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str],
     raise FileNotFoundError(f"{path}: expected an images.zip or a folder of .jpg/.png images")
 
 
-@functools.lru_cache(maxsize=4)
-def _forward(model):
-    """The model's compiled forward pass, traced once per model (not once per evaluation)."""
-    import tensorflow as tf
-
-    return tf.function(lambda x: model(x, training=False))
-
-
-def features(model, names: list[str], read, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-    """Pool features of the images, batched; decoding overlaps the model (tf.data)."""
+def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+    """Pool features of the images with ``net`` (:class:`monet.inception.FeatureNetwork`), batched; decoding
+    (to 0-255 RGB at 256x256, the competition's size) overlaps the network (tf.data)."""
     import tensorflow as tf
     from tqdm import tqdm
 
@@ -135,49 +125,53 @@ def features(model, names: list[str], read, batch_size: int = 32, progress: bool
         for name in names:
             yield read(name)
 
+    def decode(blob):
+        image = tf.cast(tf.io.decode_image(blob, channels=3, expand_animations=False), tf.float32)
+        return tf.image.resize(image, [256, 256])  # the identity for the competition's 256x256 images
+
     ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec([], tf.string))
-    ds = ds.map(lambda b: tf.image.resize(tf.cast(tf.io.decode_image(b, channels=3, expand_animations=False),
-                                                  tf.float32), [299, 299]) / 127.5 - 1.0,
-                num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
-    forward = _forward(model)
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     out = []
     with tqdm(total=len(names), desc="features", unit="img", mininterval=10, ascii=True, file=sys.stdout,
               disable=not progress) as bar:
         for batch in ds:
-            out.append(forward(batch).numpy())
+            out.append(net.features(batch))
             bar.update(len(out[-1]))
     return np.concatenate(out) if out else np.zeros((0, 2048), np.float32)
 
 
 def _content_key(names: list[str], read, weights: str) -> str:
     h = hashlib.sha256()
-    weights_id = weights
-    if weights not in ("imagenet", "none") and Path(weights).is_file():
-        stat = Path(weights).stat()
-        weights_id = f"{Path(weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    h.update(f"inception-v3-avgpool-299|{weights_id}|".encode())
+    h.update(f"{inception.network_key(weights)}|".encode())
     for name in names:
         h.update(hashlib.sha256(read(name)).digest())
     return h.hexdigest()[:24]
 
 
-def cached_features(model_factory, names, read, weights: str, cache_dir: Path | None, batch_size: int = 32,
+def cached_features(net_factory, names, read, weights: str, cache_dir: Path | None, batch_size: int = 32,
                     log=print) -> tuple[np.ndarray, bool]:
     """Features of a set of images, cached in ``cache_dir`` under a key made of the files' content and the
-    weights: a second evaluation against the same paintings reuses them, a changed file invalidates them.
-    Returns (features, whether they came from the cache)."""
+    network (:func:`monet.inception.network_key`): a second evaluation against the same paintings with the same
+    network reuses them; a changed file or another network never does. Returns (features, from the cache)."""
     key = _content_key(names, read, weights)
     path = Path(cache_dir) / f"{key}.npz" if cache_dir else None
     if path is not None and path.is_file():
         log(f"real-image features from the cache {path}")
         return np.load(path)["features"], True
-    feats = features(model_factory(), names, read, batch_size)
+    feats = features(net_factory(), names, read, batch_size)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial.npz")
-        np.savez(tmp, features=feats)
-        tmp.replace(path)
+        with files.atomic_path(path, ".npz") as tmp:
+            np.savez(tmp, features=feats)  # tmp ends in .npz, so savez writes exactly there
     return feats, False
+
+
+def score_features(real_feats: np.ndarray, gen_feats: np.ndarray, epsilon: float = 0.1) -> dict:
+    """FID, memorization distance (raw and thresholded) and MiFID of generated against real features."""
+    fid_value = fid(*statistics(real_feats), *statistics(gen_feats))
+    distance = memorization_distance(gen_feats, real_feats)
+    return {"fid": fid_value, "memorization_distance": distance,
+            "memorization_distance_thresholded": thresholded(distance, epsilon), "epsilon": epsilon,
+            "mifid": mifid(fid_value, distance, epsilon)}
 
 
 # ------------------------------------------------------------------------------------------- evaluate
@@ -200,31 +194,33 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
         real_names, real_read = image_source(real)
     if len(gen_names) < 2 or len(real_names) < 2:
         raise ValueError(f"need at least 2 generated and 2 real images, got {len(gen_names)} and {len(real_names)}")
-    model = None
+    net = None
 
-    def model_factory():
-        nonlocal model
-        if model is None:
-            model = inception(weights)
-        return model
+    def net_factory():
+        nonlocal net
+        if net is None:
+            net = inception.network(weights)
+        return net
 
-    real_feats, from_cache = cached_features(model_factory, real_names, real_read, weights, cache_dir, batch_size,
+    real_feats, from_cache = cached_features(net_factory, real_names, real_read, weights, cache_dir, batch_size,
                                              log)
-    gen_feats = features(model_factory(), gen_names, gen_read, batch_size)
-    fid_value = fid(*statistics(real_feats), *statistics(gen_feats))
-    distance = memorization_distance(gen_feats, real_feats)
+    gen_feats = features(net_factory(), gen_names, gen_read, batch_size)
+    kind = inception.kind_of(weights)
     metrics = {
-        "fid": fid_value, "memorization_distance": distance, "memorization_distance_thresholded":
-        thresholded(distance, epsilon), "epsilon": epsilon, "mifid": mifid(fid_value, distance, epsilon),
+        **score_features(real_feats, gen_feats, epsilon),
         "generated_images": len(gen_names), "real_images": len(real_names), "generated": str(generated),
         "real": str(real) if not isinstance(real, (list, tuple)) else f"{len(real)} paintings of the run",
-        "weights": weights, "comparable_to_kaggle": weights != "none", "real_features_cached": from_cache,
+        "weights": weights, "network": inception.describe(weights), "network_kind": kind,
+        "comparable_to_kaggle": kind == "kaggle", "real_features_cached": from_cache,
         "seconds": round(time.time() - t0, 2),
-        "note": NOT_COMPARABLE if weights == "none" else
-        "An estimate: Kaggle scores against paintings it keeps hidden, not against these.",
+        "note": {"random": NOT_COMPARABLE,
+                 "keras": "Keras InceptionV3, not Kaggle's network: these figures are not on Kaggle's scale (give "
+                          "evaluate.weights the path of classify_image_graph_def.pb for Kaggle's).",
+                 "kaggle": "Kaggle's network; still an estimate: Kaggle scores against paintings it keeps hidden, "
+                           "not against these."}[kind],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    files.write_json(out_dir / "metrics.json", metrics)
     if nearest_images:
         g = _normalize_rows(np.where(np.sum(gen_feats, 1, keepdims=True) != 0, gen_feats, 1e-12))
         r = _normalize_rows(np.where(np.sum(real_feats, 1, keepdims=True) != 0, real_feats, 1e-12))
@@ -234,8 +230,8 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
         rows = [[as_rgb(gen_read(gen_names[i])), as_rgb(real_read(real_names[int(d[i].argmin())]))] for i in closest]
         plots.image_grid(rows, out_dir / "evaluate" / "nearest.png", col_titles=["generated", "nearest painting"],
                          row_titles=[f"d={d[i].min():.3f}" for i in closest],
-                         title="Generated images closest to a training painting"
-                         + (f"\n{NOT_COMPARABLE}" if weights == "none" else ""))
+                         title="Generated images closest to a training painting\n"
+                         + inception.describe(weights))
     return metrics
 
 
@@ -257,7 +253,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m monet.scoring", description=__doc__.split("\n\n")[0])
     ap.add_argument("images", help="an images.zip or a folder of generated images")
     ap.add_argument("--real", required=True, help="a folder of real paintings (e.g. DATA/monet_jpg)")
-    ap.add_argument("--weights", default="imagenet", help="imagenet, a weights file, or none")
+    ap.add_argument("--weights", default="imagenet",
+                    help="the network: the path of Kaggle's classify_image_graph_def.pb (Kaggle's scale), imagenet "
+                         "or a Keras InceptionV3 weights file (not Kaggle's scale), or none (random)")
     ap.add_argument("--out", default=None, help="where metrics.json goes (default: beside the images)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--epsilon", type=float, default=0.1)
@@ -272,7 +270,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
-          f"({m['generated_images']} generated, {m['real_images']} real; {m['note']})\n{out / 'metrics.json'}")
+          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}\n"
+          f"{out / 'metrics.json'}")
     return 0
 
 

@@ -329,7 +329,8 @@ def _training_state(run_dir: Path, generator_path: Path) -> dict:
     if not path.is_file() or generator_path != run_dir / "cyclegan" / "generator.keras":
         return {}
     trained = json.loads(path.read_text())
-    out = {"trained_steps": trained.get("global_steps"), "planned_steps": trained.get("planned_steps")}
+    out = {"trained_steps": trained.get("global_steps"), "planned_steps": trained.get("planned_steps"),
+           "chosen_checkpoint": trained.get("chosen_checkpoint")}
     if trained.get("warning") or trained.get("stopped_early"):
         out["training_warning"] = trained.get("warning") or trained["stopped_early"]
     return out

@@ -172,3 +172,41 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
     assert summary["epochs_completed"] == 4 and any("9 steps planned" in line for line in logs)
     meta = json.loads((cyclegan.latest_checkpoint(run / "cyclegan" / "checkpoints") / "checkpoint.json").read_text())
     assert meta["global_step"] == 9 and meta["planned_steps"] == 9
+
+
+def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
+    import csv
+    import shutil
+
+    import keras
+
+    from monet import submission
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    known = {"epoch_0001": 5.0, "epoch_0002": 3.0, "epoch_0003": 4.0}
+    scored = []
+
+    def stub(generator, folder):
+        scored.append(folder.name)
+        return {"fid": known[folder.name] * 10, "memorization_distance": 0.5, "mifid": known[folder.name]}
+
+    cfg = tiny_cyclegan(epochs=3, keep_checkpoints=0, score_checkpoints=3, score_weights="none")
+    summary = cyclegan.train(run, cfg, seed=2, log=lambda *_: None, scorer=stub)
+    assert scored == ["epoch_0003", "epoch_0002", "epoch_0001"]  # newest first: the budget may cut the oldest
+    assert summary["chosen_checkpoint"] == "epoch_0002" and summary["chosen_mifid"] == 3.0
+    assert "random weights" in summary["scoring_network"]
+    with open(run / "cyclegan" / "checkpoint_scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["checkpoint"], float(r["mifid"])) for r in rows] == sorted(known.items())
+    assert (run / "cyclegan" / "checkpoint_scores.png").is_file()
+    packaged = keras.saving.load_model(run / "cyclegan" / "generator.keras", compile=False)
+    m, _ = cyclegan.load_checkpoint(run / "cyclegan" / "checkpoints" / "epoch_0002")
+    for a, b in zip(packaged.get_weights(), m.gen_g.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    from monet import params
+
+    with pytest.raises(submission.SubmissionError):  # 40 photos: kept aside, but translated by epoch 2's generator
+        submission.package(run, {**params.defaults()["package"], "fit_count": "keep", "batch_size": 8})
+    info = json.loads((run / "submission" / "summary.json").read_text())
+    assert info["generator"] == str(run / "cyclegan" / "generator.keras") and info["count"] == 40

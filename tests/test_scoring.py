@@ -130,3 +130,57 @@ def test_compare_two_small_finished_runs(small_run, tmp_path):
     assert "| lam5 | cyclegan | 5.0 |" in md and "losses.png" in md and "strip.png" in md
     assert (tmp_path / "cmp" / "compare.html").read_text().count("<tr>") == 3
     assert (tmp_path / "cmp" / "losses.png").is_file() and (tmp_path / "cmp" / "strip.png").is_file()
+
+
+@pytest.fixture()
+def graph(tmp_path):
+    from tests.kaggle_graph import write_graph
+
+    path = tmp_path / "classify_image_graph_def.pb"
+    return path, write_graph(path)
+
+
+def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(graph, images):
+    import tensorflow as tf
+
+    from monet import inception
+    from tests.kaggle_graph import expected_features
+
+    path, weights = graph
+    real, _ = images
+    net = inception.network(str(path))
+    assert net.kind == "kaggle" and "Kaggle's scale" in net.description and net.key.startswith("graph:")
+    names, read = S.image_source(real)
+    feats = S.features(net, names, read, batch_size=4, progress=False)  # batches of 4 and 2
+    pixels = np.stack([tf.image.resize(tf.cast(tf.io.decode_image(read(n), channels=3), tf.float32), [256, 256])
+                       .numpy() for n in names])
+    assert feats.shape == (6, 2048)
+    np.testing.assert_allclose(feats, expected_features(pixels, weights), rtol=1e-4, atol=1e-5)
+    with pytest.raises(Exception, match="no ExpandDims, pool_3 node|not a TensorFlow GraphDef"):
+        bad = path.with_name("other.pb")
+        bad.write_bytes(b"not a graph")
+        inception.network(str(bad))
+
+
+def test_the_cache_never_mixes_two_networks(graph, images, tmp_path):
+    path, _ = graph
+    real, gen = images
+    cache = tmp_path / "cache"
+    quiet = lambda *_: None  # noqa: E731
+    kaggle = S.evaluate(gen, real, tmp_path / "a", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
+    random = S.evaluate(gen, real, tmp_path / "b", weights="none", batch_size=4, cache_dir=cache, log=quiet)
+    assert not kaggle["real_features_cached"] and not random["real_features_cached"]
+    assert len(list(cache.glob("*.npz"))) == 2 and kaggle["fid"] != pytest.approx(random["fid"])
+    again = S.evaluate(gen, real, tmp_path / "c", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
+    assert again["real_features_cached"] and again["fid"] == pytest.approx(kaggle["fid"], rel=1e-6)
+    assert kaggle["comparable_to_kaggle"] and kaggle["network_kind"] == "kaggle" and "Kaggle's network" in kaggle["note"]
+    assert random["network_kind"] == "random" and not random["comparable_to_kaggle"]
+
+
+def test_scoring_command_line_with_kaggles_graph(graph, images, tmp_path, capsys):
+    path, _ = graph
+    real, gen = images
+    assert S.main([str(gen), "--real", str(real), "--weights", str(path), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "MiFID" in out and "network: Kaggle's network" in out
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["network_kind"] == "kaggle"

@@ -1,0 +1,84 @@
+"""Choosing the generator to submit: score the last epoch checkpoints by local MiFID, package the best.
+
+The last epoch is not always the best one, and seed-to-seed spread on the leaderboard is about +-3 MiFID, so with
+``cyclegan.score_checkpoints: N`` training ends by translating ``score_photos`` photos with each of the last N
+checkpoints' generators (the averaged one when ``ema`` is on), scoring them against the run's paintings with
+``score_weights`` (Kaggle's ``classify_image_graph_def.pb`` for Kaggle's scale), and saving the lowest-MiFID one
+as ``cyclegan/generator.keras``. Every score goes to ``cyclegan/checkpoint_scores.csv`` and
+``checkpoint_scores.png``. Newest first: when the time budget runs short the rest is skipped, and said.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import files, inception, plots, scoring
+
+__all__ = ["SCORE_FIELDS", "pick", "feature_scorer", "score_checkpoints"]
+
+SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "seconds"]
+
+
+def pick(rows: list[dict]) -> dict:
+    """The row with the lowest MiFID (the later checkpoint on a tie)."""
+    return min(rows, key=lambda r: (r["mifid"], -r["global_step"]))
+
+
+def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon: float = 0.1, batch_size: int = 32,
+                   log=print):
+    """A scorer ``(generator, checkpoint folder) -> {fid, memorization_distance, mifid}``: the photos translated
+    in memory, their features against the run's paintings' (cached beside the run folders)."""
+    import tensorflow as tf
+
+    from . import data
+    from .submission import _translator
+
+    net = inception.network(weights)
+    paintings = [r["path"] for r in data.read_manifest(run_dir)["monet"]]
+    real, _ = scoring.cached_features(lambda: net, paintings, lambda p: Path(p).read_bytes(), weights,
+                                      run_dir.parent / ".feature-cache", batch_size, log)
+
+    def score(generator, _folder) -> dict:
+        translate = _translator(generator)
+        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in data.photo_batches(photo_paths, batch_size)]
+        return scoring.score_features(real, np.concatenate(feats), epsilon)
+
+    return score
+
+
+def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, scorer, out: Path, network: str,
+                      seconds_left=lambda: None, reserve_seconds: float = 0.0, log=print) -> dict:
+    """Score ``candidates`` ((checkpoint meta, folder), newest first) with ``scorer`` and save the best generator
+    as ``out/generator.keras``; skip what the time budget would not fit. Returns {chosen, rows, skipped, note}."""
+    rows, skipped, per = [], [], None
+    for meta, folder in candidates:
+        left = seconds_left()
+        if left is not None and per is not None and left - per < reserve_seconds:
+            skipped.append(folder.name)
+            continue
+        t0 = time.perf_counter()
+        figures = scorer(load_generator(folder), folder)
+        rows.append({"checkpoint": folder.name, "epoch": meta["epoch"], "global_step": meta["global_step"],
+                     **{k: float(figures[k]) for k in ("fid", "memorization_distance", "mifid")},
+                     "seconds": round(time.perf_counter() - t0, 2)})
+        per = rows[-1]["seconds"] if per is None else max(per, rows[-1]["seconds"])
+        log(f"checkpoint {folder.name}: MiFID {rows[-1]['mifid']:.3f} (FID {rows[-1]['fid']:.3f})")
+    if not rows:
+        return {"chosen": None, "rows": [], "skipped": skipped, "note": "no checkpoint could be scored in time"}
+    best = pick(rows)
+    generator = load_generator(out / "checkpoints" / best["checkpoint"])
+    with files.atomic_path(out / "generator.keras", ".keras") as tmp:
+        generator.save(str(tmp))
+    rows.sort(key=lambda r: r["global_step"])
+    with files.atomic_path(out / "checkpoint_scores.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=SCORE_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    plots.checkpoint_scores(rows, best["checkpoint"], out / "checkpoint_scores.png", network)
+    note = (f"packaged {best['checkpoint']}: the lowest local MiFID ({best['mifid']:.3f}) of {len(rows)} scored "
+            f"checkpoint(s)" + (f"; {len(skipped)} skipped for the time budget" if skipped else ""))
+    log(note)
+    return {"chosen": best, "rows": rows, "skipped": skipped, "note": note}
