@@ -195,6 +195,10 @@ def main(argv=None) -> int:
         if skip:
             print(f"[{stage.name}] skipped: finished earlier with the same params")
             continue
+        if stage.name == "evaluate" and params["package"]["shard"]:
+            print(f"[{stage.name}] skipped: package.shard wrote a partial zip; merge the shards "
+                  "(python -m monet.submission merge), then score the whole")
+            continue
         parameters = {"run_dir": str(run_dir), **P.stage_parameters(params, stage.name)}
         if args.force and "resume" in parameters:
             parameters["resume"] = False

@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Training speed: our CycleGAN train step against a plain Keras ``model.fit`` of a CycleGAN model with a
-``train_step`` override (the shape of the public Keras example). Same models (same initial weights), same data,
-same machine, one run; each is traced once before it is timed.
+``train_step`` override in the shape of keras-io's CycleGAN example (all four gradients computed, then all
+applied), and the cost of the leaderboard recipe's levers. Same models (same initial weights), same data, same
+machine, one run; each is traced once before it is timed.
 
     python benchmarks/bench_training.py [--steps 40] [--size 256] [--filters 8] [--res-blocks 2] [--xla]
 
-Prints steps per second for each; the last line is ``ratio_vs_fit=<ours / fit>``.
+Prints steps per second for each; ``ratio_vs_fit=<ours / fit>`` and, last, ``lever_cost=<report step time with
+every lever of params/leaderboard.yaml on / without> - 1`` (the same networks: the levers, not the U-Net).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from monet import cyclegan, losses, params
+    from monet import augment, cyclegan, losses, params, schedules
 
     cfg = params.defaults()["cyclegan"]
     cfg.update(gen_filters=args.filters, gen_res_blocks=args.res_blocks, disc_blocks=3, disc_filters=8, disc_kernel=2,
@@ -48,14 +50,29 @@ def main() -> None:
         return cyclegan.CycleGAN(cyclegan.model_args(cfg), 2e-4)
 
     # ours
-    m = fresh()
-    step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5, jit_compile=args.xla)
-    step(x[0], y[0])
-    t0 = time.perf_counter()
-    for real_x, real_y in ds:
-        out = step(real_x, real_y)
-        float(out["gen_g_loss"])  # as train() does: the losses are read every step
-    ours = args.steps / (time.perf_counter() - t0)
+    def time_ours(lr=2e-4, dataset=ds, **step_options):
+        keras.utils.set_random_seed(0)
+        m = cyclegan.CycleGAN(cyclegan.model_args(cfg), lr, ema=step_options.pop("ema", 0.0))
+        step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5, jit_compile=args.xla, **step_options)
+        step(x[0], y[0], tf.constant(0, tf.int64))
+        t0 = time.perf_counter()
+        for i, (real_x, real_y) in enumerate(dataset):
+            out = step(real_x, real_y, tf.constant(i, tf.int64))
+            float(out["gen_g_loss"])  # as train() does: the losses are read every step
+        return args.steps / (time.perf_counter() - t0)
+
+    ours = time_ours()
+    # every lever of the leaderboard recipe on the same networks: augmented data, DiffAugment, label smoothing,
+    # the linear-decay schedule (and EMA when the file turns it on)
+    board = params.load_params(Path(__file__).resolve().parents[1] / "params" / "leaderboard.yaml")["cyclegan"]
+    keys = tf.constant(np.arange(args.steps * 2, dtype=np.int64).reshape(args.steps, 2))
+    augmented = tf.data.Dataset.from_tensor_slices((x, y, keys)).map(
+        lambda a, b, k: (tf.stack([augment.augment_image(i, tuple(board["augment_photo"]), k) for i in tf.unstack(a)]),
+                         tf.stack([augment.augment_image(i, tuple(board["augment_monet"]), k + 1) for i in tf.unstack(b)])),
+        num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    schedule = schedules.learning_rate(board["lr_schedule"], 2e-4, args.steps, board["decay_from"])
+    with_levers = time_ours(schedule, augmented, diffaugment=board["diffaugment"],
+                            label_smoothing=board["label_smoothing"], ema=board["ema"])
 
     # the public example's shape: a keras.Model with a train_step override, driven by fit
     class FitCycleGAN(keras.Model):
@@ -79,10 +96,11 @@ def main() -> None:
                 f_loss = losses.generator_loss(d_fake_x) + 10.0 * cycle + 5.0 * losses.identity_loss(real_x, same_x)
                 dx_loss = losses.discriminator_loss(d_real_x, d_fake_x)
                 dy_loss = losses.discriminator_loss(d_real_y, d_fake_y)
-            for loss, model, name in ((g_loss, self.gen_g, "gen_g"), (f_loss, self.gen_f, "gen_f"),
-                                      (dx_loss, self.disc_x, "disc_x"), (dy_loss, self.disc_y, "disc_y")):
-                grads = tape.gradient(loss, model.trainable_variables)
-                self.opts[name].apply_gradients(zip(grads, model.trainable_variables))
+            pairs = ((g_loss, self.gen_g, "gen_g"), (f_loss, self.gen_f, "gen_f"),
+                     (dx_loss, self.disc_x, "disc_x"), (dy_loss, self.disc_y, "disc_y"))
+            grads = [tape.gradient(loss, model.trainable_variables) for loss, model, _ in pairs]  # all four first
+            for (_, model, name), g in zip(pairs, grads):  # then all applied, as keras-io's example does
+                self.opts[name].apply_gradients(zip(g, model.trainable_variables))
             return {"gen_g_loss": g_loss, "gen_f_loss": f_loss, "disc_x_loss": dx_loss, "disc_y_loss": dy_loss}
 
     fit_model = FitCycleGAN(fresh())
@@ -97,7 +115,9 @@ def main() -> None:
           f"devices {[d.device_type for d in tf.config.list_logical_devices()]}")
     print(f"ours:      {ours:7.2f} steps/s")
     print(f"model.fit: {fit:7.2f} steps/s")
+    print(f"ours, leaderboard levers on: {with_levers:7.2f} steps/s")
     print(f"ratio_vs_fit={ours / fit:.2f}")
+    print(f"lever_cost={ours / with_levers - 1:.3f}")
 
 
 if __name__ == "__main__":

@@ -202,6 +202,10 @@ zipfile.ZipFile(io.BytesIO(base64.b64decode(SOURCE))).extractall(src)
 (src / "params").mkdir()
 (src / "params" / (RUN_NAME + ".yaml")).write_text(PARAMS_YAML)
 sys.path.insert(0, str(src))
+os.environ["PYTHONPATH"] = str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")  # the stages' kernels too
+os.environ["MONET_SOURCE_COMMIT"] = "{commit}"  # run.json records the bundled code, not a checkout
+import monet  # noqa: E402
+assert Path(monet.__file__).resolve().is_relative_to(src.resolve()), f"monet imported from {{monet.__file__}}"
 print("pipeline code from commit {commit}, unpacked into", src)'''
 
 RUN = '''import shutil
@@ -222,6 +226,9 @@ assert status == 0, f"the pipeline exited with status {{status}}"'''
 SHOW = '''import json
 
 from IPython.display import Image, Markdown, display
+
+# On a TPU VM one process may hold the TPU: the stages' own kernels, never this notebook's.
+print("TensorFlow loaded in this notebook's process:", "tensorflow" in sys.modules)
 
 from monet import runs
 
@@ -271,7 +278,8 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
         "kernel_sources": [],
     }
     (out / "kernel-metadata.json").write_text(json.dumps(metadata, indent=1))
-    commit = runs.git_info(repo)["commit"] or "unknown"
+    git = runs.git_info(repo)
+    commit = (git["commit"] or "unknown") + (" plus uncommitted changes" if git.get("dirty") else "")
     kept = {k: v for k, v in p.items() if k != "kaggle"}
     params_yaml = f"# {run_name}, bundled for Kaggle from {params_path.name} at commit {commit}\n" \
         + yaml.safe_dump(kept, sort_keys=False)
@@ -319,10 +327,12 @@ def submit(kernel: str, version: int | None = None, message: str | None = None, 
         validate_zip(Path(run_dir) / "images.zip")
     client = (client_factory or api)()
     with tempfile.TemporaryDirectory() as tmp:
-        _call("kernel output download", client.kernels_output, kernel, path=tmp, file_pattern="images.zip")
+        # The zip of the version that is submitted: 'owner/slug/N' names version N (the latest without it).
+        source = kernel if version is None else f"{kernel}/{version}"
+        _call("kernel output download", client.kernels_output, source, path=tmp, file_pattern="images.zip")
         found = sorted(Path(tmp).rglob("images.zip"))
         if not found:
-            raise KaggleError(f"kernel {kernel} has no images.zip in its output: has its run finished? See "
+            raise KaggleError(f"kernel {source} has no images.zip in its output: has its run finished? See "
                               f"https://www.kaggle.com/code/{kernel}")
         checked = validate_zip(found[0])
     if message is None:

@@ -30,7 +30,10 @@ def write_run_json(run_dir: str | Path, record: dict) -> None:
 
 
 def git_info(repo: str | Path) -> dict:
-    """{commit, dirty} of the repository at ``repo``, or {commit: None} outside git."""
+    """{commit, dirty} of the repository at ``repo``; outside git, the commit a Kaggle bundle recorded
+    (``MONET_SOURCE_COMMIT``, with ``source: bundle``), else {commit: None}."""
+    import os
+
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -38,6 +41,9 @@ def git_info(repo: str | Path) -> dict:
                                     capture_output=True, text=True, check=True).stdout.strip())
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
+        bundled = os.environ.get("MONET_SOURCE_COMMIT")
+        if bundled:
+            return {"commit": bundled.split(" ")[0], "dirty": "uncommitted" in bundled, "source": "bundle"}
         return {"commit": None, "dirty": None}
 
 

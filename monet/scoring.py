@@ -17,10 +17,8 @@ Command line: ``python -m monet.scoring IMAGES --real FOLDER [--weights PATH.pb|
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import io
-import json
 import sys
 import time
 import warnings

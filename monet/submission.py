@@ -241,7 +241,6 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     import keras
 
     from . import data, networks  # noqa: F401 - networks registers the custom layers for loading
-    from . import schedules  # noqa: F401 - registers the learning-rate schedule
 
     if deterministic:
         from .environment import seed_everything

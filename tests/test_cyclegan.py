@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from monet import cyclegan, networks
+from monet import cyclegan, networks, training
 from tests.conftest import tiny_cyclegan
 
 
@@ -46,16 +46,17 @@ def test_checkpoint_carries_args_weights_and_optimizer_state(tmp_path):
     assert cyclegan.latest_checkpoint(tmp_path) == folder
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_history_as_an_uninterrupted_run(small_run, tmp_path):
     import shutil
 
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for run in (straight, resumed):
         shutil.copytree(small_run / "data", run / "data")
-    cyclegan.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=lambda *_: None)
-    cyclegan.train(resumed, tiny_cyclegan(epochs=1), seed=5, deterministic=True, log=lambda *_: None)
+    training.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=lambda *_: None)
+    training.train(resumed, tiny_cyclegan(epochs=1), seed=5, deterministic=True, log=lambda *_: None)
     logs = []
-    summary = cyclegan.train(resumed, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
+    summary = training.train(resumed, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert summary["resumed_from"].endswith("epoch_0001") and summary["epochs_trained_now"] == 1
     assert any("Resuming from" in line for line in logs)
     assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
@@ -71,9 +72,9 @@ def test_changed_params_keep_old_checkpoints_aside(small_run, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
-    cyclegan.train(run, tiny_cyclegan(), seed=1, log=lambda *_: None)
+    training.train(run, tiny_cyclegan(), seed=1, log=lambda *_: None)
     logs = []
-    summary = cyclegan.train(run, tiny_cyclegan(lambda_cycle=5.0), seed=1, log=logs.append)
+    summary = training.train(run, tiny_cyclegan(lambda_cycle=5.0), seed=1, log=logs.append)
     assert summary["resumed_from"] is None
     kept = [p for p in run.iterdir() if p.name.startswith("cyclegan.")]
     assert len(kept) == 1 and cyclegan.latest_checkpoint(kept[0] / "checkpoints") is not None
@@ -85,13 +86,13 @@ def test_tfrecord_training_and_missing_tfrecords(small_run, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
-    summary = cyclegan.train(run, tiny_cyclegan(data_format="tfrec", steps_per_epoch=2), seed=1, log=lambda *_: None)
+    summary = training.train(run, tiny_cyclegan(data_format="tfrec", steps_per_epoch=2), seed=1, log=lambda *_: None)
     assert summary["photos"] == 40 and summary["paintings"] == 6
     info = json.loads((run / "data" / "summary.json").read_text())
     info["domains"]["photo"]["tfrecords"] = []
     (run / "data" / "summary.json").write_text(json.dumps(info))
     with pytest.raises(Exception, match="photo_tfrec/\\*.tfrec; use data_format: jpg"):
-        cyclegan.train(run, tiny_cyclegan(data_format="tfrec", resume=False), seed=1, log=lambda *_: None)
+        training.train(run, tiny_cyclegan(data_format="tfrec", resume=False), seed=1, log=lambda *_: None)
 
 
 def test_default_epoch_covers_every_photo(small_run, tmp_path):
@@ -99,7 +100,7 @@ def test_default_epoch_covers_every_photo(small_run, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
-    summary = cyclegan.train(run, tiny_cyclegan(steps_per_epoch=None, batch_size=4), seed=1, log=lambda *_: None)
+    summary = training.train(run, tiny_cyclegan(steps_per_epoch=None, batch_size=4), seed=1, log=lambda *_: None)
     assert summary["steps_per_epoch"] == 10  # ceil(40 photos / 4)
 
 
@@ -130,21 +131,22 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, tmp_
     for run in (straight, stopped):
         shutil.copytree(small_run / "data", run / "data")
     quiet = lambda *_: None  # noqa: E731
-    cyclegan.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
+    training.train(straight, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(cyclegan.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
+    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
     logs = []
-    first = cyclegan.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
+    first = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
     assert first["global_steps"] == allowed and first["undertrained"] and "6 planned" in first["warning"]
     name = cyclegan._checkpoint_name(allowed // 3, allowed % 3)
     assert cyclegan.latest_checkpoint(stopped / "cyclegan" / "checkpoints").name == name
     monkeypatch.delenv(budget.DEADLINE_ENV)  # the rerun: no budget this time
-    second = cyclegan.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
+    second = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
     assert second["resumed_from"].endswith(name) and not second["stopped_early"] and not second["undertrained"]
     assert (straight / "cyclegan" / "history.csv").read_text() == (stopped / "cyclegan" / "history.csv").read_text()
 
 
+@pytest.mark.slow
 def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypatch):
     import shutil
     import time
@@ -154,18 +156,18 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
     with pytest.raises(ValueError, match="epochs is 'auto' but this run has no time budget"):
-        cyclegan.train(run, tiny_cyclegan(epochs="auto"), seed=1, log=lambda *_: None)
+        training.train(run, tiny_cyclegan(epochs="auto"), seed=1, log=lambda *_: None)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(cyclegan.budget, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
+    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
     planned = []
 
     def plan(left, per_step, reserve, done, minimum=1):
         planned.append((left, per_step, reserve, done))
         return done + 3
 
-    monkeypatch.setattr(cyclegan.budget, "plan_training_steps", plan)
+    monkeypatch.setattr(training.budget, "plan_training_steps", plan)
     logs = []
-    summary = cyclegan.train(run, tiny_cyclegan(epochs="auto", steps_per_epoch=2, lr_schedule="linear_decay"),
+    summary = training.train(run, tiny_cyclegan(epochs="auto", steps_per_epoch=2, lr_schedule="linear_decay"),
                              seed=1, log=logs.append)
     assert planned and planned[0][3] == 6 and 0 < planned[0][1] < 60 and 3000 < planned[0][0] <= 3600
     assert summary["planned_steps"] == summary["global_steps"] == 9 and not summary["undertrained"]
@@ -174,6 +176,7 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
     assert meta["global_step"] == 9 and meta["planned_steps"] == 9
 
 
+@pytest.mark.slow
 def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
     import csv
     import shutil
@@ -192,7 +195,7 @@ def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
         return {"fid": known[folder.name] * 10, "memorization_distance": 0.5, "mifid": known[folder.name]}
 
     cfg = tiny_cyclegan(epochs=3, keep_checkpoints=0, score_checkpoints=3, score_weights="none")
-    summary = cyclegan.train(run, cfg, seed=2, log=lambda *_: None, scorer=stub)
+    summary = training.train(run, cfg, seed=2, log=lambda *_: None, scorer=stub)
     assert scored == ["epoch_0003", "epoch_0002", "epoch_0001"]  # newest first: the budget may cut the oldest
     assert summary["chosen_checkpoint"] == "epoch_0002" and summary["chosen_mifid"] == 3.0
     assert "random weights" in summary["scoring_network"]

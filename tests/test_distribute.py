@@ -20,7 +20,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras
-from monet import cyclegan, data, distribute, params
+from monet import data, distribute, params, training
 
 root = sys.argv[1]
 data.fetch(root + "/base", "synthetic", seed=3, synthetic_photos=24, synthetic_monet=4, sample_images=2)
@@ -38,7 +38,7 @@ import shutil
 
 def run(name, **kw):
     shutil.copytree(root + "/base/data", root + f"/{name}/data", dirs_exist_ok=True)
-    return cyclegan.train(root + f"/{name}", cfg(**kw), seed=5, log=lambda *_: None)
+    return training.train(root + f"/{name}", cfg(**kw), seed=5, log=lambda *_: None)
 
 
 def history(name):

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from monet import architecture, augment, budget, cyclegan, losses, networks, schedules
+from monet import architecture, augment, budget, cyclegan, losses, networks, schedules, training
 from monet.image_pool import ImagePool
 from tests.conftest import tiny_cyclegan
 
@@ -184,14 +184,15 @@ LEVERS = dict(generator="unet", gen_filters=2, unet_depth=8, augment_photo=["jit
               adversarial_loss="bce", steps_per_epoch=2)
 
 
+@pytest.mark.slow
 def test_every_lever_trains_and_resumes_exactly(small_run, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for run in (straight, resumed):
         shutil.copytree(small_run / "data", run / "data")
     quiet = lambda *_: None  # noqa: E731
-    a = cyclegan.train(straight, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
-    cyclegan.train(resumed, tiny_cyclegan(**LEVERS, epochs=1), seed=5, deterministic=True, log=quiet)
-    b = cyclegan.train(resumed, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
+    a = training.train(straight, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
+    training.train(resumed, tiny_cyclegan(**LEVERS, epochs=1), seed=5, deterministic=True, log=quiet)
+    b = training.train(resumed, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
     assert b["resumed_from"].endswith("epoch_0001") and a["levers"]["pool_size"] == 3
     assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
     # The packaged generator holds the averaged weights (EMA), not the last ones.

@@ -102,7 +102,7 @@ def test_scoring_command_line(images, tmp_path, capsys):
 
 
 def test_compare_two_small_finished_runs(small_run, tmp_path):
-    from monet import compare, cyclegan, submission
+    from monet import compare, submission, training
     from monet.runs import write_run_json
     from monet import params
     from tests.conftest import tiny_cyclegan
@@ -112,7 +112,7 @@ def test_compare_two_small_finished_runs(small_run, tmp_path):
         run = tmp_path / name
         shutil.copytree(small_run / "data", run / "data")
         cfg = tiny_cyclegan(lambda_cycle=lam, steps_per_epoch=2)
-        cyclegan.train(run, cfg, seed=1, log=lambda *_: None)
+        training.train(run, cfg, seed=1, log=lambda *_: None)
         try:
             submission.package(run, {**params.defaults()["package"], "fit_count": "keep"})
         except submission.SubmissionError:
