@@ -168,6 +168,10 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     record = runs.read_run_json(run_dir)
+    killed = runs.mark_killed(record)
+    if killed:
+        print(f"note: the previous run in {run_dir} ended without a word while running {', '.join(killed)} "
+              "(killed, or its machine stopped); going on from what it finished")
     plan = plan_stages(params, record, args.force)
     print(describe(params, plan, run_dir))
     if args.dry_run:
@@ -177,6 +181,8 @@ def main(argv=None) -> int:
     record.update(run_name=run_name, params_file=str(Path(args.params).resolve()), overrides=args.overrides,
                   params=params, git=runs.git_info(REPO), versions=runs.versions())
     record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record["process"] = runs.this_process()  # a later run tells a killed one from a live one by it
+    record["status"] = "running"
     record.setdefault("stages", {})
     record["environment"] = environment.detect()
     minutes = params["time_budget_minutes"] or environment.default_time_budget_minutes()

@@ -47,6 +47,39 @@ def git_info(repo: str | Path) -> dict:
         return {"commit": None, "dirty": None}
 
 
+def this_process() -> dict:
+    """{pid, host} of this process: what ``run.json`` records so a later run can tell whether it still lives."""
+    import os
+
+    return {"pid": os.getpid(), "host": platform.node()}
+
+
+def _alive(process: dict | None) -> bool:
+    import os
+
+    if not process or process.get("host") != platform.node():
+        return False
+    try:
+        os.kill(int(process["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
+
+
+def mark_killed(record: dict) -> list[str]:
+    """When ``record`` says a stage is running but the process that ran it is gone, say so (status ``killed``)
+    and return the stages; a rerun then goes on from what they had finished."""
+    if record.get("status") not in ("running", None) or _alive(record.get("process")):
+        return []
+    stopped = [name for name, stage in record.get("stages", {}).items() if stage.get("status") == "running"]
+    for name in stopped:
+        record["stages"][name].update(status="killed", note="its process ended without a word (killed, or the "
+                                      "machine stopped)")
+    if stopped:
+        record["status"] = "killed"
+    return stopped
+
+
 def versions() -> dict:
     """Python and package versions, read from installed metadata (imports nothing heavy)."""
     out = {"python": platform.python_version()}

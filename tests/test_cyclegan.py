@@ -67,6 +67,7 @@ def test_resume_gives_the_same_history_as_an_uninterrupted_run(small_run, tmp_pa
     assert g.count_params() == summary["generator_parameters"]
 
 
+@pytest.mark.slow
 def test_changed_params_keep_old_checkpoints_aside(small_run, tmp_path):
     import shutil
 
@@ -95,6 +96,7 @@ def test_tfrecord_training_and_missing_tfrecords(small_run, tmp_path):
         training.train(run, tiny_cyclegan(data_format="tfrec", resume=False), seed=1, log=lambda *_: None)
 
 
+@pytest.mark.slow
 def test_default_epoch_covers_every_photo(small_run, tmp_path):
     import shutil
 

@@ -158,13 +158,14 @@ def test_report_experiments_dry_run(name, expected, outputs, small_run):
                     outputs=outputs)
     assert expected in proc.stdout
     if name.startswith(("exp", "best")):
-        assert "generator {'filters': 64" in proc.stdout
+        assert "generator {'kind': 'resnet', 'filters': 64" in proc.stdout and "11,383,427 parameters" in proc.stdout
     assert not (outputs / name).exists()
 
 
 def test_list(outputs):
     proc = pipeline("--list", outputs=outputs)
-    for name in ("exp1", "exp2", "best", "nst", "nst_exp1", "nst_exp2", "quickstart", "ci"):
+    for name in ("exp1", "exp2", "best", "nst", "nst_exp1", "nst_exp2", "quickstart", "ci", "leaderboard",
+                 "nst_kaggle"):
         assert name in proc.stdout
     assert "INVALID" not in proc.stdout
 
@@ -179,22 +180,30 @@ def test_real_data_folder(outputs):
                     outputs=outputs, check=False)
     run = outputs / "real"
     summary = json.loads((run / "submission" / "summary.json").read_text())
-    assert summary["photos"] == summary["count"] == n_photos
+    assert summary["photos"] == n_photos
     if submission.MIN_IMAGES <= n_photos <= submission.MAX_IMAGES:
         assert proc.returncode == 0 and submission.validate_zip(run / "images.zip")["count"] == n_photos
-    else:
-        assert proc.returncode == 1
+    else:  # refused before translating anything, saying how to go on
+        assert proc.returncode == 1 and summary["count"] == 0
         assert f"{n_photos:,} photos give {n_photos:,} images; Kaggle needs 7,000-10,000" in proc.stderr
+        assert "Nothing was translated" in proc.stderr and "fit_count" in proc.stderr
         assert "stage 'package_submission' failed in cell" in proc.stderr and "04_package_submission.ipynb" in proc.stderr
-        assert not (run / "images.zip").exists() and (run / "submission" / "images.rejected.zip").is_file()
+        assert not (run / "images.zip").exists() and not (run / "submission" / "images.rejected.zip").exists()
         record = json.loads((run / "run.json").read_text())
         assert record["stages"]["package_submission"]["status"] == "failed"
         assert Path(record["stages"]["package_submission"]["html"]).is_file()
 
 
-def test_kaggle_bundle_runs_against_a_fake_kaggle_tree_within_a_tiny_budget(ci_run, tmp_path, monkeypatch):
-    """The bundle's one notebook, run here as Kaggle would run it: it reads the (fake) competition mount, its
-    training stops early for a 1-minute time budget, and it still leaves a valid /kaggle/working/images.zip."""
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+def test_the_kaggle_kernel_runs_as_kaggle_runs_it(ci_run, tmp_path, monkeypatch):
+    """The bundle's one notebook, executed by papermill as Kaggle would: from a folder where the checkout is not
+    on the path, KAGGLE_KERNEL_RUN_TYPE set, a fake /kaggle whose competition-layout input holds generated data
+    (plus the shared real sample when there is one), no credentials. Its training stops early for a 1-minute
+    budget; it still leaves a valid working/images.zip, the input untouched, and its own process never loads
+    TensorFlow (only the stages' kernels do: on a TPU VM one process may hold the TPU)."""
     import shutil
 
     import papermill as pm
@@ -202,22 +211,120 @@ def test_kaggle_bundle_runs_against_a_fake_kaggle_tree_within_a_tiny_budget(ci_r
     from monet import kaggle_io
 
     root = tmp_path / "kaggle"
-    shutil.copytree(ci_run[0] / "data" / "synthetic", root / "input" / "gan-getting-started")
+    mount = root / "input" / "gan-getting-started"
+    shutil.copytree(ci_run[0] / "data" / "synthetic", mount)
+    sample = os.environ.get("MONET_DATA_DIR")
+    if sample and (Path(sample) / "photo_jpg").is_dir():  # real competition JPEGs among the generated ones
+        for folder in ("monet_jpg", "photo_jpg"):
+            for p in (Path(sample) / folder).glob("*.jpg"):
+                shutil.copy2(p, mount / folder / p.name)
     (root / "working").mkdir()
+    before = _tree(mount)
     out = kaggle_io.bundle(REPO / "params" / "ci.yaml", "tester", tmp_path / "bundle",
-                           overrides=["time_budget_minutes=1"], repo=REPO)
+                           overrides=["time_budget_minutes=1", "stages=[fetch, cyclegan_train, package_submission]"],
+                           repo=REPO)
+    for key in [k for k in os.environ if k.startswith("KAGGLE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kaggle either
     monkeypatch.setenv("MONET_KAGGLE_ROOT", str(root))
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    monkeypatch.delenv("MONET_DEADLINE", raising=False)
     pm.execute_notebook(str(out / "monet-ci.ipynb"), str(root / "working" / "monet-ci.ipynb"), kernel_name="python3",
                         cwd=str(root / "working"), progress_bar=False)
-    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000
+    photos = len(list((mount / "photo_jpg").glob("*.jpg")))
+    assert submission.validate_zip(root / "working" / "images.zip")["count"] == photos
+    assert _tree(mount) == before  # the read-only input: nothing written, nothing touched
+    shown = stream_text(root / "working" / "monet-ci.ipynb")
+    assert "TensorFlow loaded in this notebook's process: False" in shown
+    assert "unpacked into" in shown
     run = root / "working" / "outputs" / "ci"
     record = json.loads((run / "run.json").read_text())
     assert record["environment"] == "kaggle" and record["time_budget_minutes"] == 1
-    assert record["params"]["data_dir"] == "auto"
-    assert "stopped early by the time budget" in record["stages"]["cyclegan_train"]["note"]
+    assert record["params"]["data_dir"] == "auto" and record["git"]["source"] == "bundle"
+    assert record["git"]["commit"] and record["git"]["commit"] in (out / "monet-ci.ipynb").read_text()
+    train = record["stages"]["cyclegan_train"]
+    assert train["status"] == "stopped_early" and "stopped early by the time budget" in train["note"]
+    assert record["status"] == "stopped_early"
     assert "STOPPED EARLY" in stream_text(run / "02_cyclegan_train.ipynb")
+    assert "Warning: " in stream_text(run / "04_package_submission.ipynb") or \
+        json.loads((run / "submission" / "summary.json").read_text())["training_warning"]
     assert all((run / f"{Path(s['notebook']).stem}.html").is_file() for s in record["stages"].values())
+
+
+def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(ci_run, outputs):
+    """params/leaderboard.yaml with every lever on (U-Net, augmentation, DiffAugment, label smoothing, linear
+    decay), shortened with --set to tiny sizes, on the generated data."""
+    proc = pipeline("--params", "params/leaderboard.yaml", "--run-name", "board",
+                    "--set", f"data_dir={ci_run[0] / 'data' / 'synthetic'}", "--set", "cyclegan.epochs=1",
+                    "--set", "cyclegan.steps_per_epoch=4", "--set", "cyclegan.batch_size=2",
+                    "--set", "cyclegan.gen_filters=4", "--set", "cyclegan.disc_filters=4",
+                    "--set", "cyclegan.disc_blocks=2", "--set", "cyclegan.disc_strides=2",
+                    "--set", "package.batch_size=64", outputs=outputs)
+    run = outputs / "board"
+    assert submission.validate_zip(run / "images.zip")["count"] == 7000
+    summary = json.loads((run / "cyclegan" / "summary.json").read_text())
+    assert summary["generator_kind"] == "unet" and summary["global_steps"] == 4 and summary["batch_size"] == 2
+    assert summary["levers"]["diffaugment"] == ["color", "translation", "cutout"]
+    assert "global batch 2" in proc.stdout and "held, then linear decay from 60% of the steps" in proc.stdout
+
+
+def test_shards_through_pipeline_merge_into_the_one_shot_zip(ci_run, outputs, tmp_path):
+    """Every documented option runs through pipeline.py: package.shard writes partial zips (and their grids),
+    evaluate is skipped with the reason, and the merged zip is byte-identical to the one-shot run's."""
+    import shutil
+
+    run = outputs / "shards"
+    shutil.copytree(ci_run[0], run)
+    parts = []
+    for i in (1, 2):
+        proc = pipeline("--params", "params/ci.yaml", "--run-name", "shards", "--set", f"package.shard={i}/2",
+                        outputs=outputs)
+        assert "[package_submission] done" in proc.stdout and "[evaluate] skipped: package.shard" in proc.stdout
+        parts.append(run / "submission" / f"images.shard-{i}-of-2.zip")
+        assert parts[-1].is_file() and (run / "submission" / f"grid.shard-{i}-of-2.png").is_file()
+    merged = tmp_path / "images.zip"
+    subprocess.run([sys.executable, "-m", "monet.submission", "merge", *map(str, parts), "--out", str(merged),
+                    "--deterministic"], check=True, cwd=REPO, capture_output=True)
+    assert merged.read_bytes() == (ci_run[0] / "images.zip").read_bytes()
+
+
+def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400):
+    """Start ``cmd`` in its own process group and SIGKILL the whole group ``delay`` s after ``marker`` appears."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), f"{marker} never appeared: {proc.communicate()[0][-2000:]}"
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)  # no handler runs: what a crashed machine or an OOM kill does
+    proc.communicate(timeout=60)
+    return proc
+
+
+def test_killed_in_training_and_in_packaging_a_rerun_finishes_byte_identical(ci_run, outputs):
+    """Fault injection: SIGKILL the chain at a random moment of training, rerun and SIGKILL it at a random moment
+    of packaging, rerun to the end. Nothing is lost, no .partial file stays, run.json says what happened, and the
+    zip is byte-identical to an uninterrupted run's (deterministic: true)."""
+    import random
+
+    rng = random.Random(os.getpid())
+    run = outputs / "killed"
+    only = ["--set", "stages=[fetch, cyclegan_train, package_submission]"]  # what the zip depends on
+    cmd = [sys.executable, str(REPO / "pipeline.py"), "--outputs", str(outputs), "--params", "params/ci.yaml",
+           "--run-name", "killed", *only]
+    _kill_when(cmd, run / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json", rng.uniform(0, 1))
+    assert not (run / "images.zip").exists()
+    _kill_when(cmd, run / "submission" / "images.candidate.zip.partial", rng.uniform(0, 3))
+    record = json.loads((run / "run.json").read_text())
+    assert record["stages"]["package_submission"]["status"] == "running"  # as the killed process left it
+    again = pipeline(*cmd[2:], outputs=outputs)
+    assert "ended without a word while running" in again.stdout
+    assert (run / "images.zip").read_bytes() == (ci_run[0] / "images.zip").read_bytes()
+    assert [p for p in run.rglob("*") if ".partial" in p.name] == []
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and all(s["status"] == "done" for s in record["stages"].values())
+    assert "Resuming from" in stream_text(run / "02_cyclegan_train.ipynb")
 
 
 def test_every_notebook_runs_with_its_defaults(tmp_path):

@@ -70,6 +70,7 @@ def images(tmp_path):
     return real, gen
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_and_reuses_then_invalidates_the_cache(images, tmp_path):
     real, gen = images
     cache = tmp_path / "cache"
@@ -101,6 +102,7 @@ def test_scoring_command_line(images, tmp_path, capsys):
     assert S.main([str(tmp_path / "nothing"), "--real", str(real), "--weights", "none"]) == 2
 
 
+@pytest.mark.slow
 def test_compare_two_small_finished_runs(small_run, tmp_path):
     from monet import compare, submission, training
     from monet.runs import write_run_json
@@ -163,18 +165,25 @@ def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(g
 
 
 def test_the_cache_never_mixes_two_networks(graph, images, tmp_path):
+    from monet import inception
+    from tests.kaggle_graph import write_graph
+
     path, _ = graph
+    other = tmp_path / "other" / "classify_image_graph_def.pb"  # the same name, another network
+    other.parent.mkdir()
+    write_graph(other, seed=1)
     real, gen = images
     cache = tmp_path / "cache"
     quiet = lambda *_: None  # noqa: E731
-    kaggle = S.evaluate(gen, real, tmp_path / "a", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
-    random = S.evaluate(gen, real, tmp_path / "b", weights="none", batch_size=4, cache_dir=cache, log=quiet)
-    assert not kaggle["real_features_cached"] and not random["real_features_cached"]
-    assert len(list(cache.glob("*.npz"))) == 2 and kaggle["fid"] != pytest.approx(random["fid"])
+    first = S.evaluate(gen, real, tmp_path / "a", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
+    second = S.evaluate(gen, real, tmp_path / "b", weights=str(other), batch_size=4, cache_dir=cache, log=quiet)
+    assert not first["real_features_cached"] and not second["real_features_cached"]
+    assert len(list(cache.glob("*.npz"))) == 2 and first["fid"] != pytest.approx(second["fid"])
     again = S.evaluate(gen, real, tmp_path / "c", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
-    assert again["real_features_cached"] and again["fid"] == pytest.approx(kaggle["fid"], rel=1e-6)
-    assert kaggle["comparable_to_kaggle"] and kaggle["network_kind"] == "kaggle" and "Kaggle's network" in kaggle["note"]
-    assert random["network_kind"] == "random" and not random["comparable_to_kaggle"]
+    assert again["real_features_cached"] and again["fid"] == pytest.approx(first["fid"], rel=1e-6)
+    assert first["comparable_to_kaggle"] and first["network_kind"] == "kaggle" and "Kaggle's network" in first["note"]
+    keys = {inception.network_key(w) for w in (str(path), str(other), "none", "imagenet")}
+    assert len(keys) == 4  # two graphs, random and ImageNet InceptionV3: four cache keys
 
 
 def test_scoring_command_line_with_kaggles_graph(graph, images, tmp_path, capsys):
