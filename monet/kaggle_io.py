@@ -28,7 +28,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import environment
+from . import environment, files
 from .environment import COMPETITION
 
 __all__ = ["KaggleError", "credential_source", "require_credentials", "api", "safe_extract", "download_competition",
@@ -167,7 +167,7 @@ def download_competition(target: str | Path, expected: dict[str, int] | None = N
         if target.exists():
             target.rmdir()
         shutil.move(str(staged), str(target))
-    marker.write_text(json.dumps({"competition": COMPETITION, "counts": counts}, indent=1))
+    files.write_json(marker, {"competition": COMPETITION, "counts": counts})
     return target
 
 

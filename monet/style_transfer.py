@@ -225,10 +225,28 @@ RESULT_FIELDS = ["name", "style", "iterations", "stopped", "loss", "style_loss",
 
 
 def _read_results(path: Path) -> dict[str, dict]:
+    """The complete rows of ``nst/results.csv`` by photo name (a row cut short by a killed run is left out)."""
     if not path.is_file():
         return {}
     with open(path, newline="") as fh:
-        return {r["name"]: r for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    complete = {}
+    for r in rows:
+        try:
+            int(r["iterations"]), float(r["seconds"])
+        except (TypeError, ValueError, KeyError):
+            continue
+        if all(r.get(k) not in (None, "") for k in RESULT_FIELDS):
+            complete[r["name"]] = r
+    return complete
+
+
+def _rewrite_results(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` as ``nst/results.csv`` atomically (after a killed run: only its complete rows)."""
+    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _save_jpeg(array: np.ndarray, path: Path, quality: int = 95) -> None:
@@ -266,6 +284,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
 
     results_path = out / "results.csv"
     done = {n: r for n, r in _read_results(results_path).items() if (out / "images" / f"{n}.jpg").is_file()}
+    _rewrite_results(results_path, list(done.values()))  # drops rows a killed run left incomplete
     traces_path = out / "traces.json"
     traces = json.loads(traces_path.read_text()) if traces_path.is_file() else {}
     todo = [(p, s) for p, s in zip(photos, styles) if p["name"] not in done]
@@ -291,11 +310,8 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
     reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 30.0, 0.002, len(manifest["photo"]), "zipping JPEGs")
     stopped_early, share, step_times = None, None, []
     bar = tqdm(total=len(todo), desc="painting", unit="img", mininterval=10, ascii=True)
-    write_header = not results_path.is_file()
     with open(results_path, "a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
-        if write_header:
-            writer.writeheader()
         while True:
             for i, job in enumerate(slots):
                 if job is None and queue:
