@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     # deterministic, no C++ start-up lines).
     record["time_budget_minutes"] = minutes
     record["deadline"] = time.time() + minutes * 60 if minutes else None
-    os.environ.update(environment.tensorflow_environment(params["deterministic"]))
+    users_onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     if minutes:
         os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
     else:
@@ -209,6 +209,12 @@ def main(argv=None) -> int:
         if args.force and "resume" in parameters:
             parameters["resume"] = False
         out_nb, html = runs.stage_files(run_dir, stage.notebook)
+        # oneDNN off only where gradients are summed (training, painting): forward passes keep its speed.
+        os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if users_onednn is not None:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = users_onednn
+        os.environ.update(environment.tensorflow_environment(
+            params["deterministic"] and stage.name in environment.GRADIENT_STAGES))
         entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         record["stages"][stage.name] = entry

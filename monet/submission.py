@@ -242,10 +242,10 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
 
     from . import data, networks  # noqa: F401 - networks registers the custom layers for loading
 
-    if deterministic:
-        from .environment import seed_everything
+    if deterministic:  # forward passes only: op determinism, oneDNN may stay on (see environment.GRADIENT_STAGES)
+        import tensorflow as tf
 
-        seed_everything(0, deterministic=True)  # op determinism (and a refusal if oneDNN is on)
+        tf.config.experimental.enable_op_determinism()
     run_dir = Path(run_dir)
     out = run_dir / "submission"
     out.mkdir(parents=True, exist_ok=True)
