@@ -402,9 +402,13 @@ def photo_batches(paths: list[str], batch_size: int):
 
 
 def fetch(run_dir: str | Path, data_dir: str, seed: int = 42, synthetic_photos: int = 7038,
-          synthetic_monet: int = 300, sample_images: int = 8, repo_root: str | Path = ".") -> dict:
+          synthetic_monet: int = 300, sample_images: int = 8, repo_root: str | Path = ".", download=None) -> dict:
     """The fetch stage: resolve ``data_dir`` (generating synthetic data when asked), check every image,
-    write ``<run>/data/{manifest.csv, summary.json, samples.png}``; returns the summary."""
+    write ``<run>/data/{manifest.csv, summary.json, samples.png}``; returns the summary.
+
+    ``download(folder)`` fetches the competition when ``data_dir`` asks for a download (the fetch notebook passes
+    :func:`monet.kaggle_io.download_competition`: the download lives a layer above this module).
+    """
     from . import plots
 
     run_dir = Path(run_dir)
@@ -412,9 +416,10 @@ def fetch(run_dir: str | Path, data_dir: str, seed: int = 42, synthetic_photos: 
     if kind == "synthetic":
         make_synthetic(root, n_monet=synthetic_monet, n_photo=synthetic_photos, seed=seed)
     elif kind == "download":
-        from . import kaggle_io
-
-        kaggle_io.download_competition(root)
+        if download is None:
+            raise DataError(f"data_dir {data_dir!r} needs a download into {root}, and no downloader was given "
+                            "(the fetch notebook passes monet.kaggle_io.download_competition)")
+        download(root)
     summary = prepare(root, run_dir / "data", kind)
     manifest = read_manifest(run_dir)
     rows = []

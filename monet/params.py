@@ -1,7 +1,6 @@
-"""The one parameter schema: every key with its type, default and meaning; YAML loading; overrides.
+"""Loading and validating params against the one schema (:mod:`monet.schema`): YAML, ``--set`` overrides, errors.
 
-A params file is a small YAML mapping. Top-level keys apply to the whole run; each stage reads its own
-section (``fetch``, ``cyclegan``, ``package``). Loading is *literal*: only YAML 1.2 core scalars are
+Loading is *literal*: only YAML 1.2 core scalars are
 recognised (``1e-4`` is a float, ``2024-01-01`` stays a string, ``yes`` is a string, ``010`` is ten), and a
 key given twice is an error. Validation collects every problem and raises one :class:`ParamsError` that
 names the source, the key, what was expected and the valid keys, before any notebook starts.
@@ -13,11 +12,13 @@ import difflib
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .schema import (SCHEMA, SECTIONS, STAGE_NAMES, STAGES, TOP, VGG19_LAYERS, Key, Stage,  # noqa: F401
+                     describe_schema)
 
 __all__ = [
     "Key", "Stage", "STAGES", "SCHEMA", "ParamsError", "load_params", "validate", "apply_overrides",
@@ -27,238 +28,6 @@ __all__ = [
 
 class ParamsError(ValueError):
     """Invalid parameters; the message lists every problem found."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """One parameter.
-
-    kind: ``int``, ``float``, ``bool``, ``str``, ``list[str]``, ``int|list[int]`` or ``int|auto`` (an int, or the
-    string 'auto' for a value the run works out itself).
-    optional: ``null`` (Python ``None``) is allowed. choices / minimum / maximum constrain values.
-    """
-    kind: str
-    default: Any
-    help: str
-    choices: tuple | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    optional: bool = False
-    exclusive_maximum: bool = False
-
-    def describe(self) -> str:
-        text = self.kind.replace("|", " or ") + (" or null" if self.optional else "")
-        if self.choices:
-            text += " one of " + ", ".join(map(str, self.choices))
-        if self.minimum is not None and self.maximum is not None:
-            text += f" in [{self.minimum}, {self.maximum}{')' if self.exclusive_maximum else ']'}"
-        elif self.minimum is not None:
-            text += f" >= {self.minimum}"
-        return text
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A stage of the chain: its notebook, its schema section and the top-level keys it reads."""
-    name: str
-    notebook: str
-    section: str
-    top_keys: tuple[str, ...]
-
-
-# Chain order. A params file's ``stages`` lists a subset, in this order.
-STAGES: tuple[Stage, ...] = (
-    Stage("fetch", "01_fetch.ipynb", "fetch", ("data_dir", "seed")),
-    Stage("cyclegan_train", "02_cyclegan_train.ipynb", "cyclegan", ("seed", "deterministic")),
-    Stage("nst_generate", "03_nst_generate.ipynb", "nst", ("seed", "deterministic")),
-    Stage("package_submission", "04_package_submission.ipynb", "package", ("deterministic",)),
-    Stage("evaluate", "05_evaluate.ipynb", "evaluate", ()),
-)
-STAGE_NAMES = tuple(s.name for s in STAGES)
-
-TOP: dict[str, Key] = {
-    "description": Key("str", "", "One line: which experiment this is and why it differs."),
-    "data_dir": Key(
-        "str", "auto",
-        "Competition data: a folder with monet_jpg/ and photo_jpg/ (relative paths are from the repository root; "
-        "one that does not exist yet is downloaded into), 'kaggle' (download once into data/gan-getting-started), "
-        "'synthetic' (generated offline), or 'auto' (Kaggle's mount, else a complete earlier download, else an "
-        "error)."),
-    "stages": Key("list[str]", ["fetch", "cyclegan_train", "package_submission"], "Stages to run, in chain order.",
-                  choices=STAGE_NAMES),
-    "seed": Key("int", 42, "Seeds Python, NumPy, TensorFlow, data order and augmentation.", minimum=0),
-    "time_budget_minutes": Key(
-        "int", None, "Wall-clock budget of a run; training and painting stop early to leave time for a valid "
-        "images.zip. null: 270 on Kaggle (of its 300), none elsewhere.", minimum=1, optional=True),
-    "deterministic": Key(
-        "bool", False,
-        "TensorFlow op determinism and fixed zip timestamps: identical params give a byte-identical images.zip "
-        "(slower)."),
-}
-
-SECTIONS: dict[str, dict[str, Key]] = {
-    "kaggle": {
-        "accelerator": Key("str", "gpu", "The accelerator of the pushed Kaggle kernel.", choices=("gpu", "tpu", "none")),
-        "dataset_sources": Key("list[str]", [], "Kaggle data sets attached to the kernel (OWNER/SLUG), e.g. the one "
-                               "holding VGG19's weights."),
-        "model_sources": Key("list[str]", [], "Kaggle models attached to the kernel (OWNER/MODEL/FRAMEWORK/VARIATION/"
-                             "VERSION)."),
-    },
-    "fetch": {
-        "synthetic_photos": Key("int", 7038, "Photos generated when data_dir is 'synthetic'.", minimum=1),
-        "synthetic_monet": Key("int", 300, "Paintings generated when data_dir is 'synthetic'.", minimum=1),
-        "sample_images": Key("int", 8, "Paintings and photos shown in data/samples.png.", minimum=1, maximum=32),
-    },
-    "cyclegan": {
-        "epochs": Key("int|auto", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint. "
-                      "'auto': as many steps as the time budget allows (measured on the first steps), leaving "
-                      "time to write and check images.zip.", minimum=1),
-        "batch_size": Key("int|auto", 1, "The global batch: images of each domain per step over all replicas (the "
-                          "report: 1); a strategy splits it evenly. 'auto': 32 on a TPU (4 per core), 4 per GPU, "
-                          "1 on a CPU.", minimum=1),
-        "steps_per_epoch": Key(
-            "int", None, "Steps per epoch; null = one pass over the photos (every photo once per epoch).",
-            minimum=1, optional=True),
-        "learning_rate": Key("float", 2e-4, "Adam learning rate of all four optimizers.", minimum=0.0),
-        "beta_1": Key("float", 0.5, "Adam beta_1 of all four optimizers.", minimum=0.0, maximum=1.0),
-        "lr_schedule": Key("str", "constant", "constant, or linear_decay: held for the first decay_from of the "
-                           "run's steps, then linearly to 0 at its end.", choices=("constant", "linear_decay")),
-        "decay_from": Key("float", 0.5, "Fraction of the run's steps after which linear_decay starts.",
-                          minimum=0.0, maximum=1.0),
-        "data_format": Key("str", "jpg", "Read training images from JPEG files or TFRecords.",
-                           choices=("jpg", "tfrec")),
-        "augment_photo": Key("list[str]", ["flip"], "Augmentation of the photos X: flip, jitter (resize to 286, "
-                             "random 256 crop), rot90.", choices=("flip", "jitter", "rot90")),
-        "augment_monet": Key("list[str]", ["flip"], "Augmentation of the paintings Y (300 of them: at least as "
-                             "strong as the photos').", choices=("flip", "jitter", "rot90")),
-        "diffaugment": Key("list[str]", [], "DiffAugment policy before every discriminator call (Zhao et al. "
-                           "2020), e.g. [color, translation, cutout]; []: off.",
-                           choices=("color", "translation", "cutout")),
-        "label_smoothing": Key("float", 0.0, "One-sided label smoothing: the discriminators' target for real "
-                               "images is 1 - label_smoothing.", minimum=0.0, maximum=0.5),
-        "pool_size": Key("int", 0, "Generated images kept in each discriminator's image pool (the paper: 50); "
-                         "0: off. One replica only.", minimum=0),
-        "ema": Key("float", 0.0, "Exponential moving average of gen_g's weights with this momentum (e.g. 0.999); "
-                   "the averaged generator is the one packaged. 0: off.", minimum=0.0, maximum=1.0,
-                   exclusive_maximum=True),
-        "generator": Key("str", "resnet", "Generator architecture: resnet (the report's) or unet (pix2pix, "
-                         "Kaggle's tutorial).", choices=("resnet", "unet")),
-        "gen_filters": Key("int", 64, "Filters of the generator's first conv (the report and the tutorial: 64).",
-                           minimum=1),
-        "gen_down_blocks": Key("int", 2, "Stride-2 down-sampling blocks (and as many up-sampling ones).",
-                               minimum=0, maximum=5),
-        "gen_res_blocks": Key("int", 9, "Residual blocks (the report: 9).", minimum=0),
-        "unet_depth": Key("int", 8, "U-Net: stride-2 down blocks (8 takes 256 px to 1 px, the tutorial's).",
-                          minimum=1, maximum=8),
-        "unet_dropout": Key("float", 0.5, "U-Net: dropout in the first three up blocks.", minimum=0.0, maximum=1.0,
-                            exclusive_maximum=True),
-        "disc_blocks": Key("int", 4, "Conv blocks of the discriminator (default: the classic 70x70 PatchGAN).",
-                           minimum=1, maximum=7),
-        "disc_filters": Key("int", 64, "Filters of the first discriminator block, doubling per block (max 512).",
-                            minimum=1),
-        "disc_kernel": Key("int", 4, "Kernel size of the discriminator blocks.", minimum=1),
-        "disc_strides": Key("int|list[int]", [2, 2, 2, 1], "Stride of every block, or one stride per block.",
-                            minimum=1),
-        "disc_activation": Key("str", "leaky_relu", "Activation of the discriminator blocks.",
-                               choices=("relu", "leaky_relu")),
-        "disc_norm": Key("str", "instance", "Normalization of blocks after the first.",
-                         choices=("instance", "none")),
-        "disc_out_kernel": Key("int", 4, "Kernel of the 1-filter output conv.", minimum=1),
-        "disc_out_stride": Key("int", 1, "Stride of the output conv.", minimum=1),
-        "disc_out_padding": Key("str", "valid", "Padding of the output conv.", choices=("valid", "same")),
-        "adversarial_loss": Key("str", "lsgan", "Least squares (lsgan) or binary cross-entropy (bce).",
-                                choices=("lsgan", "bce")),
-        "lambda_cycle": Key("float", 10.0, "Weight of the cycle-consistency loss.", minimum=0.0),
-        "lambda_identity": Key("float", 0.5, "Identity loss weight relative to lambda_cycle (as in the paper's code).",
-                               minimum=0.0),
-        "jit_compile": Key("bool", False, "Compile the train step with XLA (helps on GPU/TPU)."),
-        "strategy": Key("str", "auto", "tf.distribute strategy: auto (TPU, else several GPUs, else TF_CONFIG's "
-                        "workers, else the default), or one by name.",
-                        choices=("auto", "default", "mirrored", "multi_worker", "tpu")),
-        "mixed_precision": Key("str", "auto", "auto: mixed_bfloat16 on TPU, mixed_float16 on GPU, off on CPU.",
-                               choices=("auto", "off", "mixed_float16", "mixed_bfloat16")),
-        "keep_checkpoints": Key("int", 2, "Epoch checkpoints kept (oldest removed first); 0 keeps all.", minimum=0),
-        "score_checkpoints": Key("int", 0, "Score the last N checkpoints by local MiFID at the end of training and "
-                                 "package the best (cyclegan/checkpoint_scores.csv); 0: package the last weights.",
-                                 minimum=0),
-        "score_photos": Key("int", 1000, "Photos translated to score each checkpoint.", minimum=2),
-        "score_weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's "
-                             "classify_image_graph_def.pb (Kaggle's scale), 'imagenet' or a Keras InceptionV3 weights "
-                             "file (not Kaggle's scale), or 'none' (random: machinery only)."),
-        "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
-                             minimum=1, maximum=16),
-        "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
-    },
-    "nst": {
-        "vgg_weights": Key("str", "imagenet",
-                           "VGG19 weights: 'imagenet' (Keras download and cache), a weights file path (Kaggle without "
-                           "internet), or 'none' (random: tests and the offline demo, not a real style transfer)."),
-        "style_layers": Key("list[str]", [f"block{i}_conv1" for i in range(1, 6)], "VGG19 layers of the style loss."),
-        "content_layer": Key("str", "block5_conv2", "VGG19 layer of the content loss."),
-        "style_weight": Key("float", 1e-6, "Weight of the style loss (averaged over the style layers).", minimum=0.0),
-        "content_weight": Key("float", 2.5e-8, "Weight of the content loss.", minimum=0.0),
-        "tv_weight": Key("float", 1e-6, "Weight of the total-variation loss.", minimum=0.0),
-        "optimizer": Key("str", "sgd", "SGD with an exponentially decaying learning rate, or Adam.",
-                         choices=("sgd", "adam")),
-        "learning_rate": Key("float", 100.0, "Initial learning rate (pixels are in 0-255 units).", minimum=0.0),
-        "decay_steps": Key("int", 100, "Learning rate x decay_rate every decay_steps iterations (smoothly).",
-                           minimum=1),
-        "decay_rate": Key("float", 0.96, "Learning rate decay factor; 1 keeps it constant.", minimum=0.0, maximum=1.0),
-        "max_iterations": Key("int|auto", 4000, "Iterations at most per image; 'auto': as many as let every photo "
-                              "finish within the time budget (measured; time freed by early stopping goes to the photos "
-                              "still waiting).", minimum=1),
-        "min_iterations": Key("int", 50, "With max_iterations auto: fewer iterations per photo than this is refused "
-                              "before painting starts.", minimum=1),
-        "patience": Key("int", 100, "Stop an image after this many iterations without improvement.", minimum=1),
-        "delta": Key("float", 1e-4, "Relative improvement that counts: below best * (1 - delta).", minimum=0.0,
-                     maximum=1.0, exclusive_maximum=True),
-        "style": Key("str", "random", "'random' (a seeded Monet per photo) or one painting's name."),
-        "image_size": Key("int", 256, "Side the photos are painted at (results are saved at 256).", minimum=32),
-        "batch_size": Key("int", 8, "Photos optimized at once (one compiled step).", minimum=1),
-        "limit": Key("int", None, "Paint only the first N photos; null paints all.", minimum=1, optional=True),
-        "jit_compile": Key("bool", False, "Compile the step with XLA (helps on GPU)."),
-        "plot_images": Key("int", 4, "Photos whose loss per iteration is plotted.", minimum=0, maximum=16),
-        "user_images": Key("str", None, "A folder of your own photos to paint (any size, JPEG or PNG); null: none.",
-                           optional=True),
-        "user_max_side": Key("int", 512, "Longest side of your painted photos (aspect ratio kept).", minimum=32),
-    },
-    "package": {
-        "source": Key("str", "cyclegan", "What makes the images: the trained CycleGAN or the NST stage's images.",
-                      choices=("cyclegan", "nst")),
-        "generator": Key("str", None, "A saved generator (.keras); null = this run's cyclegan/generator.keras.",
-                         optional=True),
-        "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
-        "fit_count": Key("str", "refuse", "A photo count outside Kaggle's 7,000-10,000: refuse (an error before "
-                         "translating), cap (the first 10,000), repeat (cycle the photos up to 7,000), or keep (all; "
-                         "the zip is kept as images.rejected.zip for local use).",
-                         choices=("refuse", "cap", "repeat", "keep")),
-        "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
-        "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
-        "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the photos into a partial zip "
-                     "(python -m monet.submission merge joins them); null: the whole submission.", optional=True),
-    },
-    "evaluate": {
-        "weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's classify_image_graph_def.pb "
-                       "(Kaggle's own network and scale), 'imagenet' (Keras InceptionV3, downloaded once; not Kaggle's "
-                       "scale), a Keras InceptionV3 weights file, or 'none' (random: figures not comparable)."),
-        "real_dir": Key("str", None, "Folder of real paintings to score against; null: the run's own paintings.",
-                        optional=True),
-        "batch_size": Key("int", 32, "Images per InceptionV3 call.", minimum=1),
-        "epsilon": Key("float", 0.1, "Memorization threshold: distances at or above it count as 1.", minimum=0.0),
-        "max_images": Key("int", None, "Score only the first N generated images; null: all.", minimum=2,
-                          optional=True),
-        "nearest_images": Key("int", 4, "Generated images shown beside their nearest painting.", minimum=0,
-                              maximum=16),
-        "cache_dir": Key("str", None, "Feature cache; null: .feature-cache/ beside the run folders.", optional=True),
-    },
-}
-
-SCHEMA: dict[str, Any] = {**TOP, **SECTIONS}
-
-# Keras's VGG19 without its top (checked against the model by a test), so layer names validate before any run.
-VGG19_LAYERS = tuple(
-    f"block{b}_{kind}" for b, convs in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
-    for kind in [*(f"conv{i}" for i in range(1, convs + 1)), "pool"])
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -511,17 +280,6 @@ def fingerprint(obj: Any) -> str:
     """A short, stable hash of a JSON-able object (used to tell whether a stage's inputs changed)."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def describe_schema() -> str:
-    """Every key with its type, default and meaning, as Markdown rows."""
-    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for name, spec in TOP.items():
-        rows.append(f"| `{name}` | {spec.describe()} | `{spec.default!r}` | {spec.help} |")
-    for section, keys in SECTIONS.items():
-        for name, spec in keys.items():
-            rows.append(f"| `{section}.{name}` | {spec.describe()} | `{spec.default!r}` | {spec.help} |")
-    return "\n".join(rows)
 
 
 def notebook_config(stage_name: str, namespace: dict) -> dict:
