@@ -4,6 +4,7 @@ The split must happen before TensorFlow starts, so the checks run in a child pro
 that prints its findings as JSON.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,63 @@ def test_a_checkpoint_resumes_under_the_other_strategy(child):
 def test_mixed_precision_runs_a_step(child):
     assert child["mixed"]["policy"] == "mixed_float16"
     assert all(v == v and abs(v) < 1e6 for v in child["mixed"]["losses"].values())  # finite
+
+
+WORKER = r'''
+import json, os, sys
+os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[3].split(",")},
+                                      "task": {"type": "worker", "index": int(sys.argv[2])}})
+from monet import params, training
+cfg = params.defaults()["cyclegan"]
+cfg.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
+           disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, strategy=sys.argv[4], batch_size=2)
+summary = training.train(sys.argv[1], cfg, seed=5, log=lambda *_: None)
+print("RESULT " + json.dumps({"replicas": summary["replicas"], "strategy": summary["strategy"]}))
+'''
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_worker_processes_train_like_one(small_run, tmp_path):
+    """MultiWorkerMirroredStrategy across two processes on 127.0.0.1 (TF_CONFIG with two local ports) gives the
+    losses of one process with the same global batch."""
+    import csv
+    import shutil
+
+    runs = {name: tmp_path / name for name in ("one", "w0", "w1")}
+    for run in runs.values():
+        shutil.copytree(small_run / "data", run / "data")
+    hosts = ",".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(runs[f"w{i}"]), str(i), hosts, "multi_worker"],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+               for i in (0, 1)]
+    single = subprocess.run([sys.executable, "-c", WORKER, str(runs["one"]), "0", "127.0.0.1:1", "default"],
+                            cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    outs = []
+    for w in workers:
+        try:
+            outs.append(w.communicate(timeout=600)[0])
+        finally:
+            w.kill()
+    for out in outs + [single.stdout + single.stderr]:
+        assert "RESULT " in out, out[-4000:]
+    results = [json.loads(o.split("RESULT ")[1].splitlines()[0]) for o in outs]
+    assert [r["replicas"] for r in results] == [2, 2], results
+
+    def history(run):
+        with open(run / "cyclegan" / "history.csv") as fh:
+            return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+    close(history(runs["w0"]), history(runs["one"]))
+    close(history(runs["w1"]), history(runs["one"]))
