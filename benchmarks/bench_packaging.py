@@ -37,7 +37,7 @@ def main() -> None:
     import tensorflow as tf
     from PIL import Image
 
-    from monet import data, networks, submission
+    from monet import data, datasets, networks, submission
 
     work = Path(tempfile.mkdtemp(prefix="monet-bench-"))
     try:
@@ -79,7 +79,7 @@ def main() -> None:
         # (c) the public tutorial's loop
         out = work / "tutorial_images"
         out.mkdir()
-        ds = data.photo_batches(paths, 1)
+        ds = datasets.photo_batches(paths, 1)
         gen(next(iter(ds)), training=False)  # warm
         t0 = time.perf_counter()
         for i, img in enumerate(ds, start=1):

@@ -1,14 +1,13 @@
 """Runs side by side: which params differ, how long they trained, how many images, FID/MiFID where scored.
 
-    python -m monet.compare                       # every run folder under outputs/
-    python -m monet.compare outputs/exp1 outputs/best --out outputs/_compare
+    python -m monet compare                       # every run folder under outputs/
+    python -m monet compare outputs/exp1 outputs/best --out outputs/_compare
 
 Writes ``compare.md`` and ``compare.html`` (the table), ``losses.png`` (training losses of every CycleGAN run on
 shared axes, by epoch) and ``strip.png`` (the same photos as each run submitted them).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import html
 import io
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["load_run", "flatten", "differing", "table_rows", "compare"]
+__all__ = ["load_run", "flatten", "relevant_params", "differing", "status", "table", "compare"]
 
 
 def _json(path: Path) -> dict:
@@ -49,11 +48,36 @@ def flatten(params: dict, prefix: str = "") -> dict:
     return out
 
 
+# Which params section belongs to which stage: a run's section counts only where that stage ran.
+SECTION_STAGE = {"fetch": "fetch", "cyclegan": "cyclegan_train", "nst": "nst_generate", "package": "package_submission",
+                 "evaluate": "evaluate"}
+RAN = ("done", "stopped_early", "failed", "interrupted", "killed", "running")
+
+
+def ran(run: dict, stage: str) -> bool:
+    """Whether ``stage`` ran (or started) in this run."""
+    return run["record"].get("stages", {}).get(stage, {}).get("status") in RAN
+
+
+def relevant_params(run: dict) -> dict:
+    """The run's params, flattened, without the sections of stages that never ran in it (and without
+    ``description`` and ``stages``, which the table shows otherwise)."""
+    flat = flatten(run["record"].get("params", {}))
+    out = {}
+    for key, value in flat.items():
+        section = key.split(".", 1)[0] if "." in key else None
+        if key in ("description", "stages") or (section in SECTION_STAGE and not ran(run, SECTION_STAGE[section])):
+            continue
+        out[key] = value
+    return out
+
+
 def differing(runs: list[dict]) -> list[str]:
-    """The params keys whose values are not the same in every run (the description aside)."""
-    flat = [flatten(r["record"].get("params", {})) for r in runs]
-    keys = sorted(set().union(*flat) - {"description"})
-    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+    """The params keys whose values differ among the runs whose stage used them (a key that only one run used, or
+    that all the runs using it set alike, is left out)."""
+    flat = [relevant_params(r) for r in runs]
+    keys = sorted(set().union(*flat))
+    return [k for k in keys if len({json.dumps(f[k], sort_keys=True) for f in flat if k in f}) > 1]
 
 
 def _method(run: dict) -> str:
@@ -68,29 +92,44 @@ def _param(value) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else ("null" if value is None else str(value))
 
 
-def table_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the comparison table (strings)."""
-    keys = differing(runs)
-    header = ["run", "method", *keys, "epochs trained", "packaged checkpoint", "training s", "total s", "images",
-              "FID", "MiFID"]
-    rows = []
-    for r in runs:
-        flat = flatten(r["record"].get("params", {}))
-        stages = r["record"].get("stages", {})
-        train_stage = "nst_generate" if _method(r) == "nst" else "cyclegan_train"
-        fmt = lambda v: "" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v))  # noqa: E731
-        metrics = r["metrics"]
-        rows.append([
-            r["name"], _method(r), *[_param(flat.get(k)) for k in keys],
-            fmt(r["train"].get("epochs_completed")) if r["train"] else "",
-            (r["train"].get("chosen_checkpoint") or "last") if r["train"] else "",
-            fmt(stages.get(train_stage, {}).get("seconds")),
-            fmt(round(sum(s.get("seconds", 0.0) for s in stages.values()), 2)),
-            fmt(r["package"].get("count")),
-            fmt(metrics.get("fid")) + ("" if not metrics or metrics.get("comparable_to_kaggle") else " *"),
-            fmt(metrics.get("mifid")) + ("" if not metrics or metrics.get("comparable_to_kaggle") else " *"),
-        ])
-    return header, rows
+def status(run: dict) -> str:
+    """The run's status, naming the stage that failed, was interrupted or stopped early."""
+    record = run["record"]
+    state = record.get("status", "unknown")
+    which = [name for name, s in record.get("stages", {}).items() if s.get("status") not in ("done", None)]
+    return f"{state.replace('_', ' ')} ({', '.join(which)})" if which and state != "done" else state.replace("_", " ")
+
+
+NOT_RUN = "–"  # the stage that uses this param did not run in this run
+
+
+def table(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The comparison with runs as columns: header (``""`` then the run names) and rows, each a label then one
+    cell per run: status, method, the params that differ, then results."""
+    fmt = lambda v: "" if v is None else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int)  # noqa: E731
+                                          else str(v))
+    rows = [["status", *[status(r) for r in runs]], ["method", *[_method(r) for r in runs]],
+            ["stages run", *[", ".join(n for n in r["record"].get("stages", {}) if ran(r, n)) for r in runs]]]
+    flats = [relevant_params(r) for r in runs]
+    rows += [[k, *[_param(f[k]) if k in f else NOT_RUN for f in flats]] for k in differing(runs)]
+    for label, get in (
+            ("epochs trained", lambda r: fmt(r["train"].get("epochs_completed")) if r["train"] else NOT_RUN),
+            ("packaged checkpoint", lambda r: (r["train"].get("chosen_checkpoint") or "last") if r["train"] else NOT_RUN),
+            ("training s", lambda r: fmt(r["record"].get("stages", {}).get(
+                "nst_generate" if _method(r) == "nst" else "cyclegan_train", {}).get("seconds"))),
+            ("total s", lambda r: fmt(round(sum(s.get("seconds", 0.0) for s in r["record"].get("stages", {}).values()),
+                                            2))),
+            ("images", lambda r: fmt(r["package"].get("count")) if r["package"] else NOT_RUN),
+            ("FID", lambda r: _metric(r, "fid")), ("MiFID", lambda r: _metric(r, "mifid"))):
+        rows.append([label, *[get(r) for r in runs]])
+    return ["", *[r["name"] for r in runs]], rows
+
+
+def _metric(run: dict, key: str) -> str:
+    m = run["metrics"]
+    if not m:
+        return NOT_RUN
+    return f"{m.get(key):,.2f}" + ("" if m.get("comparable_to_kaggle") else " *")
 
 
 def _markdown(header, rows) -> str:
@@ -100,9 +139,7 @@ def _markdown(header, rows) -> str:
 
 
 def _loss_figure(runs: list[dict], path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
-
-    from .plots import save_figure
+    from .plots import loss_comparison
 
     curves = []
     for r in runs:
@@ -112,22 +149,20 @@ def _loss_figure(runs: list[dict], path: Path) -> Path | None:
                 rows = list(csv.DictReader(fh))
             if rows:
                 curves.append((r["name"], rows, max(1, r["train"].get("steps_per_epoch", 1))))
-    if not curves:
-        return None
-    keys = ["gen_g_loss", "disc_y_loss", "cycle_loss"]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        for name, rows, steps in curves:
-            x = np.array([int(row["global_step"]) for row in rows]) / steps
-            y = np.array([float(row[key]) for row in rows])
-            window = max(1, min(25, len(y) // 10))
-            smooth = np.convolve(y, np.ones(window) / window, mode="valid")
-            ax.plot(x[window - 1:], smooth, lw=1.2, label=name)
-        ax.set_title(key, fontsize=9)
-        ax.set_xlabel("epoch")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Training losses (moving average)", fontsize=10)
-    return save_figure(fig, path)
+    return loss_comparison(curves, ["gen_g_loss", "disc_y_loss", "cycle_loss"], path) if curves else None
+
+
+def _submitted_names(run: dict) -> set[str]:
+    """The photo names this run has a submitted (or painted) image of."""
+    names: set[str] = set()
+    for source in (run["dir"] / "images.zip", run["dir"] / "submission" / "images.rejected.zip"):
+        if source.is_file():
+            with zipfile.ZipFile(source) as zf:
+                names |= {n[:-4] for n in zf.namelist() if n.endswith(".jpg")}
+    nst = run["dir"] / "nst" / "images"
+    if nst.is_dir():
+        names |= {p.stem for p in nst.glob("*.jpg")}
+    return names
 
 
 def _submitted(run: dict, name: str) -> np.ndarray | None:
@@ -141,18 +176,31 @@ def _submitted(run: dict, name: str) -> np.ndarray | None:
 
 
 def _strip(runs: list[dict], path: Path, photos: int) -> Path | None:
+    """The same photos as each run submitted them: photos that every run with images translated; a run without
+    them (it failed, or ran on other data) says so in its row title instead of showing grey squares alone."""
     from . import data, plots
 
-    try:
-        chosen = data.read_manifest(runs[0]["dir"])["photo"][:photos]
-    except data.DataError:
+    names = {r["name"]: _submitted_names(r) for r in runs}
+    candidates = []
+    for r in runs:  # the photos of the first run that has a manifest
+        try:
+            candidates = data.read_manifest(r["dir"])["photo"]
+            break
+        except (data.DataError, FileNotFoundError, OSError):
+            continue
+    if not candidates:
         return None
-    blank = np.full((256, 256, 3), 200, np.uint8)
-    rows = [[np.asarray(Image.open(p["path"]).convert("RGB")) for p in chosen]]
+    with_images = [n for n in names.values() if n]
+    chosen = [p for p in candidates if all(p["name"] in n for n in with_images)][:photos] or candidates[:photos]
+    blank = np.full((256, 256, 3), 235, np.uint8)
+    rows, titles = [[np.asarray(Image.open(p["path"]).convert("RGB")) for p in chosen]], ["photo"]
     for r in runs:
+        have = names[r["name"]]
         rows.append([img if (img := _submitted(r, p["name"])) is not None else blank for p in chosen])
-    return plots.image_grid(rows, path, row_titles=["photo"] + [r["name"] for r in runs],
-                            title="The same photos as each run submitted them")
+        why = ("" if all(p["name"] in have for p in chosen) else
+               f" (no images: {status(r)})" if not have else " (blank: it did not translate these photos)")
+        titles.append(r["name"] + why)
+    return plots.image_grid(rows, path, row_titles=titles, title="The same photos as each run submitted them")
 
 
 def compare(run_dirs: list[str | Path], out_dir: str | Path, photos: int = 4) -> dict:
@@ -162,13 +210,15 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path, photos: int = 4) ->
         raise ValueError("no run folders to compare")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    header, rows = table_rows(runs)
+    header, rows = table(runs)
     note = ("\n\n\\* not scored with Kaggle's network (random or Keras InceptionV3 weights): not comparable to "
             "Kaggle's figures."
             if any(r["metrics"] and not r["metrics"].get("comparable_to_kaggle") for r in runs) else "")
     losses = _loss_figure(runs, out_dir / "losses.png")
     strip = _strip(runs, out_dir / "strip.png", photos)
-    md = f"# Runs compared\n\n{_markdown(header, rows)}{note}\n"
+    legend = (f"\n\nOne column a run. Params: only those that differ among the runs whose stage used them; "
+              f"{NOT_RUN} where that stage did not run.")
+    md = f"# Runs compared\n\n{_markdown(header, rows)}{legend}{note}\n"
     md += "".join(f"\n![{p.stem}]({p.name})\n" for p in (losses, strip) if p)
     (out_dir / "compare.md").write_text(md)
     cells = lambda tag, row: "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row)  # noqa: E731
@@ -177,26 +227,12 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path, photos: int = 4) ->
             + (f"<p>{html.escape(note.strip())}</p>" if note else "")
             + "".join(f'<p><img src="{p.name}" alt="{p.stem}"></p>' for p in (losses, strip) if p))
     (out_dir / "compare.html").write_text(f"<!doctype html><html><body>{body}</body></html>")
-    return {"header": header, "rows": rows, "files": [str(out_dir / n) for n in ("compare.md", "compare.html")]}
+    return {"header": header, "rows": rows, "markdown": _markdown(header, rows),
+            "files": [str(out_dir / n) for n in ("compare.md", "compare.html")]}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monet.compare", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="*", help="run folders (default: every run folder under --outputs)")
-    ap.add_argument("--outputs", default="outputs", help="where to look for run folders")
-    ap.add_argument("--out", default=None, help="where to write (default: <outputs>/_compare)")
-    ap.add_argument("--photos", type=int, default=4, help="photos in the strip")
-    args = ap.parse_args(argv)
-    dirs = [Path(r) for r in args.runs] or sorted(p.parent for p in Path(args.outputs).glob("*/run.json"))
-    try:
-        result = compare(dirs, Path(args.out) if args.out else Path(args.outputs) / "_compare", args.photos)
-    except Exception as exc:  # noqa: BLE001
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(_markdown(result["header"], result["rows"]))
-    print("\n".join(result["files"]))
-    return 0
+if __name__ == "__main__":  # the old entry point, an alias of: python -m monet compare ...
+    import runpy
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv[:1] = ["monet", "compare"]
+    runpy.run_module("monet", run_name="__main__")

@@ -9,6 +9,7 @@ from generated data.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -83,21 +84,69 @@ def tensorflow_environment(deterministic: bool = False, verbose: bool = False) -
     return env
 
 
-def prepare_tensorflow(deterministic: bool = False, verbose: bool = False) -> None:
-    """Set :func:`tensorflow_environment` in this process, before anything imports TensorFlow (a notebook's first
-    import cell calls it). Once TensorFlow is loaded the settings no longer take effect; training then refuses
-    ``deterministic`` with a clear error rather than promising what it cannot keep."""
+VERBOSE_ENV = "MONET_VERBOSE"  # pipeline.py --verbose sets it for the stages' kernels
+
+# What TensorFlow writes to the process's stderr while it loads, before any log level applies (the oneDNN notice
+# prints even at TF_CPP_MIN_LOG_LEVEL=3), and CUDA's plugin re-registration lines: start-up noise, not warnings.
+STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+                 "cpu_feature_guard.cc", "To enable the following instructions", "rebuild TensorFlow with the",
+                 "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS",
+                 "computation placer already registered", "TF-TRT Warning: Could not find TensorRT")
+
+
+def verbose_requested() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def prepare_tensorflow(deterministic: bool = False, verbose: bool | None = None) -> None:
+    """Set :func:`tensorflow_environment` in this process, then load TensorFlow with its start-up lines held back
+    (unless ``verbose``, by default ``MONET_VERBOSE``): anything else it writes while loading still shows. A
+    notebook's first import cell calls it. Once TensorFlow is loaded the settings no longer take effect; training
+    then refuses ``deterministic`` with a clear error rather than promising what it cannot keep."""
     import sys
 
+    verbose = verbose_requested() if verbose is None else verbose
     for key, value in tensorflow_environment(deterministic, verbose).items():
         if key == "TF_CPP_MIN_LOG_LEVEL" and not verbose and key in os.environ:
             continue  # the user's own log level wins
         os.environ[key] = value
-    if deterministic and "tensorflow" in sys.modules:
-        import warnings
+    if "tensorflow" in sys.modules:
+        if deterministic:
+            import warnings
 
-        warnings.warn("TensorFlow was imported before prepare_tensorflow(deterministic=True): restart the kernel "
-                      "and run this cell first", stacklevel=2)
+            warnings.warn("TensorFlow was imported before prepare_tensorflow(deterministic=True): restart the kernel "
+                          "and run this cell first", stacklevel=2)
+        return
+    with _held_stderr(keep=None if verbose else STARTUP_NOISE):
+        importlib.import_module("tensorflow")
+
+
+@contextlib.contextmanager
+def _held_stderr(keep):
+    """Send file descriptor 2 (where C++ code writes) to a temporary file meanwhile; then write back every line
+    that contains none of the strings in ``keep`` (all lines when ``keep`` is None)."""
+    import sys
+    import tempfile
+
+    if keep is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            shown = [ln for ln in lines if not any(noise in ln for noise in keep)]
+            if shown:
+                sys.stderr.write("".join(shown))
+                sys.stderr.flush()
 
 
 def onednn_enabled() -> bool:

@@ -15,7 +15,6 @@ Command line (``python -m monet.kaggle_io --help``)::
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import io
@@ -28,7 +27,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import environment, files
+from . import files
 from .environment import COMPETITION
 
 __all__ = ["KaggleError", "credential_source", "require_credentials", "api", "safe_extract", "download_competition",
@@ -177,7 +176,7 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-_SOURCES = ("monet/*.py", "pipeline.py", "notebooks/*.ipynb")
+_SOURCES = ("monet/*.py", "pipeline.py", "notebooks/*.ipynb", "notebooks/*.py")
 
 
 def _source_zip(repo: Path) -> bytes:
@@ -289,7 +288,7 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     nb.cells = [
         nbformat.v4.new_markdown_cell(
             f"# {title}\n\n{p['description']}\n\nStages: {', '.join(p['stages'])}. Made by the Monet pipeline's "
-            f"`python -m monet.kaggle_io bundle` from `{params_path.name}` at commit `{commit}`. Leaves "
+            f"`python -m monet bundle` from `{params_path.name}` at commit `{commit}`. Leaves "
             "`/kaggle/working/images.zip` and the run folder with every stage's executed notebook and report."),
         nbformat.v4.new_code_cell(BOOTSTRAP.format(source=base64.b64encode(_source_zip(repo)).decode(),
                                                    params_yaml=params_yaml, run_name=run_name, commit=commit)),
@@ -309,7 +308,7 @@ def push(bundle_dir: str | Path, client_factory=None, log=print) -> dict:
     response = _call("kernels push", client.kernels_push, str(bundle_dir))
     log(f"Pushed {meta['id']}: Kaggle runs it now (about 5 hours at most). Follow it at "
         f"https://www.kaggle.com/code/{meta['id']}; when it has finished, submit its output with\n"
-        f"  python -m monet.kaggle_io submit --kernel {meta['id']}")
+        f"  python -m monet submit --kernel {meta['id']}")
     return {"id": meta["id"], "response": str(response)}
 
 
@@ -346,42 +345,8 @@ def submit(kernel: str, version: int | None = None, message: str | None = None, 
     return {"kernel": kernel, "version": version, "message": message, **checked}
 
 
-# ---------------------------------------------------------------------------------------- command line
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monet.kaggle_io", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("download", help="download the competition data once")
-    d.add_argument("--to", help="target folder (default: data/gan-getting-started, or /content/... on Colab)")
-    b = sub.add_parser("bundle", help="make a folder for `kaggle kernels push`")
-    b.add_argument("--params", required=True)
-    b.add_argument("--user", required=True, help="your Kaggle user name")
-    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    b.add_argument("--out", help="folder (default: build/kaggle/<slug>)")
-    p = sub.add_parser("push", help="push a bundle folder (Kaggle runs it)")
-    p.add_argument("bundle_dir")
-    s = sub.add_parser("submit", help="validate a finished kernel's images.zip, then submit it")
-    s.add_argument("--kernel", required=True, help="USER/SLUG of the pushed kernel")
-    s.add_argument("--version", type=int, help="kernel version (default: the latest)")
-    s.add_argument("--message", help="submission message (default: run name @ git commit)")
-    s.add_argument("--run", help="the local run folder of the same experiment, validated too")
-    args = ap.parse_args(argv)
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        if args.command == "download":
-            target = Path(args.to) if args.to else environment.default_download_dir(repo)
-            print(download_competition(target))
-        elif args.command == "bundle":
-            out = bundle(args.params, args.user, args.out, args.overrides, repo)
-            print(f"{out}\npush it with: python -m monet.kaggle_io push {out}   (or: kaggle kernels push -p {out})")
-        elif args.command == "push":
-            push(args.bundle_dir)
-        else:
-            submit(args.kernel, args.version, args.message, args.run)
-    except Exception as exc:  # noqa: BLE001 - one clear line, no traceback, for any failure
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+if __name__ == "__main__":  # the old entry point, an alias of: python -m monet ...
+    import runpy
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv[:1] = ["monet"]
+    runpy.run_module("monet", run_name="__main__")

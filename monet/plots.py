@@ -1,15 +1,49 @@
-"""Every figure, written to PNG files so notebooks only call and display."""
+"""Every figure, written to PNG files so notebooks only call and display.
+
+Titles and labels are wrapped to the width (or, turned on their side, the height) they have, so a long run name or
+warning stays inside the picture; :func:`overflowing_texts` finds any that still do not fit (the tests use it).
+"""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.text  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["image_grid", "loss_curves", "loss_traces", "checkpoint_scores", "save_figure", "to_uint8"]
+__all__ = ["image_grid", "loss_curves", "loss_traces", "loss_comparison", "checkpoint_scores", "save_figure",
+           "to_uint8", "fit", "overflowing_texts"]
+
+CHAR_WIDTH = 0.62  # a character's average width in DejaVu Sans, in ems (a little generous)
+
+
+def fit(text: str, inches: float, fontsize: float) -> str:
+    """``text`` wrapped into lines that fit ``inches`` at ``fontsize`` points (existing line breaks kept)."""
+    per_line = max(8, int(inches * 72 / (fontsize * CHAR_WIDTH)))
+    return "\n".join(textwrap.fill(part, per_line) or part for part in str(text).split("\n"))
+
+
+def overflowing_texts(fig) -> list[str]:
+    """The titles, labels and texts of ``fig`` that reach outside it (tick numbers aside: matplotlib keeps some
+    beyond the axes' limits that it never draws)."""
+    fig.canvas.draw()
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    ticks = {id(t.label1) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for t in axis.get_major_ticks() + axis.get_minor_ticks()}
+    ticks |= {id(t.label2) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+              for t in axis.get_major_ticks() + axis.get_minor_ticks()}
+    out = []
+    for text in fig.findobj(matplotlib.text.Text):
+        if id(text) in ticks or not text.get_visible() or not text.get_text():
+            continue
+        ext = text.get_window_extent(renderer)
+        if ext.x0 < box.x0 - 1 or ext.x1 > box.x1 + 1 or ext.y0 < box.y0 - 1 or ext.y1 > box.y1 + 1:
+            out.append(text.get_text())
+    return out
 
 
 def to_uint8(images) -> np.ndarray:
@@ -32,8 +66,11 @@ def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.2 * n_rows + (0.4 if title else 0)),
-                             squeeze=False)
+    cell = 2.2
+    width = cell * n_cols
+    title = fit(title, width - 0.2, 10) if title else None
+    title_height = 0.22 * (title.count("\n") + 1) + 0.2 if title else 0
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, cell * n_rows + title_height), squeeze=False)
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -41,10 +78,10 @@ def image_grid(rows: list[list[np.ndarray]], path: str | Path, row_titles: list[
             if c < len(rows[r]):
                 ax.imshow(rows[r][c])
             if col_titles and r == 0 and c < len(col_titles):
-                ax.set_title(col_titles[c], fontsize=8)
-        if row_titles:
-            axes[r][0].text(-0.05, 0.5, row_titles[r], transform=axes[r][0].transAxes, rotation=90,
-                            ha="right", va="center", fontsize=9)
+                ax.set_title(fit(col_titles[c], cell - 0.1, 8), fontsize=8)
+        if row_titles:  # on its side, beside the row: it has the row's height
+            axes[r][0].text(-0.05, 0.5, fit(row_titles[r], cell - 0.2, 9), transform=axes[r][0].transAxes,
+                            rotation=90, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
@@ -65,7 +102,7 @@ def loss_curves(history: list[dict], keys: list[str], path: str | Path, title: s
             ax.plot([steps[sel].min(), steps[sel].max()], [values[sel].mean()] * 2, lw=2, color="C3")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step")
-    fig.suptitle(title + " (bold: epoch mean)", fontsize=10)
+    fig.suptitle(fit(title + " (bold: epoch mean)", 3.2 * len(keys) - 0.2, 10), fontsize=10)
     return save_figure(fig, path)
 
 
@@ -79,24 +116,44 @@ def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("total loss")
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=9)
+    if len(traces) <= 12:
+        ax.legend([textwrap.shorten(n, 30) for n in traces], fontsize=7)
+    ax.set_title(fit(title, 5.8, 9), fontsize=9)
     return save_figure(fig, path)
 
 
 def checkpoint_scores(rows: list[dict], chosen: str, path: str | Path, network: str) -> Path:
     """Local MiFID of each scored checkpoint by training step, the packaged one marked; the network named."""
-    import textwrap
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3.4))
     steps = [r["global_step"] for r in rows]
     ax.plot(steps, [r["mifid"] for r in rows], marker="o", lw=1)
     best = next(r for r in rows if r["checkpoint"] == chosen)
-    ax.plot([best["global_step"]], [best["mifid"]], marker="*", ms=14, color="C3", label=f"packaged: {chosen}")
+    ax.plot([best["global_step"]], [best["mifid"]], marker="*", ms=14, color="C3",
+            label=f"packaged: {textwrap.shorten(chosen, 40, placeholder='…')}")
     ax.set_xlabel("training step")
     ax.set_ylabel("local MiFID")
     ax.legend(fontsize=7)
-    ax.set_title("\n".join(textwrap.wrap(f"Checkpoints by local score ({network})", 70)), fontsize=8)
+    ax.set_title(fit(f"Checkpoints by local score ({network})", 5.8, 8), fontsize=8)
+    return save_figure(fig, path)
+
+
+def loss_comparison(curves: list[tuple[str, list[dict], int]], keys: list[str], path: str | Path) -> Path:
+    """Several runs' training losses on shared axes by epoch (moving averages): ``curves`` holds (run name,
+    history rows, steps per epoch)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, rows, steps in curves:
+            x = np.array([int(row["global_step"]) for row in rows]) / steps
+            y = np.array([float(row[key]) for row in rows])
+            window = max(1, min(25, len(y) // 10))
+            smooth = np.convolve(y, np.ones(window) / window, mode="valid")
+            ax.plot(x[window - 1:], smooth, lw=1.2, label=textwrap.shorten(name, 24, placeholder="…"))
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("epoch")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Training losses (moving average)", fontsize=10)
     return save_figure(fig, path)

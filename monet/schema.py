@@ -218,7 +218,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the photos into a partial zip "
-                     "(python -m monet.submission merge joins them); null: the whole submission.", optional=True),
+                     "(python -m monet merge joins them); null: the whole submission.", optional=True),
     },
     "evaluate": {
         "weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's classify_image_graph_def.pb "

@@ -12,11 +12,10 @@
 
 Kaggle scores against paintings it keeps hidden, so even on Kaggle's network a local figure is an estimate.
 
-Command line: ``python -m monet.scoring IMAGES --real FOLDER [--weights PATH.pb|imagenet|FILE.h5|none]``.
+Command line: ``python -m monet score IMAGES --real FOLDER [--weights PATH.pb|imagenet|FILE.h5|none]``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from . import files, inception
+from . import progress as monet_progress
 from .inception import INCEPTION_FILE  # noqa: F401 - kept for importers
 
 __all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "image_source",
@@ -113,7 +113,8 @@ def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str],
     raise FileNotFoundError(f"{path}: expected an images.zip or a folder of .jpg/.png images")
 
 
-def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True,
+             task: str = "scoring") -> np.ndarray:
     """Pool features of the images with ``net`` (:class:`monet.inception.FeatureNetwork`), batched; decoding
     (to 0-255 RGB at 256x256, the competition's size) overlaps the network (tf.data)."""
     import tensorflow as tf
@@ -130,11 +131,14 @@ def features(net, names: list[str], read, batch_size: int = 32, progress: bool =
     ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec([], tf.string))
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     out = []
+    live = monet_progress.Progress(task, len(names), "images") if progress else None
     with tqdm(total=len(names), desc="features", unit="img", mininterval=10, ascii=True, file=sys.stdout,
               disable=not progress) as bar:
         for batch in ds:
             out.append(net.features(batch))
             bar.update(len(out[-1]))
+            if live:
+                live.update(bar.n)
     return np.concatenate(out) if out else np.zeros((0, 2048), np.float32)
 
 
@@ -156,7 +160,7 @@ def cached_features(net_factory, names, read, weights: str, cache_dir: Path | No
     if path is not None and path.is_file():
         log(f"real-image features from the cache {path}")
         return np.load(path)["features"], True
-    feats = features(net_factory(), names, read, batch_size)
+    feats = features(net_factory(), names, read, batch_size, task="scoring real paintings")
     if path is not None:
         with files.atomic_path(path, ".npz") as tmp:
             np.savez(tmp, features=feats)  # tmp ends in .npz, so savez writes exactly there
@@ -202,7 +206,7 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
 
     real_feats, from_cache = cached_features(net_factory, real_names, real_read, weights, cache_dir, batch_size,
                                              log)
-    gen_feats = features(net_factory(), gen_names, gen_read, batch_size)
+    gen_feats = features(net_factory(), gen_names, gen_read, batch_size, task="scoring generated images")
     kind = inception.kind_of(weights)
     metrics = {
         **score_features(real_feats, gen_feats, epsilon),
@@ -247,31 +251,8 @@ def evaluate_run(run_dir: str | Path, cfg: dict, log=print) -> dict:
                     cfg["nearest_images"], cache, log)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monet.scoring", description=__doc__.split("\n\n")[0])
-    ap.add_argument("images", help="an images.zip or a folder of generated images")
-    ap.add_argument("--real", required=True, help="a folder of real paintings (e.g. DATA/monet_jpg)")
-    ap.add_argument("--weights", default="imagenet",
-                    help="the network: the path of Kaggle's classify_image_graph_def.pb (Kaggle's scale), imagenet "
-                         "or a Keras InceptionV3 weights file (not Kaggle's scale), or none (random)")
-    ap.add_argument("--out", default=None, help="where metrics.json goes (default: beside the images)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--epsilon", type=float, default=0.1)
-    ap.add_argument("--max-images", type=int, default=None)
-    ap.add_argument("--cache", default=None, help="feature cache folder (default: none)")
-    args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else Path(args.images).resolve().parent
-    try:
-        m = evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
-                     cache_dir=args.cache)
-    except Exception as exc:  # noqa: BLE001 - one clear line for the command line
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
-          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}\n"
-          f"{out / 'metrics.json'}")
-    return 0
+if __name__ == "__main__":  # the old entry point, an alias of: python -m monet score ...
+    import runpy
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv[:1] = ["monet", "score"]
+    runpy.run_module("monet", run_name="__main__")

@@ -33,7 +33,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
     in memory, their features against the run's paintings' (cached beside the run folders)."""
     import tensorflow as tf
 
-    from . import data
+    from . import data, datasets
     from .submission import _translator
 
     net = inception.network(weights)
@@ -43,7 +43,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
 
     def score(generator, _folder) -> dict:
         translate = _translator(generator)
-        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in data.photo_batches(photo_paths, batch_size)]
+        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in datasets.photo_batches(photo_paths, batch_size)]
         return scoring.score_features(real, np.concatenate(feats), epsilon)
 
     return score

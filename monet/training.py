@@ -1,7 +1,7 @@
 """CycleGAN training: the run's loop over epochs and steps, with its time budget, history and checkpoints.
 
 :func:`train` is the ``cyclegan_train`` stage: it builds (or resumes) the models of :mod:`monet.cyclegan`, streams
-the two domains (:func:`monet.data.paired_epoch`), runs the compiled step, writes ``cyclegan/history.csv``,
+the two domains (:func:`monet.datasets.paired_epoch`), runs the compiled step, writes ``cyclegan/history.csv``,
 ``losses.png``, ``samples/epoch_NN.png``, a checkpoint after every epoch (and where a time budget stops it),
 ``generator.keras`` (the generator to package: the last, averaged with ``ema``, or the best scored checkpoint's)
 and ``summary.json``.
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import budget, data, distribute, files, plots, schedules
+from . import budget, data, datasets, distribute, files, plots, schedules
+from . import progress as monet_progress
 from .cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, CycleGAN, _checkpoint_name, _checkpoints, _prune,
                        latest_checkpoint, load_checkpoint, make_train_step, model_args, packaged_generator,
                        save_checkpoint, seed_everything)
@@ -52,7 +53,7 @@ def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
     if missing:
         raise data.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
                              f"{', '.join(data.TFREC_FOLDERS[d] + '/*.tfrec' for d in missing)}; use data_format: jpg")
-    return data.read_tfrecord_images(files_["photo"]), data.read_tfrecord_images(files_["monet"]), False
+    return datasets.read_tfrecord_images(files_["photo"]), datasets.read_tfrecord_images(files_["monet"]), False
 
 
 def _later_stages(run_dir: Path) -> list[str]:
@@ -138,8 +139,8 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
                               cfg["jit_compile"], cfg["diffaugment"], cfg["label_smoothing"], seed)
     history = _read_history(out / "history.csv", done)
     sample_paths = sorted(photos if from_files else [])[:cfg["sample_images"]]
-    samples = (next(iter(data.photo_batches(sample_paths, len(sample_paths)))) if from_files
-               else tf.stack([data.decode_image(b) for b in photos[:cfg["sample_images"]]]))
+    samples = (next(iter(datasets.photo_batches(sample_paths, len(sample_paths)))) if from_files
+               else tf.stack([datasets.decode_image(b) for b in photos[:cfg["sample_images"]]]))
     reserve = None
     if deadline:
         reserve = _reserve(run_dir, m, photos if from_files else [], len(photos), cfg, log)
@@ -147,6 +148,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
             f"{reserve.describe()}.")
 
     t_start, train_seconds, stopped_early = time.time(), 0.0, None
+    live = monet_progress.Progress("training", unit="steps", deadline=deadline)
     step_times: list[float] = []
     total = planned if planned is not None else done + 10 ** 9  # auto: set once the speed is measured
     state = {"epoch": done // steps, "step_in_epoch": done % steps, "global": done}
@@ -164,7 +166,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
         while state["global"] < total:
             epoch, first = state["global"] // steps, state["global"] % steps
             last_step = min(steps, total - epoch * steps)
-            ds = data.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["augment_photo"],
+            ds = datasets.paired_epoch(photos, monets, from_files, epoch, steps, batch, seed, cfg["augment_photo"],
                                    cfg["augment_monet"], first_step=first, last_step=last_step)
             if replicas > 1:
                 ds = strategy.experimental_distribute_dataset(ds)
@@ -191,6 +193,8 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
                         lr.set_total_steps(total)
                     log(f"epochs auto: {per_step:.3f} s per step measured; {total:,} steps planned "
                         f"({total / steps:.2f} epochs of {steps:,} steps)")
+                live.update(g, total if total < 10 ** 9 else None, prefix=f"epoch {epoch + 1}/{epochs_label}",
+                            **{k[:-5]: values[k] for k in LOSS_KEYS[:4]})
                 if progress is not None:
                     progress({"epoch": epoch + 1, "step": g - epoch * steps, "steps": last_step, "global_step": g,
                               "total_steps": total if total < 10 ** 9 else None, "losses": values,

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from monet import data
+from monet import data, datasets
 
 
 def jpeg(color, size=(256, 256), mode="RGB", fmt="JPEG") -> bytes:
@@ -123,11 +123,11 @@ def test_resolve_data_dir(tmp_path, monkeypatch):
 
 
 def test_epoch_order_is_one_permutation_per_pass_and_windows_agree():
-    whole = data.epoch_order(7, seed=1, start=0, count=21)
+    whole = datasets.epoch_order(7, seed=1, start=0, count=21)
     for p in range(3):
         assert sorted(whole[7 * p:7 * p + 7]) == list(range(7))
     assert not np.array_equal(whole[:7], whole[7:14])  # reshuffled every pass
-    parts = np.concatenate([data.epoch_order(7, 1, s, 5) for s in range(0, 20, 5)])
+    parts = np.concatenate([datasets.epoch_order(7, 1, s, 5) for s in range(0, 20, 5)])
     np.testing.assert_array_equal(parts, whole[:20])
 
 
@@ -140,7 +140,7 @@ def test_an_epoch_reaches_every_photo_while_paintings_repeat(tmp_path):
     for i in range(3):
         monets.append(str(tmp_path / f"m{i}.png"))
         Image.new("RGB", (256, 256), (0, i * 50, 0)).save(monets[-1])
-    ds = data.paired_epoch(photos, monets, True, epoch=0, steps=11, batch_size=1, seed=4)
+    ds = datasets.paired_epoch(photos, monets, True, epoch=0, steps=11, batch_size=1, seed=4)
     seen_x, seen_y = [], []
     for x, y in ds:
         seen_x.append(int(round((float(x[0, 0, 0, 0]) + 1) * 127.5 / 20)))
@@ -151,11 +151,11 @@ def test_an_epoch_reaches_every_photo_while_paintings_repeat(tmp_path):
 
 def test_augmentation_is_reproducible(synthetic):
     photos = sorted(str(p) for p in (synthetic / "photo_jpg").glob("*.jpg"))
-    a = [x.numpy() for x in data.domain_window(photos, True, 3, 10, 4, ("jitter", "flip", "rot90"))]
-    b = [x.numpy() for x in data.domain_window(photos, True, 3, 10, 4, ("jitter", "flip", "rot90"))]
+    a = [x.numpy() for x in datasets.domain_window(photos, True, 3, 10, 4, ("jitter", "flip", "rot90"))]
+    b = [x.numpy() for x in datasets.domain_window(photos, True, 3, 10, 4, ("jitter", "flip", "rot90"))]
     assert all(np.array_equal(u, v) for u, v in zip(a, b)) and a[0].shape == (256, 256, 3)
 
 
 def test_tfrecord_images_match_the_jpegs(synthetic):
-    blobs = data.read_tfrecord_images([str(p) for p in (synthetic / "monet_tfrec").glob("*.tfrec")])
+    blobs = datasets.read_tfrecord_images([str(p) for p in (synthetic / "monet_tfrec").glob("*.tfrec")])
     assert sorted(blobs) == sorted(p.read_bytes() for p in (synthetic / "monet_jpg").glob("*.jpg"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monet import cli
 from monet import data, environment, kaggle_io as K
 
 
@@ -222,6 +223,6 @@ def test_push_and_cli_errors(tmp_path, repo, no_credentials, capsys):
     fake = FakeKaggle()
     assert K.push(out, client_factory=lambda: fake, log=lambda *_: None)["id"] == "me/monet-exp1"
     assert fake.calls == [("push", "b")]
-    assert K.main(["submit", "--kernel", "me/monet-exp1"]) == 2
+    assert cli.main(["submit", "--kernel", "me/monet-exp1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no Kaggle credentials found") and "Traceback" not in err

@@ -127,6 +127,21 @@ def test_notebooks_are_committed_without_outputs():
         assert not any(c.get("outputs") or c.get("execution_count") for c in nb.cells), nb_path
 
 
+def test_notebooks_share_one_colab_setup_and_load_tensorflow_quietly():
+    """The Colab set-up lives in notebooks/colab_setup.py; each notebook calls it in one short cell (no URL, no
+    placeholder pasted five times) and loads TensorFlow through environment.prepare_tensorflow (no start-up noise)."""
+    import nbformat
+
+    for nb_path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = [c.source for c in nbformat.read(str(nb_path), as_version=4).cells if c.cell_type == "code"]
+        assert "import colab_setup" in cells[0] and len(cells[0].splitlines()) <= 4, nb_path
+        assert not any("OWNER/REPO" in c or "git clone" in c for c in cells), nb_path
+        imports = next(c for c in cells if "from monet import" in c)
+        assert imports.index("prepare_tensorflow(") < imports.index("from monet import params") \
+            if "from monet import params" in imports else "prepare_tensorflow(" in imports, nb_path
+    assert "OWNER/REPO" in (REPO / "notebooks" / "colab_setup.py").read_text()
+
+
 def test_notebook_config_rejects_bad_hand_edits():
     ns = {k: v.default for k, v in P.notebook_keys("package_submission").items()}
     assert P.notebook_config("package_submission", ns)["jpeg_quality"] == 95

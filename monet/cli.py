@@ -1,0 +1,206 @@
+"""The one front door: ``python -m monet COMMAND`` (or ``monet COMMAND`` once installed).
+
+Every command's arguments are defined here and nowhere else; each command calls into the module that does the
+work, imported only when the command runs (so ``--help``, ``list`` and ``run --dry-run`` answer without loading
+TensorFlow). ``python pipeline.py ...`` is ``monet run ...``; the old module entry points (``python -m
+monet.kaggle_io``, ``monet.scoring``, ``monet.compare``, ``monet.submission``) run these commands (this module
+imports them, never the other way round).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "COMMANDS"]
+
+PROG = "monet" if Path(sys.argv[0]).name == "monet" else "python -m monet"
+
+# name: (one-line help, example)
+COMMANDS = {
+    "run": ("run (or resume) an experiment: its stage notebooks, in order",
+            "python -m monet run --params params/quickstart.yaml   (the same as: python pipeline.py --params ...)"),
+    "list": ("list the experiments in params/", "python -m monet list"),
+    "download": ("download the competition data once (needs Kaggle credentials)",
+                 "python -m monet download --to data/gan-getting-started"),
+    "bundle": ("make a Kaggle kernel folder that runs an experiment on Kaggle",
+               "python -m monet bundle --params params/leaderboard.yaml --user YOUR_KAGGLE_NAME"),
+    "push": ("push a bundle folder: Kaggle runs it", "python -m monet push build/kaggle/monet-leaderboard"),
+    "submit": ("validate a finished kernel's images.zip, then submit it",
+               "python -m monet submit --kernel YOUR_KAGGLE_NAME/monet-leaderboard --version 3"),
+    "score": ("local FID / MiFID of an images.zip or a folder of images",
+              "python -m monet score outputs/quickstart/images.zip --real data/gan-getting-started/monet_jpg "
+              "--weights classify_image_graph_def.pb"),
+    "compare": ("one table and one picture strip for several runs",
+                "python -m monet compare outputs/exp1 outputs/exp2   (default: every run under outputs/)"),
+    "merge": ("join package.shard zips into one images.zip",
+              "python -m monet merge outputs/exp2/submission/images.shard-*-of-4.zip --out images.zip"),
+    "validate": ("check a zip against Kaggle's rules (7,000-10,000 JPEGs of 256x256x3)",
+                 "python -m monet validate outputs/quickstart/images.zip"),
+}
+
+
+def _add_run_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--params", help="params YAML file (see params/, or: python -m monet list)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a param, dotted for sections (cyclegan.epochs=3); repeatable")
+    ap.add_argument("--run-name", help="run folder name under --outputs (default: the params file's stem)")
+    ap.add_argument("--outputs", default=None,
+                    help="folder of run folders (default: outputs/; /kaggle/working/outputs on Kaggle)")
+    ap.add_argument("--force", action="store_true", help="rerun every stage; earlier checkpoints are kept aside")
+    ap.add_argument("--dry-run", action="store_true", help="validate the params and print the plan")
+    ap.add_argument("--list", action="store_true", help="list the experiments in params/")
+    ap.add_argument("--kernel", default="python3", help="Jupyter kernel for papermill (default: python3)")
+    ap.add_argument("--log-output", action="store_true",
+                    help="stream the notebooks' raw output to this terminal (instead of the progress line)")
+    ap.add_argument("--verbose", action="store_true", help="let TensorFlow's start-up lines through")
+
+
+def _add_arguments(name: str, ap: argparse.ArgumentParser) -> None:
+    if name == "run":
+        _add_run_arguments(ap)
+    elif name == "download":
+        ap.add_argument("--to", help="target folder (default: data/gan-getting-started, or /content/... on Colab)")
+    elif name == "bundle":
+        ap.add_argument("--params", required=True, help="the experiment's params file")
+        ap.add_argument("--user", required=True, help="your Kaggle user name")
+        ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+        ap.add_argument("--out", help="folder (default: build/kaggle/<slug>)")
+    elif name == "push":
+        ap.add_argument("bundle_dir", help="a folder made by bundle")
+    elif name == "submit":
+        ap.add_argument("--kernel", required=True, help="USER/SLUG of the pushed kernel")
+        ap.add_argument("--version", type=int, help="kernel version (default: the latest)")
+        ap.add_argument("--message", help="submission message (default: run name @ git commit)")
+        ap.add_argument("--run", help="the local run folder of the same experiment, validated too")
+    elif name == "score":
+        ap.add_argument("images", help="an images.zip or a folder of generated images")
+        ap.add_argument("--real", required=True, help="a folder of real paintings (e.g. DATA/monet_jpg)")
+        ap.add_argument("--weights", default="imagenet",
+                        help="the network: the path of Kaggle's classify_image_graph_def.pb (Kaggle's scale), "
+                             "imagenet or a Keras InceptionV3 weights file (not Kaggle's scale), or none (random)")
+        ap.add_argument("--out", default=None, help="where metrics.json goes (default: beside the images)")
+        ap.add_argument("--batch-size", type=int, default=32)
+        ap.add_argument("--epsilon", type=float, default=0.1)
+        ap.add_argument("--max-images", type=int, default=None)
+        ap.add_argument("--cache", default=None, help="feature cache folder (default: none)")
+    elif name == "compare":
+        ap.add_argument("runs", nargs="*", help="run folders (default: every run folder under --outputs)")
+        ap.add_argument("--outputs", default="outputs", help="where to look for run folders")
+        ap.add_argument("--out", default=None, help="where to write (default: <outputs>/_compare)")
+        ap.add_argument("--photos", type=int, default=4, help="photos in the strip")
+    elif name == "merge":
+        ap.add_argument("shards", nargs="+", help="the images.shard-I-of-N.zip files, all N of them")
+        ap.add_argument("--out", required=True, help="the merged images.zip")
+        ap.add_argument("--deterministic", action="store_true", help="fixed zip timestamps")
+    elif name == "validate":
+        ap.add_argument("zip", help="an images.zip")
+
+
+def parser() -> argparse.ArgumentParser:
+    width = max(map(len, COMMANDS))
+    listing = "\n".join(f"  {name:<{width}}  {help_}\n  {'':<{width}}    e.g. {example}"
+                        for name, (help_, example) in COMMANDS.items())
+    ap = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 description="The Monet pipeline for Kaggle's gan-getting-started.",
+                                 epilog=f"commands:\n{listing}\n\n{PROG} COMMAND --help shows a command's options.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands below")
+    for name, (help_, example) in COMMANDS.items():
+        p = sub.add_parser(name, description=help_[0].upper() + help_[1:] + ".",
+                           epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_arguments(name, p)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is None:
+        ap.print_help()
+        return 0
+    if args.command in ("run", "list"):
+        from . import pipeline
+
+        if args.command == "list":
+            return pipeline.list_experiments()
+        return pipeline.run(args)
+    try:
+        return _COMMANDS[args.command](args)
+    except Exception as exc:  # noqa: BLE001 - one clear line, no traceback, for any failure
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _repo() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _download(args) -> int:
+    from . import environment, kaggle_io
+
+    print(kaggle_io.download_competition(Path(args.to) if args.to else environment.default_download_dir(_repo())))
+    return 0
+
+
+def _bundle(args) -> int:
+    from . import kaggle_io
+
+    out = kaggle_io.bundle(args.params, args.user, args.out, args.overrides, _repo())
+    print(f"{out}\npush it with: {PROG} push {out}   (or: kaggle kernels push -p {out})")
+    return 0
+
+
+def _push(args) -> int:
+    from . import kaggle_io
+
+    kaggle_io.push(args.bundle_dir)
+    return 0
+
+
+def _submit(args) -> int:
+    from . import kaggle_io
+
+    kaggle_io.submit(args.kernel, args.version, args.message, args.run)
+    return 0
+
+
+def _score(args) -> int:
+    from . import scoring
+
+    out = Path(args.out) if args.out else Path(args.images).resolve().parent
+    m = scoring.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
+                         cache_dir=args.cache)
+    print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
+          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}\n"
+          f"{out / 'metrics.json'}")
+    return 0
+
+
+def _compare(args) -> int:
+    from . import compare
+
+    dirs = [Path(r) for r in args.runs] or sorted(p.parent for p in Path(args.outputs).glob("*/run.json"))
+    result = compare.compare(dirs, Path(args.out) if args.out else Path(args.outputs) / "_compare", args.photos)
+    print(result["markdown"])
+    print("\n".join(result["files"]))
+    return 0
+
+
+def _merge(args) -> int:
+    from . import images_zip
+
+    result = images_zip.merge_shards(args.shards, args.out, args.deterministic)
+    print(f"valid: {result['count']:,} images, {result['bytes']:,} bytes -> {args.out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from . import images_zip
+
+    result = images_zip.validate_zip(args.zip)
+    print(f"valid: {result['count']:,} images, {result['bytes']:,} bytes")
+    return 0
+
+
+_COMMANDS = {"download": _download, "bundle": _bundle, "push": _push, "submit": _submit, "score": _score,
+             "compare": _compare, "merge": _merge, "validate": _validate}

@@ -1,0 +1,252 @@
+"""Run an experiment: validate its params, then execute the stage notebooks in order with papermill.
+
+``python pipeline.py --params FILE`` (or ``python -m monet run --params FILE``) calls :func:`run`. Each stage
+leaves ``outputs/<run>/NN_<stage>.ipynb`` and an ``.html`` rendering without code; ``run.json`` records params,
+commit, versions and each stage's status and duration. A rerun skips stages that finished with the same params
+and resumes the rest (training from its last checkpoint); ``force`` reruns all. While a stage runs, its progress
+file (:mod:`monet.progress`) is shown as one line. Exit status: 0 done, 1 a stage failed, 2 bad params or data,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import budget, environment, kaggle_io, progress, runs
+from . import params as P
+from .data import DataError, check_layout, resolve_data_dir
+
+REPO = Path(__file__).resolve().parents[1]  # notebooks/, params/ and outputs/ live beside the package
+
+
+def list_experiments() -> int:
+    for path in sorted((REPO / "params").glob("*.yaml")):
+        try:
+            p = P.load_params(path)
+            print(f"{path.stem:<12} {','.join(p['stages']):<54} {p['description']}")
+        except P.ParamsError as exc:
+            print(f"{path.stem:<12} INVALID: {exc}")
+    return 0
+
+
+def resolve_params(params: dict) -> dict:
+    """Make a relative data_dir absolute (notebooks run with the repository as working directory)."""
+    if params["data_dir"] not in ("synthetic", "auto", "kaggle"):
+        path = Path(params["data_dir"]).expanduser()
+        params["data_dir"] = str(path if path.is_absolute() else (REPO / path).resolve())
+    return params
+
+
+def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, str, bool]]:
+    """(stage, fingerprint, skip) for each stage of this run. A fingerprint covers the stage's params and
+    its upstream stages' fingerprints, so a changed stage reruns everything after it."""
+    done = record.get("stages", {})
+    upstream, plan = "", []
+    for stage in P.STAGES:
+        if stage.name not in params["stages"]:
+            if done.get(stage.name, {}).get("status") == "done":
+                upstream = done[stage.name]["fingerprint"]
+            continue
+        fp = P.fingerprint({"stage": stage.name, "params": P.stage_parameters(params, stage.name),
+                            "upstream": upstream})
+        prev = done.get(stage.name, {})
+        plan.append((stage, fp, not force and prev.get("status") == "done" and prev.get("fingerprint") == fp))
+        upstream = fp
+    return plan
+
+
+def describe(params: dict, plan, run_dir: Path) -> str:
+    lines = [f"run folder: {run_dir}", f"data_dir:   {params['data_dir']}"]
+    if "cyclegan_train" in params["stages"]:
+        from monet import architecture as A  # no Keras: the plan answers at once
+
+        c = params["cyclegan"]
+        gen = A.generator_args(c["generator"], c["gen_filters"], c["gen_down_blocks"], c["gen_res_blocks"],
+                               depth=c["unet_depth"], dropout=c["unet_dropout"])
+        disc = A.discriminator_args(c["disc_blocks"], c["disc_filters"], c["disc_kernel"], c["disc_strides"],
+                                    c["disc_activation"], c["disc_norm"], c["disc_out_kernel"], c["disc_out_stride"],
+                                    c["disc_out_padding"])
+        rf = A.receptive_field(A.discriminator_layers(**disc))
+        epochs = "epochs auto (as many steps as the time budget allows)" if c["epochs"] == "auto" \
+            else f"{c['epochs']} epochs"
+        batch = "auto (32 on a TPU, 4 per GPU, 1 on a CPU)" if c["batch_size"] == "auto" else c["batch_size"]
+        levers = [f"{k} {c[k]}" for k, off in (("augment_photo", None), ("augment_monet", None), ("diffaugment", []),
+                                               ("label_smoothing", 0.0), ("pool_size", 0), ("ema", 0.0)) if c[k] != off]
+        schedule = (f"held, then linear decay from {c['decay_from']:.0%} of the steps" if c["lr_schedule"] == "linear_decay"
+                    else "constant")
+        lines.append(f"cyclegan:   {epochs}, global batch {batch}, lr {c['learning_rate']} ({schedule})")
+        lines.append(f"            generator {gen} ({A.generator_parameters(gen):,} parameters)")
+        lines.append(f"            discriminator {disc} (receptive field {rf}x{rf})")
+        lines.append(f"            levers: {', '.join(levers)}")
+    if "nst_generate" in params["stages"]:
+        n = params["nst"]
+        photos = "all photos" if n["limit"] is None else f"the first {n['limit']} photos"
+        its = ("auto (each photo its share of the time budget, at least " f"{n['min_iterations']})"
+               if n["max_iterations"] == "auto" else f"at most {n['max_iterations']}")
+        lines.append(f"nst:        {photos}, {n['optimizer']} lr {n['learning_rate']}, {its} "
+                     f"iterations (patience {n['patience']}), style {n['style_layers']}, content {n['content_layer']}, "
+                     f"weights {n['vgg_weights']}")
+    for stage, fp, skip in plan:
+        lines.append(f"  {stage.notebook:<28} {'skip: done with the same params' if skip else 'run'}  [{fp}]")
+    return "\n".join(lines)
+
+
+def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
+    """Execute one stage's notebook; its progress file is shown meanwhile (not with ``log_output``, whose raw
+    stream would tear the line)."""
+    import papermill as pm
+
+    out_nb, _ = runs.stage_files(run_dir, stage.notebook)
+    live = Path(os.environ[progress.PROGRESS_ENV])
+    with progress.Follower(live, stage.name, interval=float(os.environ.get("MONET_PROGRESS_INTERVAL", 60)),
+                           tty=False if log_output else None):
+        _execute(pm, stage, out_nb, parameters, kernel, log_output)
+
+
+def _execute(pm, stage: P.Stage, out_nb: Path, parameters: dict, kernel: str, log_output: bool) -> None:
+    pm.execute_notebook(str(REPO / "notebooks" / stage.notebook), str(out_nb), parameters=parameters,
+                        kernel_name=kernel, cwd=str(REPO), progress_bar=False, log_output=log_output,
+                        request_save_on_cell_execute=True,
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up warnings
+
+
+def failure_message(stage: P.Stage, exc: Exception, out_nb: Path, html: Path) -> str:
+    import papermill as pm
+
+    if isinstance(exc, pm.PapermillExecutionError):
+        first = next((ln for ln in (exc.source or "").splitlines() if ln.strip() and not ln.startswith("#")), "")
+        where = f"cell {exc.exec_count} (`{first.strip()[:70]}`)"
+        what = f"{exc.ename}: {exc.evalue}"
+    else:
+        where, what = "before any cell ran", f"{type(exc).__name__}: {exc}"
+    return (f"stage '{stage.name}' failed in {where}:\n  {what}\n  notebook: {out_nb}\n  report:   {html}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or resume, or with ``dry_run`` only plan) the experiment of ``args`` (see :mod:`monet.cli`)."""
+    if args.list:
+        return list_experiments()
+    if not args.params:
+        print("error: --params FILE is required (or --list)", file=sys.stderr)
+        return 2
+    try:
+        params = resolve_params(P.load_params(args.params, args.overrides))
+        needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
+                                         and params["cyclegan"]["epochs"] == "auto"),
+                                        ("nst.max_iterations", "nst_generate" in params["stages"]
+                                         and params["nst"]["max_iterations"] == "auto")) if on]
+        if needs_budget and not (params["time_budget_minutes"] or environment.default_time_budget_minutes()):
+            raise P.ParamsError(f"{args.params}: {' and '.join(needs_budget)} 'auto' plan(s) the run from its time "
+                                "budget, and this run has none: set time_budget_minutes (Kaggle sets 270 by default), "
+                                "e.g. --set time_budget_minutes=60")
+        run_name = args.run_name or Path(args.params).stem
+        run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
+        if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
+            root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
+            if kind == "download":
+                print(f"data: the fetch stage downloads the competition into {root} "
+                      f"(credentials: {kaggle_io.require_credentials()})")
+            else:
+                check_layout(root)
+    except (P.ParamsError, DataError, kaggle_io.KaggleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    record = runs.read_run_json(run_dir)
+    killed = runs.mark_killed(record)
+    if killed:
+        print(f"note: the previous run in {run_dir} ended without a word while running {', '.join(killed)} "
+              "(killed, or its machine stopped); going on from what it finished")
+    plan = plan_stages(params, record, args.force)
+    print(describe(params, plan, run_dir))
+    if args.dry_run:
+        return 0
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.update(run_name=run_name, params_file=str(Path(args.params).resolve()), overrides=args.overrides,
+                  params=params, git=runs.git_info(REPO), versions=runs.versions())
+    record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record["process"] = runs.this_process()  # a later run tells a killed one from a live one by it
+    record["status"] = "running"
+    record.setdefault("stages", {})
+    record["environment"] = environment.detect()
+    minutes = params["time_budget_minutes"] or environment.default_time_budget_minutes()
+    # The deadline counts from this invocation and reaches the stages through their environment only: a notebook
+    # run by hand later in this folder has none. The same goes for TensorFlow's settings (oneDNN off when
+    # deterministic, no C++ start-up lines).
+    record["time_budget_minutes"] = minutes
+    record["deadline"] = time.time() + minutes * 60 if minutes else None
+    users_onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if minutes:
+        os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
+    else:
+        os.environ.pop(budget.DEADLINE_ENV, None)
+    status, stopped = "done", []
+    for stage, fp, skip in plan:
+        if skip:
+            print(f"[{stage.name}] skipped: finished earlier with the same params")
+            continue
+        if stage.name == "evaluate" and params["package"]["shard"]:
+            print(f"[{stage.name}] skipped: package.shard wrote a partial zip; merge the shards "
+                  "(python -m monet merge), then score the whole")
+            continue
+        parameters = {"run_dir": str(run_dir), **P.stage_parameters(params, stage.name)}
+        if args.force and "resume" in parameters:
+            parameters["resume"] = False
+        out_nb, html = runs.stage_files(run_dir, stage.notebook)
+        # oneDNN off only where gradients are summed (training, painting): forward passes keep its speed.
+        os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if users_onednn is not None:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = users_onednn
+        os.environ.update(environment.tensorflow_environment(
+            params["deterministic"] and stage.name in environment.GRADIENT_STAGES, args.verbose))
+        os.environ[environment.VERBOSE_ENV] = "1" if args.verbose else ""
+        os.environ[progress.PROGRESS_ENV] = str(run_dir / "progress.json")
+        entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        record["stages"][stage.name] = entry
+        runs.write_run_json(run_dir, record)
+        print(f"[{stage.name}] running {stage.notebook} ...", flush=True)
+        t0 = time.time()
+        try:
+            run_stage(stage, parameters, run_dir, args.kernel, args.log_output)
+            entry["status"] = "done"
+        except KeyboardInterrupt:
+            entry["status"], status = "interrupted", "interrupted"
+        except Exception as exc:  # noqa: BLE001 - any failure is reported with the notebook's path
+            if getattr(exc, "ename", None) == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
+                entry["status"], status = "interrupted", "interrupted"
+            else:
+                entry["status"], status = "failed", "failed"
+                entry["error"] = failure_message(stage, exc, out_nb, html)
+        finally:
+            entry["seconds"] = round(time.time() - t0, 2)
+            if out_nb.is_file():
+                try:
+                    runs.notebook_to_html(out_nb, html)
+                except Exception as exc:  # noqa: BLE001 - the report is a convenience; keep the real error
+                    print(f"[{stage.name}] could not render {html}: {exc}", file=sys.stderr)
+            record["status"] = status if status != "done" else "running"
+            runs.write_run_json(run_dir, record)
+        if status != "done":
+            print(entry.get("error", f"[{stage.name}] interrupted; run the same command again to resume"),
+                  file=sys.stderr)
+            return 1 if status == "failed" else 130
+        entry.update(runs.stage_extras(run_dir, stage.name))
+        runs.write_run_json(run_dir, record)
+        note = entry.get("note")
+        if entry["status"] == "stopped_early":
+            stopped.append(stage.name)
+        print(f"[{stage.name}] {entry['status'].replace('_', ' ')} in {entry['seconds']:.0f} s"
+              + (f": {note}" if note else ""), flush=True)
+    record["status"] = "stopped_early" if stopped else "done"
+    runs.write_run_json(run_dir, record)
+    zip_path = run_dir / "images.zip"
+    print(f"finished: {run_dir}" + (f"\nsubmission: {zip_path}" if zip_path.is_file() else ""))
+    if stopped:
+        print(f"note: {', '.join(stopped)} stopped early for the time budget; run the same command again (with more "
+              "time) to go on from where it stopped")
+    return 0
+
