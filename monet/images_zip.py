@@ -209,7 +209,8 @@ def merge_shards(paths: list[str | Path], zip_path: str | Path, deterministic: b
         handles: dict[Path, zipfile.ZipFile] = {}
         try:
             for path, name in sources:
-                handles.setdefault(path, zipfile.ZipFile(path))
+                if path not in handles:  # open each shard once (setdefault would open it for every image)
+                    handles[path] = zipfile.ZipFile(path)
                 yield handles[path].read(name)
         finally:
             for handle in handles.values():
