@@ -95,22 +95,16 @@ def describe(params: dict, plan, run_dir: Path) -> str:
 
 
 def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
-    """Execute one stage's notebook; its progress file is shown meanwhile (not with ``log_output``, whose raw
-    stream would tear the line)."""
+    """Execute one stage's notebook while its progress file is shown (as plain lines with ``log_output``, whose
+    raw stream would tear an updating line)."""
     import papermill as pm
 
     out_nb, _ = runs.stage_files(run_dir, stage.notebook)
-    live = Path(os.environ[progress.PROGRESS_ENV])
-    with progress.Follower(live, stage.name, interval=float(os.environ.get("MONET_PROGRESS_INTERVAL", 60)),
-                           tty=False if log_output else None):
-        _execute(pm, stage, out_nb, parameters, kernel, log_output)
-
-
-def _execute(pm, stage: P.Stage, out_nb: Path, parameters: dict, kernel: str, log_output: bool) -> None:
-    pm.execute_notebook(str(REPO / "notebooks" / stage.notebook), str(out_nb), parameters=parameters,
-                        kernel_name=kernel, cwd=str(REPO), progress_bar=False, log_output=log_output,
-                        request_save_on_cell_execute=True,
-                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up warnings
+    with progress.Follower(os.environ[progress.PROGRESS_ENV], stage.name, tty=False if log_output else None):
+        pm.execute_notebook(str(REPO / "notebooks" / stage.notebook), str(out_nb), parameters=parameters,
+                            kernel_name=kernel, cwd=str(REPO), progress_bar=False, log_output=log_output,
+                            request_save_on_cell_execute=True,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up warnings
 
 
 def failure_message(stage: P.Stage, exc: Exception, out_nb: Path, html: Path) -> str:

@@ -3,8 +3,9 @@
 The stage's process (a notebook kernel) knows the figures, and the terminal that started the run belongs to
 ``pipeline.py``, so they meet in a file: ``pipeline.py`` names it in ``MONET_PROGRESS`` for each stage, the stage
 rewrites it (at most every ``every`` seconds) through :class:`Progress`, and :class:`Follower` prints it as one
-updating line in a terminal, or as a plain line every ``interval`` seconds elsewhere (CI, Kaggle's log). A notebook
-run by hand has no ``MONET_PROGRESS``: nothing is written and its own progress bars show the same figures.
+updating line in a terminal, or as a plain line every minute elsewhere (CI, Kaggle's log; the seconds are
+``MONET_PROGRESS_INTERVAL``). A notebook run by hand has no ``MONET_PROGRESS``: nothing is written and its own
+progress bars show the same figures.
 
 The file holds: ``task`` (training, painting, translating, scoring), ``done``, ``total``, ``unit``,
 ``rate`` (units per second over the last updates), ``eta_s``, ``budget_left_s`` (when a time budget is set),
@@ -24,6 +25,7 @@ from pathlib import Path
 __all__ = ["PROGRESS_ENV", "Progress", "Follower", "format_line", "read"]
 
 PROGRESS_ENV = "MONET_PROGRESS"
+INTERVAL_ENV = "MONET_PROGRESS_INTERVAL"  # seconds between plain lines where the output is not a terminal (60)
 
 
 class Progress:
@@ -107,11 +109,12 @@ class Follower:
     """Prints the progress file of a running stage: one updating line on a terminal, a plain line every
     ``interval`` seconds otherwise. Use as a context manager around the stage."""
 
-    def __init__(self, path: str | Path, stage: str, stream=None, tty: bool | None = None, interval: float = 60.0,
-                 poll: float = 0.5):
+    def __init__(self, path: str | Path, stage: str, stream=None, tty: bool | None = None,
+                 interval: float | None = None, poll: float = 0.5):
         self.path, self.stage, self.stream = Path(path), stage, stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
-        self.interval, self.poll = interval, poll
+        self.interval = float(os.environ.get(INTERVAL_ENV, 60)) if interval is None else interval
+        self.poll = poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._shown = ""

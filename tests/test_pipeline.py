@@ -18,6 +18,9 @@ from monet import submission
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
+# With pytest-xdist (pyproject's addopts), the tests that read the ci.yaml run share one worker and one run of it;
+# the others are spread over the workers.
+chain = pytest.mark.xdist_group("ci_chain")
 
 
 def user_env(env=None) -> dict:
@@ -48,6 +51,14 @@ FAKE_USER, FAKE_KEY = "fake-user-5f3a9c", "fake0key0d41d8cd98f00b204e9800998ecf"
 
 
 @pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """A generated data set in the competition's layout, as ci.yaml's fetch makes it (7,000 photos)."""
+    from monet import data
+
+    return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=7000, seed=7)
+
+
+@pytest.fixture(scope="module")
 def ci_run(outputs):
     """The ci.yaml chain, run with (fake) Kaggle credentials in the environment."""
     env = {**os.environ, "KAGGLE_USERNAME": FAKE_USER, "KAGGLE_KEY": FAKE_KEY}
@@ -55,6 +66,7 @@ def ci_run(outputs):
     return outputs / "a", proc
 
 
+@chain
 def test_ci_run_leaves_a_valid_submission(ci_run):
     run, proc = ci_run
     assert "submission: " in proc.stdout
@@ -74,6 +86,7 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     assert len(list((run / "nst" / "images").glob("*.jpg"))) == 4
 
 
+@chain
 def test_ci_run_records_notebooks_html_and_run_json(ci_run):
     run, _ = ci_run
     record = json.loads((run / "run.json").read_text())
@@ -99,6 +112,7 @@ def test_ci_run_records_notebooks_html_and_run_json(ci_run):
 NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on", "cpu_feature_guard")
 
 
+@chain
 def test_ci_run_shows_progress_and_no_tensorflow_noise(ci_run):
     """Not a terminal here: the progress comes as plain lines (the first at once, then every minute), fed by each
     stage's progress file; TensorFlow's start-up lines reach neither the terminal nor the notebooks."""
@@ -114,6 +128,7 @@ def test_ci_run_shows_progress_and_no_tensorflow_noise(ci_run):
                    for s in json.loads((run / "run.json").read_text())["stages"].values())
 
 
+@chain
 def test_credentials_never_reach_the_run_folder(ci_run):
     run, proc = ci_run
     leaks = [str(p) for p in run.rglob("*") if p.is_file()
@@ -121,6 +136,7 @@ def test_credentials_never_reach_the_run_folder(ci_run):
     assert leaks == [] and FAKE_KEY not in proc.stdout + proc.stderr
 
 
+@chain
 def test_rerun_skips_finished_stages(ci_run, outputs):
     proc = pipeline("--params", "params/ci.yaml", "--run-name", "a", outputs=outputs)
     assert proc.stdout.count("skipped: finished earlier with the same params") == 5
@@ -190,7 +206,7 @@ def _tree(root: Path) -> dict:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
-def test_the_kaggle_kernel_runs_as_kaggle_runs_it(ci_run, tmp_path, monkeypatch):
+def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypatch):
     """The bundle's one notebook, executed by papermill as Kaggle would: from a folder where the checkout is not
     on the path, KAGGLE_KERNEL_RUN_TYPE set, a fake /kaggle whose competition-layout input holds generated data
     (plus the shared real sample when there is one), no credentials. Its training stops early for a 1-minute
@@ -204,7 +220,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(ci_run, tmp_path, monkeypatch)
 
     root = tmp_path / "kaggle"
     mount = root / "input" / "gan-getting-started"
-    shutil.copytree(ci_run[0] / "data" / "synthetic", mount)
+    shutil.copytree(synthetic, mount)
     sample = os.environ.get("MONET_DATA_DIR")
     if sample and (Path(sample) / "photo_jpg").is_dir():  # real competition JPEGs among the generated ones
         for folder in ("monet_jpg", "photo_jpg"):
@@ -244,11 +260,11 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(ci_run, tmp_path, monkeypatch)
     assert all((run / f"{Path(s['notebook']).stem}.html").is_file() for s in record["stages"].values())
 
 
-def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(ci_run, outputs):
+def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(synthetic, outputs):
     """params/leaderboard.yaml with every lever on (U-Net, augmentation, DiffAugment, label smoothing, linear
     decay), shortened with --set to tiny sizes, on the generated data."""
     proc = pipeline("--params", "params/leaderboard.yaml", "--run-name", "board",
-                    "--set", f"data_dir={ci_run[0] / 'data' / 'synthetic'}", "--set", "cyclegan.epochs=1",
+                    "--set", f"data_dir={synthetic}", "--set", "cyclegan.epochs=1",
                     "--set", "cyclegan.steps_per_epoch=4", "--set", "cyclegan.batch_size=2",
                     "--set", "cyclegan.gen_filters=1", "--set", "cyclegan.disc_filters=4",
                     "--set", "cyclegan.disc_blocks=2", "--set", "cyclegan.disc_strides=2",
@@ -261,6 +277,7 @@ def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(ci_run, outputs):
     assert "global batch 2" in proc.stdout and "held, then linear decay from 60% of the steps" in proc.stdout
 
 
+@chain
 def test_shards_through_pipeline_merge_into_the_one_shot_zip(ci_run, outputs, tmp_path):
     """Every documented option runs through pipeline.py: package.shard writes partial zips (and their grids),
     evaluate is skipped with the reason, and the merged zip is byte-identical to the one-shot run's."""
@@ -296,6 +313,7 @@ def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal
     return proc
 
 
+@chain
 def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_finishes_byte_identical(ci_run, outputs):
     """Fault injection: Ctrl-C the chain at a random moment of training (exit 130, 'interrupted'), rerun (training
     resumes) and SIGKILL it at a random moment of packaging, rerun and SIGKILL it at a random moment of evaluation,
