@@ -1,6 +1,7 @@
 """The progress file a stage writes and the line pipeline.py shows from it."""
 import io
 import json
+import os
 
 from monet import progress
 
@@ -36,7 +37,8 @@ def test_a_half_written_file_is_skipped(tmp_path):
     assert progress.read(tmp_path / "p.json") is None and progress.read(tmp_path / "absent.json") is None
 
 
-def test_follower_updates_one_line_on_a_terminal_and_prints_plain_lines_elsewhere(tmp_path):
+def test_follower_updates_one_line_on_a_terminal_and_prints_plain_lines_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((120, 30)))
     path = tmp_path / "p.json"
     state = {"task": "translating", "done": 64, "total": 7000, "unit": "images", "rate": 60.0, "eta_s": 115}
     term, log = io.StringIO(), io.StringIO()
@@ -64,3 +66,10 @@ def test_a_quick_stage_still_shows_one_line(tmp_path):
     with progress.Follower(path, "nst_generate", stream=log, tty=False, poll=3600):
         path.write_text(json.dumps({"task": "painting", "done": 4, "total": 4, "unit": "images"}))
     assert log.getvalue() == "[nst_generate] painting: 4/4 images (100%)\n"
+
+
+def test_a_line_wider_than_the_terminal_is_cut_to_fit():
+    state = {"stage": "cyclegan_train", "task": "training", "done": 5, "total": 10, "unit": "steps",
+             "figures": {"gen_g": 1.0, "gen_f": 2.0, "disc_x": 3.0, "disc_y": 4.0}, "rate": 2.0, "eta_s": 3}
+    line = progress.format_line(state, width=40)
+    assert len(line) == 39 and line.endswith("…") and line.startswith("[cyclegan_train] training: 5/10")
