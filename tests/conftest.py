@@ -9,6 +9,18 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Longest first: with two workers (pytest-xdist, see pyproject), the groups that share an expensive fixture
+    (the ci.yaml chain, the distribute child) and the other end-to-end runs start at once and the quick tests fill
+    the gaps, instead of a long one starting last."""
+    def rank(item):
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.get_closest_marker("e2e") else 2 if item.get_closest_marker("slow") else 3
+
+    items.sort(key=rank)  # stable: the collection order within each rank
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -13,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # a child process trains six small runs
+child_group = pytest.mark.xdist_group("distribute_child")  # one worker runs the child once for its four tests
 
 CHILD = r'''
 import json, sys
@@ -87,6 +88,7 @@ def close(rows_a, rows_b, rtol=2e-3):
             assert ra[k] == pytest.approx(rb[k], rel=rtol, abs=1e-5), (k, ra, rb)
 
 
+@child_group
 def test_strategy_selection(child):
     assert child["auto"].startswith("_DefaultDistributionStrategy with 1 replica")  # no TPU, GPUs or TF_CONFIG
     assert child["mirrored"].startswith("MirroredStrategy with 2 replica(s)")
@@ -94,16 +96,19 @@ def test_strategy_selection(child):
     assert child["summary_default"]["replicas"] == 1 and child["summary_default"]["global_batch_size"] == 2
 
 
+@child_group
 def test_two_replicas_train_like_one(child):
     close(child["epoch1_default"], child["epoch1_mirrored"])
 
 
+@child_group
 def test_a_checkpoint_resumes_under_the_other_strategy(child):
     assert all(r and r.endswith("epoch_0001") for r in child["resumed"])
     close(child["epoch2_default_then_mirrored"], child["epoch2_mirrored_then_default"])
     assert len(child["epoch2_default_then_mirrored"]) == 3
 
 
+@child_group
 def test_mixed_precision_runs_a_step(child):
     assert child["mixed"]["policy"] == "mixed_float16"
     assert all(v == v and abs(v) < 1e6 for v in child["mixed"]["losses"].values())  # finite

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 # With pytest-xdist (pyproject's addopts), the tests that read the ci.yaml run share one worker and one run of it;
 # the others are spread over the workers.
 chain = pytest.mark.xdist_group("ci_chain")
+on_synthetic = pytest.mark.xdist_group("synthetic_7000")  # one worker generates the data set for both tests
 
 
 def user_env(env=None) -> dict:
@@ -206,6 +207,7 @@ def _tree(root: Path) -> dict:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
+@on_synthetic
 def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypatch):
     """The bundle's one notebook, executed by papermill as Kaggle would: from a folder where the checkout is not
     on the path, KAGGLE_KERNEL_RUN_TYPE set, a fake /kaggle whose competition-layout input holds generated data
@@ -260,6 +262,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
     assert all((run / f"{Path(s['notebook']).stem}.html").is_file() for s in record["stages"].values())
 
 
+@on_synthetic
 def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(synthetic, outputs):
     """params/leaderboard.yaml with every lever on (U-Net, augmentation, DiffAugment, label smoothing, linear
     decay), shortened with --set to tiny sizes, on the generated data."""
