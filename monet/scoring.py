@@ -20,7 +20,6 @@ import hashlib
 import io
 import sys
 import time
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -46,29 +45,27 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
 
 
-def fid(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
-    """Frechet distance between two Gaussians, with Kaggle's safeguards for a singular product."""
+def fid(mu1, sigma1, mu2, sigma2) -> float:
+    """Frechet distance between two Gaussians: |mu1 - mu2|^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr(sqrt(sigma1 sigma2)).
+
+    Kaggle's code (as the TTUR reference) takes the last trace from SciPy's ``sqrtm`` of the product, which is not
+    symmetric: a complex Schur decomposition, 14.5 s for 2048 features on 2 CPU cores, and warnings (then an offset)
+    when few images make the product singular. The product of two covariance matrices has the eigenvalues of the
+    symmetric ``sqrt(sigma1) sigma2 sqrt(sigma1)``, so the trace is the sum of their square roots: two symmetric
+    eigendecompositions, 2.4 s, the same value (to SciPy's own round-off) and no special case when singular."""
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
-    covmean = _sqrtm(sigma1.dot(sigma2))
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
-def _sqrtm(a: np.ndarray) -> np.ndarray:
-    """SciPy's matrix square root, called as SciPy 1.11 to 1.18 all accept (no ``disp``: deprecated in 1.16,
-    gone in 1.18); its warnings for nearly singular products are expected with few images and handled above."""
-    from scipy import linalg
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = linalg.sqrtm(a)
-    return out[0] if isinstance(out, tuple) else out
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr(sqrt(sigma1 sigma2)) for symmetric positive semi-definite ``sigma1``, ``sigma2`` (round-off below zero
+    clipped)."""
+    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = root1 @ sigma2 @ root1
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum())
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:

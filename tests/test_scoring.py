@@ -26,10 +26,22 @@ def test_fid_of_two_gaussian_samples_matches_the_closed_form():
     assert S.fid(*S.statistics(a), *S.statistics(b)) == pytest.approx(closed, rel=0.02)
 
 
-def test_singular_covariances_get_the_offset_and_real_part():
+def test_singular_covariances_give_a_finite_distance():
     feats = np.random.default_rng(2).normal(size=(3, 10))  # 3 samples in 10 dims: singular covariance
     value = S.fid(*S.statistics(feats), *S.statistics(feats + 1.0))
-    assert np.isfinite(value) and isinstance(value, float)
+    assert np.isfinite(value) and isinstance(value, float) and value == pytest.approx(10.0, abs=1e-6)  # a shift
+
+
+def test_the_trace_term_is_scipys_sqrtm_of_the_product():
+    """Kaggle's code takes Tr(sqrtm(sigma1 sigma2)) from SciPy; the symmetric route gives the same value."""
+    from scipy import linalg
+
+    rng = np.random.default_rng(5)
+    for n, dims in ((200, 8), (50, 64)):
+        s1 = np.cov(rng.normal(size=(n, dims)) @ rng.normal(size=(dims, dims)), rowvar=False)
+        s2 = np.cov(rng.normal(size=(n, dims)) @ rng.normal(size=(dims, dims)), rowvar=False)
+        expected = np.trace(linalg.sqrtm(s1 @ s2)).real
+        assert S.trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-7)
 
 
 def test_memorized_copies_give_a_tiny_distance_and_a_huge_mifid():
