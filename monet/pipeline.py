@@ -61,7 +61,7 @@ def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, 
 def describe(params: dict, plan, run_dir: Path) -> str:
     lines = [f"run folder: {run_dir}", f"data_dir:   {params['data_dir']}"]
     if "cyclegan_train" in params["stages"]:
-        from monet import architecture as A  # no Keras: the plan answers at once
+        from . import architecture as A  # no Keras: the plan answers at once
 
         c = params["cyclegan"]
         gen = A.generator_args(c["generator"], c["gen_filters"], c["gen_down_blocks"], c["gen_res_blocks"],

@@ -4,8 +4,8 @@
   ``weights`` is the path of ``classify_image_graph_def.pb`` (figures on Kaggle's scale), else Keras's
   InceptionV3 (ImageNet weights: another network, not Kaggle's scale; ``none``: random, machinery only). Every
   output names the network.
-- FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), the square root from SciPy; when the product is
-  singular a small offset is added to the diagonals, and the real part is kept.
+- FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)); the last trace is the one Kaggle takes from SciPy's
+  ``sqrtm``, computed through symmetric eigendecompositions (see :func:`fid`).
 - Memorization distance: for each generated image, the minimum over real images of 1 - |cos| of their features
   (all-zero feature rows dropped), averaged over the generated images. Thresholded: d_thr = d if d < epsilon
   else 1. MiFID = FID / (d_thr + 1e-14).
@@ -49,10 +49,10 @@ def fid(mu1, sigma1, mu2, sigma2) -> float:
     """Frechet distance between two Gaussians: |mu1 - mu2|^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr(sqrt(sigma1 sigma2)).
 
     Kaggle's code (as the TTUR reference) takes the last trace from SciPy's ``sqrtm`` of the product, which is not
-    symmetric: a complex Schur decomposition, 14.5 s for 2048 features on 2 CPU cores, and warnings (then an offset)
-    when few images make the product singular. The product of two covariance matrices has the eigenvalues of the
+    symmetric: a complex Schur decomposition (13.2 s for 2048 features on 2 CPU cores, ``benchmarks/bench_fid.py``),
+    and warnings (then an offset) when few images make the product singular. The product of two covariance matrices has the eigenvalues of the
     symmetric ``sqrt(sigma1) sigma2 sqrt(sigma1)``, so the trace is the sum of their square roots: two symmetric
-    eigendecompositions, 2.4 s, the same value (to SciPy's own round-off) and no special case when singular."""
+    eigendecompositions, 2.1 s, the same value (to SciPy's own round-off) and no special case when singular."""
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
