@@ -93,8 +93,12 @@ def check_layout(root: Path) -> dict:
 # ------------------------------------------------------------------------------------- synthetic data
 def _synthetic_image(rng: np.random.Generator, painting: bool) -> np.ndarray:
     """A procedural landscape (sky, sun, hills, maybe water) as uint8 HxWx3; paintings get pastel colours and
-    stretched brush-stroke noise so the two domains differ in style, not content."""
-    s = IMAGE_SIZE
+    stretched brush-stroke noise so the two domains differ in style, not content.
+
+    The shapes are drawn at half size and doubled, and the photos' grain is uniform noise from raw bytes: the
+    suite generates 7,000-photo data sets several times, and this is ~5x faster than drawing at full size with
+    Gaussian grain (the look is the same to the models)."""
+    s = IMAGE_SIZE // 2
     y = np.linspace(0.0, 1.0, s, dtype=np.float32)[:, None, None]
     x = np.linspace(0.0, 1.0, s, dtype=np.float32)[None, :, None]
     pastel = np.array([0.9, 0.85, 0.75], dtype=np.float32)
@@ -115,14 +119,16 @@ def _synthetic_image(rng: np.random.Generator, painting: bool) -> np.ndarray:
         img = np.where(y > profile.astype(np.float32), colour * (np.float32(1.1 - 0.4 * base) - 0.4 * y), img)
     if rng.uniform() < 0.4:  # a lake reflecting the sky
         level = rng.uniform(0.75, 0.9)
-        ripples = np.float32(0.03) * np.sin(np.float32(80) * y + np.float32(10) * x)
+        ripples = np.float32(0.03) * np.sin(np.float32(160) * y + np.float32(20) * x)
         img = np.where(y > level, np.float32(0.6) * top + ripples + np.float32(0.2), img)
     if painting:  # horizontal strokes: coarse noise stretched along x
-        strokes = rng.normal(0, 0.035, (s // 4, s // 16, 3)).astype(np.float32)
-        img = img + np.repeat(np.repeat(strokes, 4, axis=0), 16, axis=1)
-    else:
-        img = img + np.float32(0.025) * rng.standard_normal((s, s, 3), dtype=np.float32)
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+        strokes = rng.normal(0, 0.035, (s // 2, s // 8, 3)).astype(np.float32)
+        img = img + np.repeat(np.repeat(strokes, 2, axis=0), 8, axis=1)
+    img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8).repeat(2, axis=0).repeat(2, axis=1)
+    if not painting:  # sensor grain: uniform, +-11 levels (the spread of the earlier Gaussian grain, sd 0.025)
+        grain = np.frombuffer(rng.bytes(img.size), np.uint8).reshape(img.shape) // np.uint8(11)  # 0..23
+        img = np.clip(img.astype(np.int16) + grain - 11, 0, 255).astype(np.uint8)
+    return img
 
 
 def jpeg_bytes(array: np.ndarray, quality: int = 90) -> bytes:
@@ -153,7 +159,7 @@ def make_synthetic(root: str | Path, n_monet: int = 300, n_photo: int = 7038, se
     import tensorflow as tf
 
     root = Path(root)
-    spec = {"n_monet": n_monet, "n_photo": n_photo, "seed": seed, "version": 1,
+    spec = {"n_monet": n_monet, "n_photo": n_photo, "seed": seed, "version": 2,
             "tfrec_files": {"monet": monet_tfrec_files, "photo": photo_tfrec_files}}
     marker = root / "synthetic.json"
     if marker.is_file() and json.loads(marker.read_text()) == spec:

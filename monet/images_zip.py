@@ -18,8 +18,8 @@ from PIL import Image
 
 from . import files
 
-__all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "write_jpegs_zip",
-           "write_images_zip", "validate_zip", "merge_shards"]
+__all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "encode_batches",
+           "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards"]
 
 MIN_IMAGES, MAX_IMAGES = 7_000, 10_000
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip timestamps when deterministic
@@ -85,9 +85,9 @@ def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic
     return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
 
 
-def _encoded(batches, quality: int, workers: int, depth: int):
-    """JPEG bytes of every image of ``batches``, in order; encoding runs in threads while the caller (and the
-    producer of ``batches``) go on, with at most ``depth`` batches waiting."""
+def encode_batches(batches, quality: int = 95, workers: int = 2, depth: int = 4):
+    """JPEG bytes of every image of ``batches`` (uint8 NxHxWx3), in order; encoding runs in threads while the
+    caller (and the producer of ``batches``) go on, with at most ``depth`` batches waiting."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque = deque()
         for batch in batches:
@@ -105,7 +105,7 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
     Encoding runs in ``workers`` threads while the caller produces the next batch; memory does not grow with
     the number of images. See :func:`write_jpegs_zip` for the zip itself.
     """
-    return write_jpegs_zip(_encoded(batches, quality, workers, depth), names, zip_path, deterministic, comment)
+    return write_jpegs_zip(encode_batches(batches, quality, workers, depth), names, zip_path, deterministic, comment)
 
 
 def _check_jpeg(name: str, blob: bytes) -> str | None:

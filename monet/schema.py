@@ -212,13 +212,14 @@ SECTIONS: dict[str, dict[str, Key]] = {
                          optional=True),
         "batch_size": Key("int", 32, "Photos per generator call.", minimum=1),
         "fit_count": Key("str", "refuse", "A photo count outside Kaggle's 7,000-10,000: refuse (an error before "
-                         "translating), cap (the first 10,000), repeat (cycle the photos up to 7,000), or keep (all; "
-                         "the zip is kept as images.rejected.zip for local use).",
+                         "translating), cap (the first 10,000), repeat (cycle the photos up to 7,000; "
+                         "each photo is translated once), or keep (all; the zip is kept as images.rejected.zip for "
+                         "local use).",
                          choices=("refuse", "cap", "repeat", "keep")),
         "jpeg_quality": Key("int", 95, "JPEG quality of the submitted images.", minimum=1, maximum=100),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
-        "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the photos into a partial zip "
-                     "(python -m monet merge joins them); null: the whole submission.", optional=True),
+        "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the images (after fit_count) into a "
+                     "partial zip (python -m monet merge joins them); null: the whole submission.", optional=True),
     },
     "evaluate": {
         "weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's classify_image_graph_def.pb "

@@ -16,8 +16,8 @@ from PIL import Image
 
 from . import files
 from . import progress as monet_progress
-from .images_zip import (MAX_IMAGES, MIN_IMAGES, SubmissionError, check_count, entry_names, merge_shards,
-                         validate_zip, write_images_zip, write_jpegs_zip)
+from .images_zip import (MAX_IMAGES, MIN_IMAGES, SubmissionError, check_count, encode_batches, entry_names,
+                         merge_shards, validate_zip, write_images_zip, write_jpegs_zip)
 
 __all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "validate_zip", "merge_shards",
            "write_images_zip", "write_jpegs_zip", "translate_to_zip", "fit_count", "package", "shard_range"]
@@ -39,26 +39,41 @@ def _translator(generator):
 
 def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
                      batch_size: int = 32, quality: int = 95, deterministic: bool = False,
-                     progress: bool = True, comment: bytes = b"") -> dict:
-    """Translate every photo with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip.
+                     progress: bool = True, comment: bytes = b"", span: tuple[int, int] | None = None) -> dict:
+    """Translate the photos with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip whose
+    entries are ``names`` (one per path, in order).
 
     Batched inference in one compiled function (traced once per generator); decoding (tf.data) and JPEG
-    encoding (threads) overlap with the model. Returns the :func:`write_images_zip` summary plus images per
-    second.
+    encoding (threads) overlap with the model. A path listed more than once (``package.fit_count: repeat``) is
+    translated once and its JPEG written under each of its names. Batches are cut from the distinct paths in
+    order of first appearance, and ``span=(start, stop)`` writes only those entries (a shard), translating the
+    same batches a one-shot call would: every image's bytes are the same either way. Returns the
+    :func:`write_jpegs_zip` summary plus ``translated`` (forward passes) and images per second.
     """
     import sys
+    from collections import Counter
 
     from tqdm import tqdm
 
     from . import datasets
 
     translate = _translator(generator)
+    start, stop = span or (0, len(photo_paths))
+    position: dict[str, int] = {}  # each distinct path's place in order of first appearance
+    for p in photo_paths:
+        position.setdefault(p, len(position))
+    distinct = list(position)
+    wanted = [position[p] for p in photo_paths[start:stop]]
+    uses = Counter(wanted)
+    # whole batches of the distinct paths' grid (the last may be short: it is also the last in order)
+    order = [u for b in sorted({u // batch_size for u in uses})
+             for u in range(b * batch_size, min(len(distinct), (b + 1) * batch_size))]
 
     def batches():
-        ds = datasets.photo_batches(photo_paths, batch_size)
-        bar = tqdm(total=len(photo_paths), desc="translating", unit="img", file=sys.stdout, mininterval=10,
+        ds = datasets.photo_batches([distinct[u] for u in order], batch_size)
+        bar = tqdm(total=len(order), desc="translating", unit="img", file=sys.stdout, mininterval=10,
                    ascii=True, disable=not progress)
-        live = monet_progress.Progress("translating", len(photo_paths), "images") if progress else None
+        live = monet_progress.Progress("translating", len(order), "images") if progress else None
         for x in ds:
             out = translate(x).numpy()
             bar.update(len(out))
@@ -67,8 +82,20 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
             yield out
         bar.close()
 
-    summary = write_images_zip(batches(), names, zip_path, quality=quality, deterministic=deterministic,
-                               comment=comment)
+    def jpegs():  # in entry order; a JPEG is held only until its last use
+        translated, held = zip(order, encode_batches(batches(), quality)), {}
+        for u in wanted:
+            while u not in held:
+                v, jpeg = next(translated)
+                if uses[v]:
+                    held[v] = jpeg
+            yield held[u]
+            uses[u] -= 1
+            if not uses[u]:
+                del held[u]
+
+    summary = write_jpegs_zip(jpegs(), names[start:stop], zip_path, deterministic, comment)
+    summary["translated"] = len(order)
     summary["images_per_second"] = round(summary["count"] / max(summary["seconds"], 1e-9), 2)
     return summary
 
@@ -137,25 +164,24 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     if final.is_file() and not cfg.get("shard"):
         final.replace(out / "images.previous.zip")
         summary["previous_zip"] = str(out / "images.previous.zip")
-    try:
-        if cfg.get("shard"):
-            i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
-            shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
-            photos, note = photos[start:stop], None
-            candidate = out / f"images.shard-{i}-of-{n}.zip"
-        else:
-            photos, note = fit_count(photos, cfg.get("fit_count", "refuse"))
-            candidate = out / "images.candidate.zip"
+    try:  # the count is fitted first, so that shards split the same images as a one-shot run
+        photos, note = fit_count(photos, cfg.get("fit_count", "refuse"))
     except SubmissionError as exc:
         summary.update(error=str(exc).replace("photos give", f"{what} give", 1))
         files.write_json(out / "summary.json", summary)
         raise SubmissionError(summary["error"]) from None
     names = entry_names([r["name"] for r in photos])
+    start, stop = 0, len(photos)
+    candidate = out / "images.candidate.zip"
+    if cfg.get("shard"):
+        i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
+        shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
+        candidate = out / f"images.shard-{i}-of-{n}.zip"
     comment = json.dumps(shard).encode() if shard else b""
     if cfg["source"] == "nst":
-        paths = [str(folder / f"{r['name']}.jpg") for r in photos]
-        summary.update(write_jpegs_zip((Path(p).read_bytes() for p in paths), names, candidate, deterministic,
-                                       comment))
+        paths = [str(folder / f"{r['name']}.jpg") for r in photos[start:stop]]
+        summary.update(write_jpegs_zip((Path(p).read_bytes() for p in paths), names[start:stop], candidate,
+                                       deterministic, comment))
     else:
         generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
         if not generator_path.is_file():
@@ -163,9 +189,11 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
                                   "set package.generator to a saved .keras generator")
         generator = keras.saving.load_model(generator_path, compile=False)
         summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate,
-                                        cfg["batch_size"], cfg["jpeg_quality"], deterministic, comment=comment))
+                                        cfg["batch_size"], cfg["jpeg_quality"], deterministic, comment=comment,
+                                        span=(start, stop)))
         summary["generator"] = str(generator_path)
         summary.update(_training_state(run_dir, generator_path))
+    photos = photos[start:stop]
     summary["packaged"] = len(photos)
     if note:
         summary["fit_count"] = note

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 # With pytest-xdist (pyproject's addopts), the tests that read the ci.yaml run share one worker and one run of it;
 # the others are spread over the workers.
 chain = pytest.mark.xdist_group("ci_chain")
-on_synthetic = pytest.mark.xdist_group("synthetic_7000")  # one worker generates the data set for both tests
+on_synthetic = pytest.mark.xdist_group("synthetic_data")  # one worker generates the data set for both tests
 
 
 def user_env(env=None) -> dict:
@@ -53,10 +53,11 @@ FAKE_USER, FAKE_KEY = "fake-user-5f3a9c", "fake0key0d41d8cd98f00b204e9800998ecf"
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    """A generated data set in the competition's layout, as ci.yaml's fetch makes it (7,000 photos)."""
+    """A generated data set in the competition's layout, as ci.yaml's fetch makes it (1,000 photos: ci.yaml
+    repeats them to 7,000 images)."""
     from monet import data
 
-    return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=7000, seed=7)
+    return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=1000, seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +75,11 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     zip_path = run / "images.zip"
     assert submission.validate_zip(zip_path)["count"] == 7000
     photos = sorted(p.stem for p in (run / "data" / "synthetic" / "photo_jpg").glob("*.jpg"))
-    with zipfile.ZipFile(zip_path) as zf:
-        assert sorted(n[:-4] for n in zf.namelist()) == photos  # one image per photo, named after it
+    with zipfile.ZipFile(zip_path) as zf:  # each photo 7 times, named after it (<name>, <name>_2, ...)
+        assert sorted({n[:-4].split("_")[0] for n in zf.namelist()}) == photos and len(photos) == 1000
     summary = json.loads((run / "submission" / "summary.json").read_text())
     assert summary["valid"] and summary["count"] == 7000 and summary["bytes"] == zip_path.stat().st_size
+    assert summary["translated"] == 1000 and "1,000 photos repeated to 7,000 images" in summary["fit_count"]
     for path in ("data/summary.json", "data/samples.png", "cyclegan/history.csv", "cyclegan/losses.png",
                  "cyclegan/samples/epoch_02.png", "cyclegan/generator.keras", "submission/grid.png",
                  "nst/results.csv", "nst/grid.png", "nst/losses.png", "metrics.json", "evaluate/nearest.png"):
@@ -120,7 +122,7 @@ def test_ci_run_shows_progress_and_no_tensorflow_noise(ci_run):
     run, proc = ci_run
     out = proc.stdout
     assert "[cyclegan_train] training: epoch 1/2, " in out and "/16 steps" in out
-    assert "[package_submission] translating: " in out and "/7,000 images" in out
+    assert "[package_submission] translating: " in out and "/1,000 images" in out
     assert "[nst_generate] painting: " in out and "[evaluate] scoring " in out
     assert not (run / "progress.json").exists()  # removed when each stage ends
     for noise in NOISE:
@@ -186,7 +188,8 @@ def test_real_data_folder(outputs):
     data_dir = Path(os.environ["MONET_DATA_DIR"]).resolve()
     n_photos = sum(1 for p in (data_dir / "photo_jpg").iterdir() if not p.name.startswith("."))
     proc = pipeline("--params", "params/ci.yaml", "--run-name", "real", "--set", f"data_dir={data_dir}",
-                    "--set", "stages=[fetch, cyclegan_train, package_submission]", outputs=outputs, check=False)
+                    "--set", "stages=[fetch, cyclegan_train, package_submission]",
+                    "--set", "package.fit_count=refuse", outputs=outputs, check=False)  # ci.yaml repeats
     run = outputs / "real"
     summary = json.loads((run / "submission" / "summary.json").read_text())
     assert summary["photos"] == n_photos
@@ -242,8 +245,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     pm.execute_notebook(str(out / "monet-ci.ipynb"), str(root / "working" / "monet-ci.ipynb"), kernel_name="python3",
                         cwd=str(root / "working"), progress_bar=False)
-    photos = len(list((mount / "photo_jpg").glob("*.jpg")))
-    assert submission.validate_zip(root / "working" / "images.zip")["count"] == photos
+    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000  # ci.yaml's repeat
     assert _tree(mount) == before  # the read-only input: nothing written, nothing touched
     shown = stream_text(root / "working" / "monet-ci.ipynb")
     assert "TensorFlow loaded in this notebook's process: False" in shown
@@ -271,7 +273,7 @@ def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(synthetic, outputs):
                     "--set", "cyclegan.steps_per_epoch=4", "--set", "cyclegan.batch_size=2",
                     "--set", "cyclegan.gen_filters=1", "--set", "cyclegan.disc_filters=4",
                     "--set", "cyclegan.disc_blocks=2", "--set", "cyclegan.disc_strides=2",
-                    "--set", "package.batch_size=64", outputs=outputs)
+                    "--set", "package.batch_size=64", "--set", "package.fit_count=repeat", outputs=outputs)
     run = outputs / "board"
     assert submission.validate_zip(run / "images.zip")["count"] == 7000
     summary = json.loads((run / "cyclegan" / "summary.json").read_text())

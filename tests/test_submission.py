@@ -137,7 +137,8 @@ def package_cfg(**kw):
 
 def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
     run = packaged_run
-    shards = [S.package(run, package_cfg(shard=f"{i}/3"), deterministic=True)["zip"] for i in (1, 2, 3)]
+    shards = [S.package(run, package_cfg(shard=f"{i}/3", fit_count="keep"), deterministic=True)["zip"]
+              for i in (1, 2, 3)]
     # 40 photos in batches of 8: 5 batches in 3 shares of 1, 2 and 2 batches
     assert [len(zipfile.ZipFile(p).namelist()) for p in shards] == [8, 16, 16]
     merged = S.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
@@ -149,12 +150,12 @@ def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
 
 def test_missing_repeated_and_foreign_shards_are_refused(packaged_run, tmp_path):
     run = packaged_run
-    one, two = (S.package(run, package_cfg(shard=f"{i}/2"))["zip"] for i in (1, 2))
+    one, two = (S.package(run, package_cfg(shard=f"{i}/2", fit_count="keep"))["zip"] for i in (1, 2))
     with pytest.raises(S.SubmissionError, match=r"missing shard\(s\) 2/2"):
         S.merge_shards([one], tmp_path / "m.zip", validate=False)
     with pytest.raises(S.SubmissionError, match="shard 1/2 given twice"):
         S.merge_shards([one, one, two], tmp_path / "m.zip", validate=False)
-    three = S.package(run, package_cfg(shard="1/3"))["zip"]
+    three = S.package(run, package_cfg(shard="1/3", fit_count="keep"))["zip"]
     with pytest.raises(S.SubmissionError, match="different splits"):
         S.merge_shards([one, two, three], tmp_path / "m.zip", validate=False)
     with pytest.raises(S.SubmissionError, match="not a shard archive"):
@@ -205,6 +206,48 @@ def test_count_is_refused_before_translating_unless_capped_repeated_or_kept(pack
     assert len(repeated) == 7_000 and [p["name"] for p in repeated[:4]] == ["p0", "p1", "p2", "p0"]
     assert S.entry_names([p["name"] for p in repeated])[3] == "p0_2.jpg"
     assert S.fit_count(photos[:7038], "refuse") == (photos[:7038], None)
+
+
+def test_repeated_photos_are_translated_once_and_shards_cut_the_repeated_list(packaged_run, tmp_path,
+                                                                              monkeypatch):
+    """fit_count repeat translates each photo once (its JPEG written under each name), and shards split the
+    repeated list so that their merge is byte-identical to the one-shot zip (rules scaled to 100 images)."""
+    run = packaged_run
+    for module in (S, images_zip):
+        monkeypatch.setattr(module, "MIN_IMAGES", 100)
+    one_shot = S.package(run, package_cfg(fit_count="repeat"), deterministic=True)
+    assert one_shot["valid"] and one_shot["count"] == 100 and one_shot["translated"] == 40
+    assert "40 photos repeated to 100 images" in one_shot["fit_count"]
+    with zipfile.ZipFile(run / "images.zip") as zf:
+        names = zf.namelist()
+        assert names[40] == names[0].replace(".jpg", "_2.jpg") and zf.read(names[40]) == zf.read(names[0])
+    shards = [S.package(run, package_cfg(fit_count="repeat", shard=f"{i}/3"), deterministic=True) for i in (1, 2, 3)]
+    assert [s["count"] for s in shards] == [32, 32, 36]  # 100 images in batches of 8, cut at whole batches
+    assert [s["translated"] for s in shards] == [32, 32, 40]  # whole batches of the 40 photos that each one needs
+    S.merge_shards([s["zip"] for s in shards], tmp_path / "merged.zip", deterministic=True)
+    assert (tmp_path / "merged.zip").read_bytes() == (run / "images.zip").read_bytes()
+
+
+def test_a_span_translates_the_batches_a_one_shot_call_would(packaged_run, tmp_path):
+    """translate_to_zip with duplicate paths and spans: the same bytes per entry as one call over everything."""
+    import keras
+
+    generator = keras.saving.load_model(packaged_run / "cyclegan" / "generator.keras", compile=False)
+    photos = sorted(str(p) for p in (packaged_run / "data").rglob("*.jpg") if "photo" in str(p))[:6]
+    paths = photos + photos[::-1] + photos[:1]  # 13 entries, 6 distinct
+    names = [f"e{i}" for i in range(len(paths))]
+    whole = S.translate_to_zip(generator, paths, names, tmp_path / "whole.zip", batch_size=4, progress=False)
+    assert whole["count"] == 13 and whole["translated"] == 6
+    parts = [S.translate_to_zip(generator, paths, names, tmp_path / f"part{a}.zip", batch_size=4, progress=False,
+                                span=(a, b)) for a, b in ((0, 4), (4, 9), (9, 13))]
+    assert [p["translated"] for p in parts] == [4, 6, 4]  # whole batches of the 4-photo grid that hold them
+    with zipfile.ZipFile(tmp_path / "whole.zip") as zf:
+        expected = {n: zf.read(n) for n in zf.namelist()}
+    got = {}
+    for a in (0, 4, 9):
+        with zipfile.ZipFile(tmp_path / f"part{a}.zip") as zf:
+            got.update({n: zf.read(n) for n in zf.namelist()})
+    assert got == expected and expected["e0.jpg"] == expected["e11.jpg"] == expected["e12.jpg"]
 
 
 def test_a_failed_repackaging_moves_the_previous_zip_aside(packaged_run):
