@@ -36,6 +36,21 @@ def small_run(tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="session")
+def straight_history(small_run, tmp_path_factory) -> list[str]:
+    """The lines of ``history.csv`` of an uninterrupted run of 3 epochs of 3 steps (tiny networks, seed 5,
+    deterministic): what a resumed run of the same params must give, line for line. Its tests carry
+    ``xdist_group("straight_run")``, so that one worker trains it once for all of them."""
+    import shutil
+
+    from monet import training
+
+    run = tmp_path_factory.mktemp("straight")
+    shutil.copytree(small_run / "data", run / "data")
+    training.train(run, tiny_cyclegan(epochs=3), seed=5, deterministic=True, log=lambda *_: None)
+    return (run / "cyclegan" / "history.csv").read_text().splitlines()
+
+
 def tiny_cyclegan(**overrides) -> dict:
     """The cyclegan params section with the smallest networks (same code as the report's)."""
     from monet import params
