@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +94,32 @@ def describe(params: dict, plan, run_dir: Path) -> str:
     for stage, fp, skip in plan:
         lines.append(f"  {stage.notebook:<28} {'skip: done with the same params' if skip else 'run'}  [{fp}]")
     return "\n".join(lines)
+
+
+class CtrlC:
+    """Remembers every SIGINT (Ctrl-C) while a run goes on, and raises KeyboardInterrupt as Python does.
+
+    A KeyboardInterrupt that lands while a library finishes a notebook (closing its kernel, rendering the report)
+    can be swallowed there; the chain then went on to the next stage as if nothing was pressed. The run asks
+    :attr:`pressed` after each stage instead of trusting that the exception arrived.
+    """
+
+    def __init__(self):
+        self.pressed = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "CtrlC":
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
@@ -177,6 +205,18 @@ def run(args: argparse.Namespace) -> int:
         os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
     else:
         os.environ.pop(budget.DEADLINE_ENV, None)
+    with CtrlC() as ctrl_c:
+        try:
+            return _run_stages(args, params, plan, run_dir, record, users_onednn, ctrl_c)
+        except KeyboardInterrupt:  # between two stages: the record says so
+            record["status"] = "interrupted"
+            runs.write_run_json(run_dir, record)
+            print("interrupted between stages; run the same command again to go on", file=sys.stderr)
+            return 130
+
+
+def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_onednn: str | None,
+                ctrl_c: CtrlC) -> int:
     status, stopped = "done", []
     for stage, fp, skip in plan:
         if skip:
@@ -220,13 +260,18 @@ def run(args: argparse.Namespace) -> int:
             if out_nb.is_file():
                 try:
                     runs.notebook_to_html(out_nb, html)
+                except KeyboardInterrupt:  # remembered by ctrl_c: the run stops below, with its record written
+                    pass
                 except Exception as exc:  # noqa: BLE001 - the report is a convenience; keep the real error
                     print(f"[{stage.name}] could not render {html}: {exc}", file=sys.stderr)
+            if ctrl_c.pressed and status == "done":  # the stage finished its work; the run stops after it
+                status = "interrupted"
             record["status"] = status if status != "done" else "running"
             runs.write_run_json(run_dir, record)
         if status != "done":
-            print(entry.get("error", f"[{stage.name}] interrupted; run the same command again to resume"),
-                  file=sys.stderr)
+            print(entry.get("error", f"[{stage.name}] {entry['status']}"
+                            + ("" if entry["status"] == "interrupted" else ", then Ctrl-C stopped the run")
+                            + "; run the same command again to go on"), file=sys.stderr)
             return 1 if status == "failed" else 130
         entry.update(runs.stage_extras(run_dir, stage.name))
         runs.write_run_json(run_dir, record)

@@ -334,12 +334,14 @@ def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_fini
     same_photos = ["--set", f"data_dir={ci_run[0] / 'data' / 'synthetic'}"]  # the photos ci_run generated
     cmd = [sys.executable, str(REPO / "pipeline.py"), "--outputs", str(outputs), "--params", "params/ci.yaml",
            "--run-name", "killed", *only, *same_photos]
-    first = _kill_when(cmd, run / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json", rng.uniform(0, 1),
-                       sig=signal.SIGINT)
+    first = _kill_when(cmd, run / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json",
+                       rng.uniform(0, 0.2), sig=signal.SIGINT)  # in epoch 2 (its 8 steps, sample grid, saving)
     assert first.returncode == 130, first.stdout_text[-3000:]
     record = json.loads((run / "run.json").read_text())
-    assert record["stages"]["cyclegan_train"]["status"] == "interrupted" and record["status"] == "interrupted"
-    assert not (run / "images.zip").exists()
+    trained = record["stages"]["cyclegan_train"]["status"]
+    # On a fast machine the Ctrl-C can land after training finished; the run stops there all the same.
+    assert trained in ("interrupted", "done") and record["status"] == "interrupted", first.stdout_text[-3000:]
+    assert "package_submission" not in record["stages"] and not (run / "images.zip").exists()
     _kill_when(cmd, run / "submission" / "images.candidate.zip.partial", rng.uniform(0, 3))
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["package_submission"]["status"] == "running"  # as the killed process left it
@@ -353,7 +355,7 @@ def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_fini
     assert [p for p in outputs.rglob("*") if ".partial" in p.name] == []
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "done" and all(s["status"] == "done" for s in record["stages"].values())
-    assert "Resuming from" in stream_text(run / "02_cyclegan_train.ipynb")
+    assert trained == "done" or "Resuming from" in stream_text(run / "02_cyclegan_train.ipynb")
     scores = [json.loads((r / "metrics.json").read_text()) for r in (run, ci_run[0])]
     assert [s["fid"] for s in scores] == [scores[1]["fid"]] * 2 and scores[0]["mifid"] == scores[1]["mifid"]
 
