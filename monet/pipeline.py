@@ -113,7 +113,10 @@ class CtrlC:
         raise KeyboardInterrupt
 
     def __enter__(self) -> "CtrlC":
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+        # Signals reach the main thread only; a process started with SIGINT ignored (a background job of a
+        # script) keeps ignoring it, as Python itself does.
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 

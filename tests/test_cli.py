@@ -71,6 +71,7 @@ def test_a_ctrl_c_that_a_stage_swallowed_still_stops_the_run(tmp_path, monkeypat
 
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (CI may ignore SIGINT)
     ran = []
 
     def swallowing_stage(stage, *args):
@@ -81,10 +82,29 @@ def test_a_ctrl_c_that_a_stage_swallowed_still_stops_the_run(tmp_path, monkeypat
             pass  # ... caught in a library's clean-up
 
     monkeypatch.setattr(pipeline, "run_stage", swallowing_stage)
-    code = cli.main(["run", "--params", str(REPO_ROOT / "params" / "ci.yaml"), "--outputs", str(tmp_path),
-                     "--run-name", "x"])
+    try:
+        code = cli.main(["run", "--params", str(REPO_ROOT / "params" / "ci.yaml"), "--outputs", str(tmp_path),
+                         "--run-name", "x"])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert code == 130 and ran == ["fetch"]
     record = json.loads((tmp_path / "x" / "run.json").read_text())
     assert record["status"] == "interrupted" and record["stages"]["fetch"]["status"] == "done"
     assert "[fetch] done, then Ctrl-C stopped the run; run the same command again to go on" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+
+
+def test_a_run_started_with_sigint_ignored_keeps_ignoring_it():
+    import signal
+    import threading
+
+    from monet import pipeline
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job of a script
+    try:
+        with pipeline.CtrlC():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

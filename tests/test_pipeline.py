@@ -306,8 +306,14 @@ def test_shards_through_pipeline_merge_into_the_one_shot_zip(ci_run, outputs, tm
 def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal.SIGKILL, when=None):
     """Start ``cmd`` in its own process group and send the whole group ``sig`` ``delay`` s after ``marker``
     appears (and ``when(marker)`` holds, if given); returns the finished process."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env=user_env())
+    # Started as from a terminal: with SIGINT at its default (a CI job in the background may have it ignored, and
+    # a child inherits that).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True, env=user_env())
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.time() + timeout
     ready = lambda: marker.exists() and (when is None or when(marker))  # noqa: E731
     while not ready() and proc.poll() is None and time.time() < deadline:
