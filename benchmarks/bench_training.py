@@ -2,12 +2,17 @@
 """Training speed: our CycleGAN train step against a plain Keras ``model.fit`` of a CycleGAN model with a
 ``train_step`` override in the shape of keras-io's CycleGAN example (all four gradients computed, then all
 applied), and the cost of the leaderboard recipe's levers. Same models (same initial weights), same data, same
-machine, one run; each is traced once before it is timed.
+machine, one run.
 
-    python benchmarks/bench_training.py [--steps 40] [--size 256] [--filters 8] [--res-blocks 2] [--xla]
+    python benchmarks/bench_training.py [--steps 40] [--rounds 5] [--warmup 10] [--size 256] [--filters 8] [--xla]
 
-Prints steps per second for each; ``ratio_vs_fit=<ours / fit>`` and, last, ``lever_cost=<report step time with
-every lever of params/leaderboard.yaml on / without> - 1`` (the same networks: the levers, not the U-Net).
+Each variant is traced and then warmed up for ``--warmup`` steps before anything is timed (the first steps after a
+trace are slow for reasons that have nothing to do with the variant: allocator and oneDNN primitive caches; timing
+the first variant cold is what made ours look 0.55x as fast as ``fit`` before). Then ``--rounds`` rounds time
+``--steps`` steps of each variant in turn, alternating, so that a machine that slows down or speeds up meanwhile
+touches all of them alike. Prints each variant's median steps/s with the spread (min-max over rounds), then
+``ratio_vs_fit=<median of ours / fit per round> (min-max)`` and, last, ``lever_cost=<report step time with every
+lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net).
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--filters", type=int, default=8)
     ap.add_argument("--res-blocks", type=int, default=2)
@@ -43,25 +50,29 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (args.steps, args.batch_size, args.size, args.size, 3)).astype("float32")
     y = rng.uniform(-1, 1, (args.steps, args.batch_size, args.size, args.size, 3)).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).prefetch(2)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).repeat().prefetch(2)
 
     def fresh():
         keras.utils.set_random_seed(0)
         return cyclegan.CycleGAN(cyclegan.model_args(cfg), 2e-4)
 
-    # ours
-    def time_ours(lr=2e-4, dataset=ds, **step_options):
+    def our_variant(lr=2e-4, dataset=ds, **step_options):
+        """A function that runs ``steps`` steps of our train step over ``dataset`` and returns the seconds."""
         keras.utils.set_random_seed(0)
         m = cyclegan.CycleGAN(cyclegan.model_args(cfg), lr, ema=step_options.pop("ema", 0.0))
         step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5, jit_compile=args.xla, **step_options)
-        step(x[0], y[0], tf.constant(0, tf.int64))
-        t0 = time.perf_counter()
-        for i, (real_x, real_y) in enumerate(dataset):
-            out = step(real_x, real_y, tf.constant(i, tf.int64))
-            float(out["gen_g_loss"])  # as train() does: the losses are read every step
-        return args.steps / (time.perf_counter() - t0)
+        counter = iter(range(10 ** 9))
 
-    ours = time_ours()
+        def run(steps):
+            t0 = time.perf_counter()
+            for real_x, real_y in dataset.take(steps):
+                out = step(real_x, real_y, tf.constant(next(counter), tf.int64))
+                float(out["gen_g_loss"])  # as train() does: the losses are read every step
+            return time.perf_counter() - t0
+
+        return run
+
+    variants = {"ours": our_variant()}
     # every lever of the leaderboard recipe on the same networks: augmented data, DiffAugment, label smoothing,
     # the linear-decay schedule (and EMA when the file turns it on)
     board = params.load_params(Path(__file__).resolve().parents[1] / "params" / "leaderboard.yaml")["cyclegan"]
@@ -69,10 +80,10 @@ def main() -> None:
     augmented = tf.data.Dataset.from_tensor_slices((x, y, keys)).map(
         lambda a, b, k: (tf.stack([augment.augment_image(i, tuple(board["augment_photo"]), k) for i in tf.unstack(a)]),
                          tf.stack([augment.augment_image(i, tuple(board["augment_monet"]), k + 1) for i in tf.unstack(b)])),
-        num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
-    schedule = schedules.learning_rate(board["lr_schedule"], 2e-4, args.steps, board["decay_from"])
-    with_levers = time_ours(schedule, augmented, diffaugment=board["diffaugment"],
-                            label_smoothing=board["label_smoothing"], ema=board["ema"])
+        num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(2)
+    schedule = schedules.learning_rate(board["lr_schedule"], 2e-4, 10 ** 6, board["decay_from"])
+    variants["levers"] = our_variant(schedule, augmented, diffaugment=board["diffaugment"],
+                                     label_smoothing=board["label_smoothing"], ema=board["ema"])
 
     # the public example's shape: a keras.Model with a train_step override, driven by fit
     class FitCycleGAN(keras.Model):
@@ -105,19 +116,35 @@ def main() -> None:
 
     fit_model = FitCycleGAN(fresh())
     fit_model.compile(jit_compile=args.xla)
-    fit_model.fit(ds.take(1), epochs=1, verbose=0)  # trace
-    t0 = time.perf_counter()
-    fit_model.fit(ds, epochs=1, verbose=0)
-    fit = args.steps / (time.perf_counter() - t0)
 
-    print(f"{args.steps} steps of batch {args.batch_size} at {args.size} px, generator {args.filters} filters / "
-          f"{args.res_blocks} residual blocks, XLA {'on' if args.xla else 'off'}, {os.cpu_count()} CPUs, "
-          f"devices {[d.device_type for d in tf.config.list_logical_devices()]}")
-    print(f"ours:      {ours:7.2f} steps/s")
-    print(f"model.fit: {fit:7.2f} steps/s")
-    print(f"ours, leaderboard levers on: {with_levers:7.2f} steps/s")
-    print(f"ratio_vs_fit={ours / fit:.2f}")
-    print(f"lever_cost={ours / with_levers - 1:.3f}")
+    def fit_run(steps):
+        t0 = time.perf_counter()
+        fit_model.fit(ds.take(steps), epochs=1, verbose=0)
+        return time.perf_counter() - t0
+
+    variants["fit"] = fit_run
+    for run in variants.values():  # trace, then warm up: nothing cold is timed
+        run(1)
+        run(args.warmup)
+    rates = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, run in variants.items():
+            rates[name].append(args.steps / run(args.steps))
+
+    def figure(values):
+        return f"{float(np.median(values)):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+    ratio = [o / f for o, f in zip(rates["ours"], rates["fit"])]
+    cost = [o / lv - 1 for o, lv in zip(rates["ours"], rates["levers"])]
+    print(f"{args.rounds} rounds of {args.steps} steps of batch {args.batch_size} at {args.size} px after "
+          f"{args.warmup} warm-up steps each, alternating; generator {args.filters} filters / {args.res_blocks} "
+          f"residual blocks, XLA {'on' if args.xla else 'off'}, {os.cpu_count()} CPUs, "
+          f"devices {[d.device_type for d in tf.config.list_logical_devices()]}; median (min-max) steps/s:")
+    print(f"ours:      {figure(rates['ours'])}")
+    print(f"model.fit: {figure(rates['fit'])}")
+    print(f"ours, leaderboard levers on: {figure(rates['levers'])}")
+    print(f"ratio_vs_fit={figure(ratio)}")
+    print(f"lever_cost={figure(cost)}")
 
 
 if __name__ == "__main__":

@@ -18,17 +18,23 @@ paper's code (images in [-1, 1]):
 """
 from __future__ import annotations
 
-__all__ = ["TRAINING_OPS", "DIFF_POLICIES", "augment_image", "diff_augment"]
+__all__ = ["TRAINING_OPS", "DIFF_POLICIES", "sub_key", "augment_image", "diff_augment"]
 
 TRAINING_OPS = ("flip", "jitter", "rot90")
 DIFF_POLICIES = ("color", "translation", "cutout")
 
 
-def _seed(key, salt: int):
+def sub_key(key, data):
+    """An independent stateless key for ``data`` (an int) under ``key`` (an int pair): TensorFlow's
+    ``stateless_fold_in``, a hash of both, so no two (key, data) pairs share a stream of draws (arithmetic such
+    as ``key * 8 + salt`` makes streams overlap once a salt reaches 8)."""
     import tensorflow as tf
 
-    key = tf.cast(key, tf.int64)
-    return tf.stack([key[0], key[1] * 8 + salt])
+    return tf.random.experimental.stateless_fold_in(tf.cast(key, tf.int64), tf.cast(data, tf.int64))
+
+
+def _seed(key, salt: int):
+    return sub_key(key, salt)
 
 
 def augment_image(image, ops, key):

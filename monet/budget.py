@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 __all__ = ["DEADLINE_ENV", "deadline", "seconds_left", "Reserve", "measure_packaging", "plan_training_steps",
-           "nst_iterations_per_photo"]
+           "StepClock", "nst_iterations_per_photo"]
 
 DEADLINE_ENV = "MONET_DEADLINE"
 KERNEL_OVERHEAD_S = 45.0  # a stage's kernel start, imports and reports: measured 20-40 s on 2 CPU cores
@@ -44,6 +44,11 @@ class Reserve:
 
     def __init__(self, fixed: float, per_image: float, photos: int, how: str):
         self.fixed, self.per_image, self.photos, self.how = fixed, per_image, photos, how
+
+    def add(self, seconds: float, what: str) -> None:
+        """Keep ``seconds`` more for ``what`` (named in :meth:`describe`)."""
+        self.fixed += seconds
+        self.how += f", {what} {seconds:.0f} s"
 
     @property
     def seconds(self) -> float:
@@ -77,14 +82,70 @@ def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, q
 
 
 def plan_training_steps(seconds_left_now: float, seconds_per_step: float, reserve_seconds: float,
-                        steps_done: int = 0, minimum: int = 1) -> int:
+                        steps_done: int = 0, minimum: int = 1, steps_per_epoch: int | None = None,
+                        seconds_per_epoch_end: float = 0.0) -> int:
     """Total steps of a run whose length is ``epochs: auto``: the steps already done plus as many as fit in the
-    time left after the reserve (at the measured speed, less 3 % for the per-epoch checkpoints and samples).
-    At least ``minimum`` more steps when anything is left, none when nothing is."""
-    usable = seconds_left_now - reserve_seconds
+    time left after the reserve, 97 % of it (a margin for noise), at ``seconds_per_step`` (the wall time between
+    steps: input, logging and progress included), each epoch end crossed on the way costing
+    ``seconds_per_epoch_end`` (its checkpoint, samples and plots). At least ``minimum`` more steps when anything is
+    left, none when nothing is."""
+    usable = 0.97 * (seconds_left_now - reserve_seconds)
     if usable <= 0 or seconds_per_step <= 0:
         return steps_done
-    return steps_done + max(minimum, int(math.floor(0.97 * usable / seconds_per_step)))
+    if not steps_per_epoch or seconds_per_epoch_end <= 0:
+        return steps_done + max(minimum, int(math.floor(usable / seconds_per_step)))
+
+    def cost(more: int) -> float:
+        ends = (steps_done + more) // steps_per_epoch - steps_done // steps_per_epoch
+        return more * seconds_per_step + ends * seconds_per_epoch_end
+
+    more = int(usable / (seconds_per_step + seconds_per_epoch_end / steps_per_epoch)) + steps_per_epoch
+    while more > 0 and cost(more) > usable:
+        more -= 1
+    return steps_done + max(minimum, more)
+
+
+class StepClock:
+    """What training spends, measured as it goes: the wall time between consecutive steps (the step, the input,
+    the logging and the progress line), and apart from it each epoch end (checkpoint, samples, plots). Its
+    :meth:`seconds_per_step` follows the machine: the mean of the last ``window`` intervals (the mean, not the
+    median: the occasional slow step costs time too), so a host that slows down (or speeds up) re-plans the run."""
+
+    def __init__(self, window: int = 100, epoch_end_guess: float = 0.0):
+        self.window = window
+        self.intervals: list[float] = []
+        self.epoch_ends: list[float] = []
+        self.epoch_end_guess = epoch_end_guess
+        self._last: float | None = None
+
+    def step(self, now: float | None = None) -> None:
+        """A step has just finished. The first step's interval (its trace) is not counted."""
+        now = time.perf_counter() if now is None else now
+        if self._last is not None:
+            self.intervals.append(now - self._last)
+            del self.intervals[:-self.window]
+        self._last = now
+
+    def pause(self) -> None:
+        """Time that is not a step follows (an epoch end, a new epoch's input pipeline): the next interval starts
+        at the next step."""
+        self._last = None
+
+    def epoch_end(self, seconds: float) -> None:
+        self.epoch_ends.append(seconds)
+
+    @property
+    def measured(self) -> int:
+        return len(self.intervals)
+
+    def seconds_per_step(self) -> float | None:
+        if not self.intervals:
+            return None
+        return sum(self.intervals) / len(self.intervals)
+
+    def seconds_per_epoch_end(self) -> float:
+        """The slowest epoch end seen, or before any the first checkpoint's measured write."""
+        return max(self.epoch_ends) if self.epoch_ends else self.epoch_end_guess
 
 
 def nst_iterations_per_photo(seconds_left_now: float, seconds_per_step: float, slots: int, photos_left: int,

@@ -20,13 +20,16 @@ from . import architecture, augment, files, losses, networks
 from .environment import seed_everything  # noqa: F401 - training and tests seed through here
 from .image_pool import ImagePool
 
-__all__ = ["CycleGAN", "seed_everything", "model_args", "make_train_step", "save_checkpoint",
-           "load_checkpoint", "latest_checkpoint", "packaged_generator", "LOSS_KEYS"]
+__all__ = ["CycleGAN", "seed_everything", "model_args", "STEP_KEYS", "make_train_step", "save_checkpoint",
+           "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
+           "checkpoint_name", "packaged_generator", "LOSS_KEYS"]
 
 LOSS_KEYS = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
+STEP_KEYS = [*LOSS_KEYS, "lr"]  # what the train step returns: the losses and the learning rate it applied
 MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # Keys that may change between a run and its resume without invalidating its checkpoints.
 # (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
+LOSS_SCALE = "loss_scale"
 RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
                   "score_checkpoints", "score_photos", "score_weights")
 
@@ -64,6 +67,8 @@ class CycleGAN:
         self.learning_rate = learning_rate
         self.ema = ema
         with self.strategy.scope():
+            if hasattr(learning_rate, "build"):  # a schedule's variables (the global step it reads) live here too
+                learning_rate.build()
             self.models = {
                 "gen_g": networks.generator(**args["generator"], name="gen_g"),
                 "gen_f": networks.generator(**args["generator"], name="gen_f"),
@@ -101,9 +106,17 @@ class CycleGAN:
         weights), image pools, and the models' non-trainable variables (the U-Net's dropout seed states, which
         Keras's weight files leave out)."""
         # Keyed by position (Keras numbers layer names per process); the learning rate is a param, or a schedule
-        # of the step, not state.
-        out = {f"{name}/{i}": v for name, opt in self.optimizers.items()
-               for i, v in enumerate(u for u in opt.variables if not u.path.endswith("/learning_rate"))}
+        # of the step, not state. The Adam state (the inner optimizer's under float16) is keyed apart from the
+        # loss scale's own variables, so a checkpoint resumes under another precision policy: the Adam state is
+        # carried over, a loss scale that the checkpoint lacks starts afresh, one that the run does not use is left.
+        out = {}
+        for name, opt in self.optimizers.items():
+            inner = getattr(opt, "inner_optimizer", opt)
+            kept = [u for u in inner.variables if not u.path.endswith("/learning_rate")]
+            out.update({f"{name}/{i}": v for i, v in enumerate(kept)})
+            own = [u for u in opt.variables if not any(u is w for w in inner.variables)]
+            out.update({f"{name}/{LOSS_SCALE}/{i}": v for i, v in
+                        enumerate(u for u in own if not u.path.endswith("/learning_rate"))})
         out.update({f"{name}/state/{i}": v for name, model in self.models.items()
                     for i, v in enumerate(model.non_trainable_variables)})
         out.update({f"pool_{d}/{i}": v for d, pool in self.pools.items() for i, v in enumerate(pool.variables)})
@@ -116,10 +129,11 @@ def packaged_generator(m: CycleGAN):
         return m.gen_g
     opt = m.optimizers["gen_g"]
     opt = getattr(opt, "inner_optimizer", opt)
+    current = m.gen_g.get_weights()
+    opt.finalize_variable_values(m.gen_g.trainable_variables)  # Keras's own way: the averages into gen_g...
     averaged = networks.generator(**m.args["generator"], name="gen_g")
-    averaged.set_weights(m.gen_g.get_weights())
-    for var, average in zip(averaged.trainable_variables, opt._model_variables_moving_average):
-        var.assign(average)
+    averaged.set_weights(m.gen_g.get_weights())  # ...copied out...
+    m.gen_g.set_weights(current)  # ...and gen_g trains on from its own weights
     return averaged
 
 
@@ -145,6 +159,7 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     w_identity = lambda_cycle * lambda_identity
     replicas = m.strategy.num_replicas_in_sync
     policy = tuple(diffaugment)
+    schedule = m.learning_rate if hasattr(m.learning_rate, "replan") else None  # read at the global step
 
     def per_replica(loss):
         return loss if replicas == 1 else loss / replicas
@@ -155,13 +170,13 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
 
     def replica_step(real_x, real_y, step=0):
         replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64) if replicas > 1 else 0
-        base = (tf.cast(step, tf.int64) * replicas + replica) * 8
+        base = augment.sub_key(tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)]), replica)
 
-        def key(salt):  # one independent stream of draws per use and step
-            return tf.stack([tf.constant(seed, tf.int64), base + salt])
+        def key(salt):  # one independent stream of draws per use, replica and step
+            return augment.sub_key(base, salt)
 
         def T(images, salt):  # DiffAugment (the identity when off)
-            return augment.diff_augment(images, policy, key(salt))
+            return augment.diff_augment(images, policy, key(salt)) if policy else images
 
         with tf.GradientTape(persistent=True) as tape:
             fake_y = G(real_x, training=True)
@@ -193,14 +208,21 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
             m.optimizers[name].apply_gradients(list(zip(grads[name], m.models[name].trainable_variables)))
         return {k: per_replica(v) for k, v in {**out, "cycle_loss": cycle, "identity_loss": id_g + id_f}.items()}
 
-    if replicas == 1 and not isinstance(m.strategy, tf.distribute.TPUStrategy):
-        return tf.function(replica_step, jit_compile=jit_compile)
+    one_device = replicas == 1 and not isinstance(m.strategy, tf.distribute.TPUStrategy)
 
     def step_fn(real_x, real_y, step=0):
+        if schedule is not None:
+            schedule.step.assign(tf.cast(step, tf.float32))
+        rate = tf.cast(m.optimizers["gen_g"].learning_rate, tf.float32)  # what this step applies
+        if one_device:
+            return {**replica_step(real_x, real_y, step), "lr": rate}
         results = m.strategy.run(replica_step, args=(real_x, real_y, step))
-        return {k: m.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in results.items()}
+        return {**{k: m.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in results.items()},
+                "lr": rate}
 
-    return tf.function(step_fn)
+    # XLA compiles the one-device step; several replicas run uncompiled (a TPU compiles by itself), and the
+    # training log says so when jit_compile asked for it.
+    return tf.function(step_fn, jit_compile=jit_compile and one_device)
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
@@ -228,17 +250,19 @@ def load_checkpoint(folder: str | Path, learning_rate=2e-4, beta_1: float = 0.5,
     with np.load(folder / "optimizers.npz") as arrays:
         for key, v in m.state_variables().items():
             if key not in arrays:
+                if f"/{LOSS_SCALE}/" in key:  # written under float32: the loss scale starts afresh
+                    continue
                 raise ValueError(f"{folder}: the checkpoint has no {key}; it was written with other training "
                                  "options (ema, pool_size)")
             v.assign(arrays[key])
     return m, meta
 
 
-def _checkpoints(root: str | Path) -> list[tuple[int, Path]]:
+def list_checkpoints(root: str | Path) -> list[tuple[int, Path]]:
     """(global step, folder) of every complete checkpoint under ``root``, oldest first."""
     found = []
     for p in Path(root).glob("epoch_*"):
-        if p.name.endswith(files.PARTIAL) or not (p / "checkpoint.json").is_file():
+        if files.PARTIAL in p.name or not (p / "checkpoint.json").is_file():
             continue
         meta = json.loads((p / "checkpoint.json").read_text())
         found.append((meta.get("global_step", meta.get("epoch", 0) * meta.get("steps_per_epoch", 1)), p))
@@ -247,17 +271,28 @@ def _checkpoints(root: str | Path) -> list[tuple[int, Path]]:
 
 def latest_checkpoint(root: str | Path) -> Path | None:
     """The complete checkpoint with the most steps under ``root`` (partial ones are ignored)."""
-    found = _checkpoints(root)
+    found = list_checkpoints(root)
     return found[-1][1] if found else None
 
 
-def _prune(root: Path, keep: int) -> None:
+def prune_checkpoints(root: Path, keep: int) -> None:
+    """Remove all but the newest ``keep`` complete checkpoints (0 keeps all)."""
     if keep <= 0:
         return
-    for _, old in _checkpoints(root)[:-keep]:
+    for _, old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _checkpoint_name(epoch: int, step_in_epoch: int) -> str:
+def remove_unfinished(root: Path) -> list[str]:
+    """Remove what a killed run left half-written under ``root``: ``*.partial`` checkpoint folders (a kill during
+    a write) and ``.probe-*`` folders (a kill while the budget timed a checkpoint). Returns their names."""
+    gone = []
+    for p in [*Path(root).glob(f"*{files.PARTIAL}*"), *Path(root).glob(".probe-*")]:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        gone.append(p.name)
+    return gone
+
+
+def checkpoint_name(epoch: int, step_in_epoch: int) -> str:
     """``epoch_0003`` after 3 full epochs; ``epoch_0003_step_000017`` after 17 steps of the 4th (a budget stop)."""
     return f"epoch_{epoch:04d}" + (f"_step_{step_in_epoch:06d}" if step_in_epoch else "")

@@ -89,9 +89,31 @@ VERBOSE_ENV = "MONET_VERBOSE"  # pipeline.py --verbose sets it for the stages' k
 # What TensorFlow writes to the process's stderr while it loads, before any log level applies (the oneDNN notice
 # prints even at TF_CPP_MIN_LOG_LEVEL=3), and CUDA's plugin re-registration lines: start-up noise, not warnings.
 STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
-                 "cpu_feature_guard.cc", "To enable the following instructions", "rebuild TensorFlow with the",
+                 "This TensorFlow binary is optimized to use available CPU instructions",
+                 "To enable the following instructions", "rebuild TensorFlow with the",
                  "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS",
                  "computation placer already registered", "TF-TRT Warning: Could not find TensorRT")
+
+
+# A fatal message is never noise, whatever file it comes from (absl's "F<date>" prefix, CHECK failures): a CPU
+# without AVX is refused by cpu_feature_guard.cc with one.
+FATAL_MARKS = ("FATAL", "Check failed", "Fatal Python error")
+LOAD_LOG_ENV = "MONET_TF_LOAD_LOG"  # where prepare_tensorflow holds TensorFlow's load-time lines (pipeline.py sets it)
+
+
+def is_noise(line: str, keep=STARTUP_NOISE) -> bool:
+    """Whether a line TensorFlow wrote while loading is start-up noise (fatal lines never are)."""
+    fatal = line[:1] == "F" and line[1:5].isdigit() or any(mark in line for mark in FATAL_MARKS)
+    return not fatal and any(noise in line for noise in keep)
+
+
+def load_log_lines(path: str | Path) -> str:
+    """What a process that died while loading TensorFlow left in its held-lines file ``path``, less the noise."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "".join(ln for ln in text.splitlines(keepends=True) if not is_noise(ln))
 
 
 def verbose_requested() -> bool:
@@ -123,8 +145,10 @@ def prepare_tensorflow(deterministic: bool = False, verbose: bool | None = None)
 
 @contextlib.contextmanager
 def _held_stderr(keep):
-    """Send file descriptor 2 (where C++ code writes) to a temporary file meanwhile; then write back every line
-    that contains none of the strings in ``keep`` (all lines when ``keep`` is None)."""
+    """Send file descriptor 2 (where C++ code writes) to a named file meanwhile (``MONET_TF_LOAD_LOG``, else a
+    temporary one); then write back every line that is not noise (all lines when ``keep`` is None) and remove it.
+    A process that dies while loading (a CPU without AVX, a CUDA abort) leaves the file, with its message, for
+    pipeline.py to report."""
     import sys
     import tempfile
 
@@ -132,21 +156,28 @@ def _held_stderr(keep):
         yield
         return
     sys.stderr.flush()
+    path = os.environ.get(LOAD_LOG_ENV)
+    if path:
+        held = open(path, "w+b")
+    else:
+        fd, path = tempfile.mkstemp(prefix="monet-tensorflow-load-", suffix=".log")
+        held = os.fdopen(fd, "w+b")
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
+    os.dup2(held.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+        lines = held.read().decode(errors="replace").splitlines(keepends=True)
+        held.close()
+        Path(path).unlink(missing_ok=True)
+        shown = [ln for ln in lines if not is_noise(ln, keep)]
+        if shown:
+            sys.stderr.write("".join(shown))
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            lines = held.read().decode(errors="replace").splitlines(keepends=True)
-            shown = [ln for ln in lines if not any(noise in ln for noise in keep)]
-            if shown:
-                sys.stderr.write("".join(shown))
-                sys.stderr.flush()
 
 
 def onednn_enabled() -> bool:

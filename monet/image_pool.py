@@ -7,6 +7,8 @@ It lives in variables updated inside the compiled step, so it runs with one repl
 """
 from __future__ import annotations
 
+from .augment import sub_key
+
 __all__ = ["ImagePool"]
 
 
@@ -31,13 +33,12 @@ class ImagePool:
         ``key``: an int pair for the stateless draws (e.g. (seed, step))."""
         import tensorflow as tf
 
-        key = tf.cast(key, tf.int64)
         images = tf.cast(images, tf.float32)
         out = []
         for i in range(images.shape[0]):  # the batch is static in the compiled step
-            seed = tf.stack([key[0], key[1] * 64 + 2 * i])
-            swap_draw = tf.random.stateless_uniform([], seed=seed)
-            slot_draw = tf.random.stateless_uniform([], seed=seed + [0, 1], maxval=self.size, dtype=tf.int32)
+            swap_draw = tf.random.stateless_uniform([], seed=sub_key(key, 2 * i))
+            slot_draw = tf.random.stateless_uniform([], seed=sub_key(key, 2 * i + 1), maxval=self.size,
+                                                    dtype=tf.int32)
             filling = self.count < self.size
             swap = tf.logical_and(tf.logical_not(filling), swap_draw > 0.5)
             slot = tf.where(filling, self.count, slot_draw)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import files
 from .environment import COMPETITION
+from .weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
 
 __all__ = ["KaggleError", "credential_source", "require_credentials", "api", "safe_extract", "download_competition",
            "EXPECTED_COUNTS", "bundle", "push", "submit", "slugify"]
@@ -255,13 +256,14 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     p = P.load_params(params_path, list(overrides))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", user or ""):
         raise KaggleError(f"--user {user!r}: expected your Kaggle user name")
-    for stage, key, filename in (("nst_generate", "nst.vgg_weights", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-                                 ("evaluate", "evaluate.weights", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")):
-        section, name = key.split(".")
-        if stage in p["stages"] and p[section][name] == "imagenet":
+    for key, value, filename in weights_settings(p):  # all three: Kaggle's submission run is offline
+        if value == "imagenet":
+            filename = KERAS_FILES["vgg"] if key == "nst.vgg_weights" else filename
             raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "
                               f"without it. Attach a data set holding {filename} (kaggle.dataset_sources) and set "
-                              f"{key} to its /kaggle/input/... path.")
+                              f"{key} to its /kaggle/input/... path"
+                              + (", e.g. wendykan/dog-face-generation-competition-kid-metric-input for Kaggle's "
+                                 "scoring network" if filename == KAGGLE_GRAPH else "") + ".")
     p["data_dir"] = "auto"  # Kaggle's mount
     run_name = params_path.stem
     title = f"monet {run_name}"

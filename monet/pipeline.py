@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import budget, environment, kaggle_io, progress, runs
+from . import budget, environment, kaggle_io, progress, runs, weights
 from . import params as P
 from .data import DataError, check_layout, resolve_data_dir
 
@@ -44,9 +44,10 @@ def resolve_params(params: dict) -> dict:
 
 def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, str, bool]]:
     """(stage, fingerprint, skip) for each stage of this run. A fingerprint covers the stage's params and
-    its upstream stages' fingerprints, so a changed stage reruns everything after it."""
+    its upstream stages' fingerprints, so a changed stage reruns everything after it; so does a stage that runs
+    again for any other reason (its training resumed after a budget stop, say)."""
     done = record.get("stages", {})
-    upstream, plan = "", []
+    upstream, plan, rerun = "", [], False
     for stage in P.STAGES:
         if stage.name not in params["stages"]:
             if done.get(stage.name, {}).get("status") == "done":
@@ -55,7 +56,10 @@ def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, 
         fp = P.fingerprint({"stage": stage.name, "params": P.stage_parameters(params, stage.name),
                             "upstream": upstream})
         prev = done.get(stage.name, {})
-        plan.append((stage, fp, not force and prev.get("status") == "done" and prev.get("fingerprint") == fp))
+        # A stage that runs again (resumed after a budget stop, a failure) changes what the stages after it read.
+        skip = not force and not rerun and prev.get("status") == "done" and prev.get("fingerprint") == fp
+        plan.append((stage, fp, skip))
+        rerun = rerun or not skip
         upstream = fp
     return plan
 
@@ -94,6 +98,31 @@ def describe(params: dict, plan, run_dir: Path) -> str:
     for stage, fp, skip in plan:
         lines.append(f"  {stage.notebook:<28} {'skip: done with the same params' if skip else 'run'}  [{fp}]")
     return "\n".join(lines)
+
+
+def preflight(params_file, params: dict, run_dir: Path) -> list[str]:
+    """What would stop the run, found before any stage starts: an ``auto`` plan without a time budget, data that
+    is not there, and weights that cannot be had (a missing file, or 'imagenet' offline)."""
+    problems = []
+    needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
+                                     and params["cyclegan"]["epochs"] == "auto"),
+                                    ("nst.max_iterations", "nst_generate" in params["stages"]
+                                     and params["nst"]["max_iterations"] == "auto")) if on]
+    if needs_budget and not (params["time_budget_minutes"] or environment.default_time_budget_minutes()):
+        problems.append(f"{params_file}: {' and '.join(needs_budget)} 'auto' plan(s) the run from its time budget, "
+                        "and this run has none: set time_budget_minutes (Kaggle sets 270 by default), e.g. "
+                        "--set time_budget_minutes=60")
+    try:
+        if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
+            root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
+            if kind == "download":
+                print(f"data: the fetch stage downloads the competition into {root} "
+                      f"(credentials: {kaggle_io.require_credentials()})")
+            else:
+                check_layout(root)
+    except (DataError, kaggle_io.KaggleError) as exc:
+        problems.append(str(exc))
+    return problems + weights.check_weights(params)
 
 
 class CtrlC:
@@ -159,25 +188,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         params = resolve_params(P.load_params(args.params, args.overrides))
-        needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
-                                         and params["cyclegan"]["epochs"] == "auto"),
-                                        ("nst.max_iterations", "nst_generate" in params["stages"]
-                                         and params["nst"]["max_iterations"] == "auto")) if on]
-        if needs_budget and not (params["time_budget_minutes"] or environment.default_time_budget_minutes()):
-            raise P.ParamsError(f"{args.params}: {' and '.join(needs_budget)} 'auto' plan(s) the run from its time "
-                                "budget, and this run has none: set time_budget_minutes (Kaggle sets 270 by default), "
-                                "e.g. --set time_budget_minutes=60")
-        run_name = args.run_name or Path(args.params).stem
-        run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
-        if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
-            root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
-            if kind == "download":
-                print(f"data: the fetch stage downloads the competition into {root} "
-                      f"(credentials: {kaggle_io.require_credentials()})")
-            else:
-                check_layout(root)
-    except (P.ParamsError, DataError, kaggle_io.KaggleError) as exc:
+    except P.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_name = args.run_name or Path(args.params).stem
+    run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
+    problems = preflight(args.params, params, run_dir)  # every one found now, not after hours of training
+    if problems:
+        print("\n".join(f"error: {p}" for p in problems), file=sys.stderr)
         return 2
     record = runs.read_run_json(run_dir)
     killed = runs.mark_killed(record)
@@ -204,18 +222,25 @@ def run(args: argparse.Namespace) -> int:
     record["time_budget_minutes"] = minutes
     record["deadline"] = time.time() + minutes * 60 if minutes else None
     users_onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    saved_env = {k: os.environ.get(k) for k in (budget.DEADLINE_ENV, "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL",
+                                                environment.VERBOSE_ENV, environment.LOAD_LOG_ENV,
+                                                progress.PROGRESS_ENV)}
     if minutes:
         os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
     else:
         os.environ.pop(budget.DEADLINE_ENV, None)
-    with CtrlC() as ctrl_c:
-        try:
-            return _run_stages(args, params, plan, run_dir, record, users_onednn, ctrl_c)
-        except KeyboardInterrupt:  # between two stages: the record says so
-            record["status"] = "interrupted"
-            runs.write_run_json(run_dir, record)
-            print("interrupted between stages; run the same command again to go on", file=sys.stderr)
-            return 130
+    try:
+        with CtrlC() as ctrl_c:
+            try:
+                return _run_stages(args, params, plan, run_dir, record, users_onednn, ctrl_c)
+            except KeyboardInterrupt:  # between two stages: the record says so
+                record["status"] = "interrupted"
+                runs.write_run_json(run_dir, record)
+                print("interrupted between stages; run the same command again to go on", file=sys.stderr)
+                return 130
+    finally:  # a run called in-process (a notebook, a test) leaves its caller's environment as it found it
+        for key, value in saved_env.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_onednn: str | None,
@@ -241,6 +266,8 @@ def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_one
             params["deterministic"] and stage.name in environment.GRADIENT_STAGES, args.verbose))
         os.environ[environment.VERBOSE_ENV] = "1" if args.verbose else ""
         os.environ[progress.PROGRESS_ENV] = str(run_dir / "progress.json")
+        load_log = run_dir / f".tensorflow-load-{stage.name}.log"  # what TensorFlow said if the kernel dies loading it
+        os.environ[environment.LOAD_LOG_ENV] = str(load_log)
         entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         record["stages"][stage.name] = entry
@@ -258,7 +285,11 @@ def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_one
             else:
                 entry["status"], status = "failed", "failed"
                 entry["error"] = failure_message(stage, exc, out_nb, html)
+                last_words = environment.load_log_lines(load_log)
+                if last_words:
+                    entry["error"] += "\n  TensorFlow, while loading, said:\n    " + last_words.strip().replace("\n", "\n    ")
         finally:
+            load_log.unlink(missing_ok=True)
             entry["seconds"] = round(time.time() - t0, 2)
             if out_nb.is_file():
                 try:

@@ -137,7 +137,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
                          "(Kaggle sets 270 by default) or a number of iterations")
     # The package stage only zips finished JPEGs (about 1 ms each, and as much to check them).
     reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 30.0, 0.002, len(manifest["photo"]), "zipping JPEGs")
-    stopped_early, share, step_times = None, None, []
+    stopped_early, share, step_times, short = None, None, [], []
     bar = tqdm(total=len(todo), desc="painting", unit="img", mininterval=10, ascii=True)
     live = progress.Progress("painting", len(todo), "images", deadline=deadline)
     with open(results_path, "a", newline="") as fh:
@@ -151,6 +151,12 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
                         share = max(1, budget.nst_iterations_per_photo(
                             deadline - time.time(), float(np.median(step_times[1:])), painter.slots, waiting,
                             reserve.seconds))
+                        if share < cfg["min_iterations"]:  # the budget ran short of the first plan: said, loudly
+                            if not short:
+                                log(f"WARNING: UNDERTRAINED: the time left gives {photo['name']} and the photos after "
+                                    f"it {share} iteration(s), fewer than nst.min_iterations = "
+                                    f"{cfg['min_iterations']}; they are painted that briefly (counted in the summary)")
+                            short.append(photo["name"])
                     painter.load(i, load_image(photo["path"], size), load_image(monets[style], size),
                                  "auto" if auto and share is None else share)
                     slots[i] = {"name": photo["name"], "style": style, "start": time.time(), "trace": []}
@@ -214,14 +220,20 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
     _figures(run_dir, photos, monets, results, traces, note)
     iterations = [int(r["iterations"]) for r in results]
     summary = {
-        "painted": len(results), "painted_now": len(todo), "photos": len(photos), "seconds": round(seconds, 2),
-        "images_per_second": round(len(todo) / seconds, 4) if todo and seconds else None,
+        "painted": len(results), "painted_now": len(results) - len(done), "photos": len(photos),
+        "seconds": round(seconds, 2),
+        "images_per_second": round((len(results) - len(done)) / seconds, 4) if len(results) > len(done) and seconds
+        else None,
+        "below_min_iterations": len(short),
         "mean_iterations": round(float(np.mean(iterations)), 1) if iterations else None,
         "stopped_by_patience": sum(r["stopped"] == "patience" for r in results),
         "vgg_weights": cfg["vgg_weights"], "real_style_transfer": note is None, "stopped_early": stopped_early,
     }
     if note:
         summary["note"] = note
+    if short:
+        summary["warning"] = (f"{len(short):,} photo(s) were painted with fewer than nst.min_iterations = "
+                              f"{cfg['min_iterations']} iterations: the time budget ran short of the first plan")
     files.write_json(out / "summary.json", summary)
     return summary
 

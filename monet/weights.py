@@ -36,3 +36,73 @@ def keras_application(name: str, weights: str, filename: str, param: str, **kwar
     except Exception as exc:  # noqa: BLE001
         raise WeightsError(f"{param} {weights!r}: could not load {name} weights from it ({type(exc).__name__}: "
                            f"{exc}); expected Keras's {filename}") from None
+
+
+# ------------------------------------------------------------------------------ checked when a run starts
+OFFLINE_ENV = "MONET_OFFLINE"  # "1": treat this machine as offline ('imagenet' cannot be downloaded)
+KERAS_FILES = {"vgg": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+               "inception": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"}
+KAGGLE_GRAPH = "classify_image_graph_def.pb"
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where Keras downloads its application weights from
+
+
+def weights_settings(params: dict) -> list[tuple[str, str, str]]:
+    """(params key, value, the file it stands for) of every weights setting the run's stages will load."""
+    stages, out = params["stages"], []
+    if "cyclegan_train" in stages and params["cyclegan"]["score_checkpoints"]:
+        out.append(("cyclegan.score_weights", params["cyclegan"]["score_weights"], KAGGLE_GRAPH))
+    if "nst_generate" in stages:
+        out.append(("nst.vgg_weights", params["nst"]["vgg_weights"], KERAS_FILES["vgg"]))
+    if "evaluate" in stages:
+        out.append(("evaluate.weights", params["evaluate"]["weights"], KAGGLE_GRAPH))
+    return out
+
+
+def keras_cache(filename: str) -> Path:
+    """Where Keras keeps a downloaded weights file (``KERAS_HOME``, else ``~/.keras``)."""
+    import os
+
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models" / filename
+
+
+def can_download() -> bool:
+    """Whether Keras's weights host answers (a connection, 3 s at most); False on Kaggle, whose submission runs
+    are offline, and with ``MONET_OFFLINE=1``."""
+    import os
+    import socket
+
+    from .environment import detect
+
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0") or detect() == "kaggle":
+        return False
+    try:
+        socket.create_connection(DOWNLOAD_HOST, timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def check_weights(params: dict, online=can_download) -> list[str]:
+    """What is wrong with the run's weights settings, found before any stage starts (an empty list: nothing):
+    a path that is not a file, or 'imagenet' whose file Keras has not cached while this machine cannot download
+    it. Each message names the key and what to attach."""
+    problems, asked = [], None
+    for key, value, filename in weights_settings(params):
+        if value == "none":
+            continue
+        if value == "imagenet":
+            keras_file = KERAS_FILES["vgg" if key.startswith("nst") else "inception"]
+            if keras_cache(keras_file).is_file():
+                continue
+            asked = online() if asked is None else asked
+            if not asked:
+                problems.append(
+                    f"{key} is 'imagenet', which Keras downloads at run time, and this machine is offline (Kaggle's "
+                    f"submission runs are). Attach a data set that holds {filename if key != 'nst.vgg_weights' else keras_file} "
+                    f"(on Kaggle: kaggle.dataset_sources) and set {key} to its path, or 'none' for random weights "
+                    "(figures of the machinery only).")
+        elif not Path(value).expanduser().is_file():
+            problems.append(f"{key} {value!r}: no such file; expected the path of {filename}"
+                            + (" (Kaggle's scoring network, from inception-2015-12-05.tgz)" if filename == KAGGLE_GRAPH
+                               else "") + ", 'imagenet' or 'none'.")
+    return problems

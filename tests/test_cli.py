@@ -108,3 +108,76 @@ def test_a_run_started_with_sigint_ignored_keeps_ignoring_it():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_weights_that_cannot_be_had_stop_the_run_before_any_stage(tmp_path, monkeypatch, capsys):
+    """Offline, 'imagenet' for the scoring network (and a .pb path that is not there) is named when the run starts,
+    in --dry-run too, not after hours of training; a file that is there passes."""
+    from monet import weights
+
+    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no cached ImageNet weights
+    board = ["run", "--params", str(REPO_ROOT / "params" / "leaderboard.yaml"), "--outputs", str(tmp_path),
+             "--dry-run", "--set", "data_dir=synthetic", "--set", "time_budget_minutes=60"]
+    assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2"]) == 2
+    err = capsys.readouterr().err
+    assert "cyclegan.score_weights is 'imagenet'" in err and "classify_image_graph_def.pb" in err and "offline" in err
+    missing = tmp_path / "nowhere" / "classify_image_graph_def.pb"
+    assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2", "--set", f"cyclegan.score_weights={missing}"]) == 2
+    assert f"cyclegan.score_weights '{missing}': no such file" in capsys.readouterr().err
+    graph = tmp_path / "classify_image_graph_def.pb"
+    graph.write_bytes(b"stand-in")
+    assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2", "--set", f"cyclegan.score_weights={graph}"]) == 0
+    assert cli.main(board) == 0  # no checkpoint scoring: its weights are not needed
+    (tmp_path / "keras" / "models").mkdir(parents=True)  # a Keras cache holding VGG19's file serves 'imagenet'
+    (tmp_path / "keras" / "models" / weights.KERAS_FILES["vgg"]).write_bytes(b"cached")
+    nst = ["run", "--params", str(REPO_ROOT / "params" / "nst.yaml"), "--outputs", str(tmp_path), "--dry-run",
+           "--set", "data_dir=synthetic"]
+    assert cli.main(nst) == 0
+    assert not list(tmp_path.glob("leaderboard*")) and not (tmp_path / "nst").exists()
+
+
+def test_an_in_process_run_leaves_the_callers_environment_as_it_was(tmp_path, monkeypatch):
+    """pipeline.run sets MONET_DEADLINE and TensorFlow's switches for its stages only."""
+    import os
+
+    from monet import budget, pipeline
+
+    monkeypatch.delenv(budget.DEADLINE_ENV, raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    seen = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda stage, *a: seen.append(os.environ.get(budget.DEADLINE_ENV)))
+    code = cli.main(["run", "--params", str(REPO_ROOT / "params" / "ci.yaml"), "--outputs", str(tmp_path),
+                     "--set", "time_budget_minutes=5", "--set", "stages=[fetch]"])
+    assert code == 0 and seen and seen[0] is not None  # the stage had its deadline ...
+    assert budget.DEADLINE_ENV not in os.environ and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"  # ... the caller not
+
+
+def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
+    """TensorFlow's load-time lines are held in a named file: a process that dies while loading (a CPU without
+    AVX aborts in cpu_feature_guard.cc) leaves its message there for pipeline.py, and the noise filter never
+    drops a fatal line."""
+    import subprocess
+    import sys
+
+    from monet import environment
+
+    held = tmp_path / "load.log"
+    fatal = ("F0000 00:00:1.0 1 cpu_feature_guard.cc:112] The TensorFlow library was compiled to use AVX "
+             "instructions, but these aren't available on your machine.")
+    code = ("import os; from monet import environment\n"
+            "with environment._held_stderr(environment.STARTUP_NOISE):\n"
+            "    os.write(2, b'I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available "
+            "CPU instructions in performance-critical operations.\\n')\n"
+            f"    os.write(2, {fatal!r}.encode() + b'\\n')\n"
+            "    os.abort()\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env={**__import__("os").environ, environment.LOAD_LOG_ENV: str(held)})
+    assert proc.returncode != 0 and held.is_file()
+    assert environment.load_log_lines(held).strip() == fatal  # the notice is noise, the fatal line is not
+    ok = ("import os, sys; from monet import environment\n"
+          "with environment._held_stderr(environment.STARTUP_NOISE):\n"
+          "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on.\\nsomething else\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", ok], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env={**__import__("os").environ, environment.LOAD_LOG_ENV: str(tmp_path / "ok.log")})
+    assert proc.returncode == 0 and proc.stderr == "something else\n" and not (tmp_path / "ok.log").exists()

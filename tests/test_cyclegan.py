@@ -1,6 +1,8 @@
 """The train step, checkpoints that rebuild their models, and exact resume."""
+import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ def test_train_step_updates_all_models_and_returns_finite_losses():
     rng = np.random.default_rng(0)
     x, y = (rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32") for _ in range(2))
     out = {k: float(v) for k, v in step(x, y).items()}
-    assert set(out) == set(cyclegan.LOSS_KEYS) and all(np.isfinite(list(out.values())))
+    assert set(out) == set(cyclegan.STEP_KEYS) and all(np.isfinite(list(out.values()))) and out["lr"] == pytest.approx(2e-4)
     for name, model in m.models.items():
         assert any(not np.array_equal(a, b) for a, b in zip(before[name], model.get_weights())), name
     assert int(m.optimizers["gen_g"].iterations) == 1
@@ -105,7 +107,10 @@ class _ReserveThatRunsOut:
     """A packaging reserve that lets ``steps`` train steps through, then says the budget is spent."""
 
     def __init__(self, steps):
-        self.left, self.how = steps, "test"
+        self.left, self.how, self.fixed, self.per_image = steps, "test", 0.0, 0.0
+
+    def add(self, seconds, what):
+        pass
 
     @property
     def seconds(self):
@@ -134,7 +139,7 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, stra
     first = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
     assert first["global_steps"] == allowed and first["undertrained"] and "6 planned" in first["warning"]
-    name = cyclegan._checkpoint_name(allowed // 3, allowed % 3)
+    name = cyclegan.checkpoint_name(allowed // 3, allowed % 3)
     assert cyclegan.latest_checkpoint(stopped / "cyclegan" / "checkpoints").name == name
     monkeypatch.delenv(budget.DEADLINE_ENV)  # the rerun: no budget this time
     second = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=quiet)
@@ -156,19 +161,30 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
     monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
     planned = []
 
-    def plan(left, per_step, reserve, done, minimum=1):
-        planned.append((left, per_step, reserve, done))
+    def plan(left, per_step, reserve, done, minimum=1, steps_per_epoch=None, seconds_per_epoch_end=0.0):
+        planned.append((left, per_step, reserve, done, steps_per_epoch, seconds_per_epoch_end))
         return done + 3
 
     monkeypatch.setattr(training.budget, "plan_training_steps", plan)
     logs = []
-    summary = training.train(run, tiny_cyclegan(epochs="auto", steps_per_epoch=2, lr_schedule="linear_decay"),
-                             seed=1, log=logs.append)
-    assert planned and planned[0][3] == 6 and 0 < planned[0][1] < 60 and 3000 < planned[0][0] <= 3600
-    assert summary["planned_steps"] == summary["global_steps"] == 9 and not summary["undertrained"]
-    assert summary["epochs_completed"] == 4 and any("9 steps planned" in line for line in logs)
+    summary = training.train(run, tiny_cyclegan(epochs="auto", steps_per_epoch=2, lr_schedule="linear_decay",
+                                                learning_rate=2e-4, decay_from=0.5), seed=1, log=logs.append)
+    # 5 measured intervals between steps (not counting an epoch's first step, after its checkpoint): step 10
+    left, per_step, _, done, per_epoch, per_end = planned[0]
+    assert done == 10 and 0 < per_step < 60 and 3000 < left <= 3600 and per_epoch == 2 and per_end > 0
+    assert summary["planned_steps"] == summary["global_steps"] == 13
+    # a plan shorter than one pass over the 40 photos is flagged, loudly
+    assert summary["undertrained"] and "fewer than one pass over the 40 photos" in summary["warning"]
+    assert any(line.startswith("WARNING: UNDERTRAINED") for line in logs)
+    assert summary["epochs_completed"] == 6 and any("planned 13 steps" in line for line in logs)
     meta = json.loads((cyclegan.latest_checkpoint(run / "cyclegan" / "checkpoints") / "checkpoint.json").read_text())
-    assert meta["global_step"] == 9 and meta["planned_steps"] == 9
+    assert meta["global_step"] == 13 and meta["planned_steps"] == 13 and meta["schedule"]["total"] == 13
+    with open(run / "cyclegan" / "history.csv") as fh:
+        rates = [float(r["lr"]) for r in csv.DictReader(fh)]
+    # held at the full rate until the plan (never 0 before it), then down to 0 at step 13 (the last step's rate is
+    # the last third of the way: the plan put step 10 past its decay point, so the decay starts there)
+    assert rates[:11] == pytest.approx([2e-4] * 11) and rates[11:] == pytest.approx([2e-4 * 2 / 3, 2e-4 / 3])
+    assert summary["budget_slack_s"] > 0 and summary["plans"][0]["total"] == 13
 
 
 @pytest.mark.slow
@@ -207,3 +223,62 @@ def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
         submission.package(run, {**params.defaults()["package"], "fit_count": "keep", "batch_size": 8})
     info = json.loads((run / "submission" / "summary.json").read_text())
     assert info["generator"] == str(run / "cyclegan" / "generator.keras") and info["count"] == 40
+
+
+def test_a_checkpoint_resumes_under_another_precision_policy(tmp_path):
+    """A checkpoint written under mixed_float16 (with its loss-scale optimizers, whose variables come first) loads
+    under float32 and back: weights and Adam's state carry over by their own keys (loading plainly used to fail
+    with variable.shape=(7,7,3,4), value.shape=())."""
+    import keras
+    import tensorflow as tf
+
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        cyclegan.seed_everything(3)
+        half = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, loss_scale=True)
+        step = cyclegan.make_train_step(half)
+        for k in range(6):  # enough for some updates to be applied after the loss scale has come down
+            step(x, x, tf.constant(k, tf.int64))
+        cyclegan.save_checkpoint(half, tmp_path / "half", {"global_step": 6})
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    plain, _ = cyclegan.load_checkpoint(tmp_path / "half")
+    for a, b in zip(plain.gen_g.get_weights(), half.gen_g.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    inner = half.optimizers["gen_g"].inner_optimizer
+    assert int(plain.optimizers["gen_g"].iterations.numpy()) == int(inner.iterations.numpy()) > 0
+    for a, b in zip(plain.optimizers["gen_g"].variables[2:], inner.variables[2:]):  # Adam's moments
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    cyclegan.save_checkpoint(plain, tmp_path / "plain", {"global_step": 6})
+    again, _ = cyclegan.load_checkpoint(tmp_path / "plain", loss_scale=True)  # float32 -> float16: scale afresh
+    assert float(again.optimizers["gen_g"].dynamic_scale.numpy()) == 2.0 ** 15
+    for a, b in zip(again.gen_g.get_weights(), half.gen_g.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go(small_run, tmp_path, monkeypatch):
+    import time
+
+    from monet import budget
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    stale = [run / "cyclegan" / "checkpoints" / "epoch_0000_step_000002.partial", run / "cyclegan" / "checkpoints" /
+             ".probe-x1y2"]
+    for folder in stale:
+        folder.mkdir(parents=True)
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
+    saved = []
+    real = training.save_checkpoint
+    monkeypatch.setattr(training, "save_checkpoint",
+                        lambda m, folder, meta: saved.append(Path(folder).name) or real(m, folder, meta))
+    logs = []
+    summary = training.train(run, tiny_cyclegan(epochs=2), seed=5, log=logs.append)
+    assert summary["stopped_early"] and summary["global_steps"] == 3
+    assert [n for n in saved if n.startswith("epoch_")] == ["epoch_0001"]  # once, not again for the stop
+    meta = json.loads((run / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json").read_text())
+    assert meta["stopped_early"] == summary["stopped_early"]
+    assert not any(folder.exists() for folder in stale) and any("half-written" in line for line in logs)

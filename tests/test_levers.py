@@ -93,19 +93,46 @@ def test_diffaugment_is_differentiable_so_generator_gradients_flow():
 
 
 def test_the_train_step_augments_real_and_fake_alike_before_every_discriminator(monkeypatch):
+    """Every discriminator call sees what DiffAugment returned: with a policy that blanks the images, the
+    discriminators judge four blank batches, so their losses are what D(blank) gives, computed by hand. (Counting
+    calls would pass if the augmented images were thrown away.)"""
+    import tensorflow as tf
+
     calls = []
-    real = augment.diff_augment
 
-    def spy(images, policy, key):
+    def blank(images, policy, key):
         calls.append(tuple(policy))
-        return real(images, policy, key)
+        return tf.zeros_like(images)
 
-    monkeypatch.setattr(augment, "diff_augment", spy)
+    monkeypatch.setattr(augment, "diff_augment", blank)
+    cyclegan.seed_everything(0)
     m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    zeros = np.zeros((1, 32, 32, 3), "float32")
+    expected = {}
+    for d in ("x", "y"):
+        out = m.models[f"disc_{d}"](zeros, training=True)
+        expected[d] = float(losses.discriminator_loss(out, out, "lsgan"))
     step = cyclegan.make_train_step(m, diffaugment=["color", "translation", "cutout"])
     x = np.random.default_rng(4).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
-    step(x, x)
+    got = step(x, x[:, ::-1].copy())
     assert calls == [("color", "translation", "cutout")] * 4  # D_X(fake X), D_Y(fake Y), D_X(real X), D_Y(real Y)
+    assert float(got["disc_x_loss"]) == pytest.approx(expected["x"], rel=1e-5)
+    assert float(got["disc_y_loss"]) == pytest.approx(expected["y"], rel=1e-5)
+
+
+def test_random_streams_never_overlap():
+    """Each (step, replica, use, draw) has its own stream: the stateless keys of the train step's uses (salts
+    0-7) and of DiffAugment's draws within a use (salts 0-9) are all distinct over many steps."""
+    import tensorflow as tf
+
+    seen = set()
+    for step in range(40):
+        base = augment.sub_key(tf.constant([3, step], tf.int64), 0)
+        for use in range(8):
+            key = augment.sub_key(base, use)
+            for draw in range(10):
+                seen.add(tuple(augment.sub_key(key, draw).numpy().tolist()))
+    assert len(seen) == 40 * 8 * 10
 
 
 # ---------------------------------------------------------------------------- label smoothing, pool
@@ -128,8 +155,13 @@ def test_image_pool_passes_through_until_full_then_returns_stored_images():
     assert sorted(pool.images.numpy()[:, 0, 0, 0].tolist()) == [1, 2, 3] and int(pool.count.numpy()) == 3
     seen = []
     for v in range(4, 40):
+        stored = set(pool.images.numpy()[:, 0, 0, 0].tolist())
         out = float(pool.query(batch(v), tf.constant([0, v], tf.int64))[0, 0, 0, 0])
-        assert out == v or out < v  # the new image, or an older one from the pool
+        after = set(pool.images.numpy()[:, 0, 0, 0].tolist())
+        if out == v:  # passed through: the pool is unchanged
+            assert after == stored
+        else:  # swapped: a stored image comes out and the new one takes its place
+            assert out in stored and after == stored - {out} | {v}
         seen.append(out)
     assert sum(o < v for o, v in zip(seen, range(4, 40))) > 5  # about half are swapped for stored ones
     again = ImagePool(3, (2, 2, 1))
@@ -140,17 +172,75 @@ def test_image_pool_passes_through_until_full_then_returns_stored_images():
 # ------------------------------------------------------------------------------------------ schedule
 def test_linear_decay_schedule_values_and_resume():
     s = schedules.HoldThenLinearDecay(1e-3, total_steps=100, decay_from=0.6)
-    at = lambda step: float(s(step))  # noqa: E731
+
+    def at(step):
+        s.step.assign(step)
+        return float(s())
+
     assert at(0) == pytest.approx(1e-3) and at(59) == pytest.approx(1e-3) and at(60) == pytest.approx(1e-3)
     assert at(80) == pytest.approx(0.5e-3) and at(100) == pytest.approx(0.0) and at(150) == 0.0
     assert all(at(k) == pytest.approx(schedules.lr_at(k, 1e-3, 100, 0.6)) for k in range(0, 101, 7))
-    s.set_total_steps(200)  # epochs auto: planned once the speed is known
-    assert float(s(120)) == pytest.approx(1e-3) and float(s(160)) == pytest.approx(0.5e-3)
-    # An optimizer restored at step 80 continues the same schedule.
+    s.set_total_steps(200)  # a fixed plan: a pure function of the step
+    assert at(120) == pytest.approx(1e-3) and at(160) == pytest.approx(0.5e-3)
+    # The optimizers read the rate at the global step the train step sets, not at their own counters.
     m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), schedules.HoldThenLinearDecay(1e-3, 100, 0.6))
-    m.optimizers["gen_g"].iterations.assign(80)
-    assert float(m.optimizers["gen_g"].learning_rate) == pytest.approx(0.5e-3)
+    m.learning_rate.step.assign(80)
+    assert all(float(opt.learning_rate) == pytest.approx(0.5e-3) for opt in m.optimizers.values())
     assert schedules.learning_rate("constant", 2e-4, 10) == 2e-4
+
+
+def test_an_unplanned_schedule_holds_and_a_replan_never_raises_the_rate():
+    s = schedules.HoldThenLinearDecay(2e-4, total_steps=None, decay_from=0.8)
+
+    def at(step):
+        s.step.assign(step)
+        return float(s())
+
+    # epochs auto before its speed is measured: the full rate, never 0 (it was 0 for steps 1-6 before)
+    assert [at(k) for k in range(7)] == pytest.approx([2e-4] * 7) and s.state()["total"] is None
+    s.replan(6, 10_000)  # the first plan: hold to 8,000, then decay to 0 at 10,000
+    assert at(7_999) == pytest.approx(2e-4) and at(9_000) == pytest.approx(1e-4) and at(10_000) == 0.0
+    # A continuation after a budget stop at 9,000 (rate 1e-4) plans 19,006 steps from its new budget: the rate
+    # goes on from 1e-4 down to 0 at 19,006, it does not jump back to 2e-4.
+    saved = s.state()
+    t = schedules.HoldThenLinearDecay(2e-4, total_steps=None, decay_from=0.8)
+    t.restore(saved)
+    assert t.rate_at(9_000) == pytest.approx(1e-4)
+    assert t.replan(9_000, 19_006) == pytest.approx(1e-4)
+    rates = [t.rate_at(k) for k in range(9_000, 19_007, 1_000)]
+    assert all(b <= a for a, b in zip(rates, rates[1:])) and t.rate_at(19_006) == 0.0
+    assert t.rate_at(19_005) == pytest.approx(1e-4 / 10_006)  # the last planned step's rate: ~0
+    # A slower machine shortens the plan: the rate falls faster, from where it is.
+    assert t.replan(12_000, 13_000) == pytest.approx(t.rate_at(12_000)) and t.rate_at(13_000) == 0.0
+    # While the hold lasts, a re-plan only moves the decay point.
+    h = schedules.HoldThenLinearDecay(2e-4, total_steps=None, decay_from=0.5)
+    h.replan(10, 1_000)
+    assert h.replan(100, 2_000) == pytest.approx(2e-4) and h.rate_at(999) == pytest.approx(2e-4)
+    assert h.rate_at(1_500) == pytest.approx(1e-4)
+    # the graph's rate and plain Python's agree after every kind of change
+    for step in (0, 999, 1_000, 1_500, 1_999, 2_000):
+        h.step.assign(step)
+        assert float(h()) == pytest.approx(h.rate_at(step), rel=1e-6, abs=1e-12)  # float32 in the graph
+
+
+def test_the_rate_follows_the_global_step_when_float16_skips_steps():
+    """The loss-scale optimizer skips steps whose float16 gradients overflow without counting them; the schedule
+    reads the global step, so the rate of step k is the same with and without skips."""
+    import keras
+    import tensorflow as tf
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        lr = schedules.HoldThenLinearDecay(1e-3, total_steps=4, decay_from=0.5)
+        m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), lr, loss_scale=True)
+        step = cyclegan.make_train_step(m)
+        x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+        rates = [float(step(x, x, tf.constant(k, tf.int64))["lr"]) for k in range(4)]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 0.5e-3])
+    # the initial loss scale (2**15) overflows float16 here: Keras skipped some updates and did not count them
+    assert int(m.optimizers["gen_g"].iterations.numpy()) < 4
 
 
 # -------------------------------------------------------------------------------------------- budget
@@ -220,3 +310,24 @@ def test_pool_needs_one_replica(monkeypatch):
 
     with pytest.raises(ValueError, match="pool_size needs one replica"):
         cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, strategy=Two(), pool_size=2)
+
+
+def test_the_planner_counts_epoch_ends_and_follows_the_machine():
+    # 1,000 s, 100 s reserve: 0.97 * 900 = 873 s; 1 s a step, 10 s an epoch end every 100 steps: 799 steps
+    # (7 epoch ends on the way: 799 + 70 = 869 <= 873; step 800 would cross an 8th: 880 > 873)
+    assert budget.plan_training_steps(1000, 1.0, 100, 0, steps_per_epoch=100, seconds_per_epoch_end=10) == 799
+    assert budget.plan_training_steps(1000, 1.0, 100, 0) == 873  # without epoch ends: the old arithmetic
+    clock = budget.StepClock(window=4, epoch_end_guess=7.0)
+    assert clock.seconds_per_step() is None and clock.seconds_per_epoch_end() == 7.0
+    for t in (0.0, 1.0, 2.0, 3.0, 4.0):  # 1 s a step (the first call only starts the clock)
+        clock.step(t)
+    assert clock.measured == 4 and clock.seconds_per_step() == 1.0
+    clock.pause()
+    clock.step(100.0)  # an epoch end lies between: not a step
+    for t in (102.0, 104.0, 106.0):  # the machine slows down: the window (the last 4) follows it
+        clock.step(t)
+    assert clock.seconds_per_step() == pytest.approx((1.0 + 2.0 * 3) / 4)
+    clock.step(108.0)
+    assert clock.seconds_per_step() == 2.0
+    clock.epoch_end(12.0)
+    assert clock.seconds_per_epoch_end() == 12.0

@@ -165,8 +165,9 @@ def test_bad_params_and_missing_data_fail_before_any_notebook(tmp_path, outputs)
                                            ("nst_exp1", "adam lr 5.0, at most 600 iterations"),
                                            ("nst_exp2", "content block4_conv2")])
 def test_report_experiments_dry_run(name, expected, outputs, small_run):
+    offline = ["--set", "nst.vgg_weights=none"] if name.startswith("nst") else []  # 'imagenet' is refused offline
     proc = pipeline("--params", f"params/{name}.yaml", "--dry-run", "--set", f"data_dir={small_run}/data/synthetic",
-                    outputs=outputs)
+                    *offline, outputs=outputs)
     assert expected in proc.stdout
     if name.startswith(("exp", "best")):
         assert "generator {'kind': 'resnet', 'filters': 64" in proc.stdout and "11,383,427 parameters" in proc.stdout
@@ -262,24 +263,6 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
     assert "Warning: " in stream_text(run / "04_package_submission.ipynb") or \
         json.loads((run / "submission" / "summary.json").read_text())["training_warning"]
     assert all((run / f"{Path(s['notebook']).stem}.html").is_file() for s in record["stages"].values())
-
-
-@on_synthetic
-def test_leaderboard_recipe_shortened_ends_in_a_valid_zip(synthetic, outputs):
-    """params/leaderboard.yaml with every lever on (U-Net, augmentation, DiffAugment, label smoothing, linear
-    decay), shortened with --set to tiny sizes, on the generated data."""
-    proc = pipeline("--params", "params/leaderboard.yaml", "--run-name", "board",
-                    "--set", f"data_dir={synthetic}", "--set", "cyclegan.epochs=1",
-                    "--set", "cyclegan.steps_per_epoch=4", "--set", "cyclegan.batch_size=2",
-                    "--set", "cyclegan.gen_filters=1", "--set", "cyclegan.disc_filters=4",
-                    "--set", "cyclegan.disc_blocks=2", "--set", "cyclegan.disc_strides=2",
-                    "--set", "package.batch_size=64", "--set", "package.fit_count=repeat", outputs=outputs)
-    run = outputs / "board"
-    assert submission.validate_zip(run / "images.zip")["count"] == 7000
-    summary = json.loads((run / "cyclegan" / "summary.json").read_text())
-    assert summary["generator_kind"] == "unet" and summary["global_steps"] == 4 and summary["batch_size"] == 2
-    assert summary["levers"]["diffaugment"] == ["color", "translation", "cutout"]
-    assert "global batch 2" in proc.stdout and "held, then linear decay from 60% of the steps" in proc.stdout
 
 
 @chain
