@@ -284,8 +284,8 @@ def _reserve(run: _Run, m: CycleGAN, saves: dict) -> budget.Reserve:
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
     if cfg["score_checkpoints"]:  # each: load, translate and score score_photos photos
         n = cfg["score_checkpoints"]
-        reserve.add(n * (15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * reserve.per_image * cfg["score_photos"])),
-                    f"{n} checkpoint(s) to score")
+        reserve.scoring = n * (15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * reserve.per_image * cfg["score_photos"]))
+        reserve.add(reserve.scoring, f"{n} checkpoint(s) to score")
     if "evaluate" in later:
         reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
         reserve.per_image *= 2  # features of every image: about one more generator pass
@@ -304,6 +304,8 @@ def _plan(run: _Run, state: _State, now: float, force: bool = False) -> None:
     headroom = per_end + 2 * per_step  # the budget check comes before a step: never plan the last one to the second
     total = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds + headroom, state.g,
                                        steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
+    if total <= state.g:  # no time for another step: the budget stops the run here, with its checkpoint
+        raise _Stop
     first = state.total is None
     if not first and abs(total - state.total) <= max(1, REPLAN_CHANGE * (state.total - state.done)):
         return
@@ -435,8 +437,9 @@ def _choose_checkpoint(run: _Run, state: _State, scorer) -> dict | None:
         return packaged_generator(m)
 
     run.log(f"Scoring the last {len(candidates)} checkpoint(s) with {network}")
+    after = state.reserve.seconds - getattr(state.reserve, "scoring", 0.0) if state.reserve else 0.0  # once scored
     result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
-                                         state.reserve.seconds if state.reserve else 0.0, run.log)
+                                         after, run.log)
     return {**result, "network": network}
 
 
