@@ -4,13 +4,15 @@
 applied), and the cost of the leaderboard recipe's levers. Same models (same initial weights), same data, same
 machine, one run.
 
-    python benchmarks/bench_training.py [--steps 40] [--rounds 5] [--warmup 10] [--size 256] [--filters 8] [--xla]
+    python benchmarks/bench_training.py [--steps 20] [--rounds 9] [--warmup 10] [--size 256] [--filters 8] [--xla]
 
 Each variant is traced and then warmed up for ``--warmup`` steps before anything is timed (the first steps after a
 trace are slow for reasons that have nothing to do with the variant: allocator and oneDNN primitive caches; timing
 the first variant cold is what made ours look 0.55x as fast as ``fit`` before). Then ``--rounds`` rounds time
-``--steps`` steps of each variant in turn, alternating, so that a machine that slows down or speeds up meanwhile
-touches all of them alike. Prints each variant's median steps/s with the spread (min-max over rounds), then
+``--steps`` steps of each variant in turn, alternating (each round starting with another variant), so that a
+machine that slows down or speeds up meanwhile touches all of them alike; short rounds keep a passing slowdown
+(this machine's host sometimes halves every variant's speed for a while) to few rounds, and the median ignores
+them. Prints each variant's median steps/s with the spread (min-max over rounds), then
 ``ratio_vs_fit=<median of ours / fit per round> (min-max)`` and, last, ``lever_cost=<report step time with every
 lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net).
 """
@@ -28,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--filters", type=int, default=8)
@@ -127,9 +129,10 @@ def main() -> None:
         run(1)
         run(args.warmup)
     rates = {name: [] for name in variants}
-    for _ in range(args.rounds):
-        for name, run in variants.items():
-            rates[name].append(args.steps / run(args.steps))
+    names = list(variants)
+    for r in range(args.rounds):  # each round in another order: no variant always follows the same one
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            rates[name].append(args.steps / variants[name](args.steps))
 
     def figure(values):
         return f"{float(np.median(values)):.2f} ({min(values):.2f}-{max(values):.2f})"

@@ -223,3 +223,26 @@ def test_max_iterations_auto_gives_each_photo_its_share_of_the_budget(small_run,
     monkeypatch.setattr(st.budget, "nst_iterations_per_photo", lambda *a, **k: 3)
     with pytest.raises(ValueError, match="fewer than nst.min_iterations = 5: the budget cannot paint every photo"):
         st.paint_photos(tmp_path / "run", {**cfg, "limit": 10}, seed=0, log=lambda *_: None)
+
+
+def test_photos_given_fewer_than_min_iterations_later_are_counted_and_flagged(small_run, tmp_path, monkeypatch):
+    """The first plan gives every photo enough; when the budget later runs short, the photos that get fewer than
+    nst.min_iterations are painted that briefly, counted, and flagged loudly (they were silently given max(1, ...))."""
+    import time
+
+    from monet import budget
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    cfg = nst_cfg(limit=6, max_iterations="auto", min_iterations=5, patience=1000, batch_size=2)
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    shares = iter([7, 7, 2])  # the first plan, one photo loaded later with 7, then the budget runs short
+
+    monkeypatch.setattr(st.budget, "nst_iterations_per_photo", lambda *a, **k: next(shares, 2))
+    logs = []
+    summary = st.paint_photos(run, cfg, seed=0, log=logs.append)
+    rows = results(run)
+    short = [r for r in rows if int(r["iterations"]) < 5]
+    assert summary["painted"] == summary["painted_now"] == 6 and len(short) == 3
+    assert summary["below_min_iterations"] == 3 and "3 photo(s) were painted with fewer" in summary["warning"]
+    assert sum(line.startswith("WARNING: UNDERTRAINED") for line in logs) == 1
