@@ -131,7 +131,8 @@ _STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "
 
 def stage_extras(run_dir: str | Path, stage: str) -> dict:
     """What a finished stage's summary adds to its entry in ``run.json``: a ``note`` (an early stop for the time
-    budget, the local score) and, for training, the strategy and precision it ran with."""
+    budget, the local score) and, for training, the strategy and precision it ran with, its steps against its plan,
+    whether it is undertrained and when it was predicted to end and ended (``budget_slack_s``)."""
     path = Path(run_dir) / _STAGE_SUMMARIES.get(stage, "-")
     if not path.is_file():
         return {}
@@ -141,7 +142,9 @@ def stage_extras(run_dir: str | Path, stage: str) -> dict:
         return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f} " + {
             "kaggle": "(Kaggle's network)", "keras": "(Keras InceptionV3: not Kaggle's scale)",
             "random": "(random weights: not comparable)"}[kind]}
-    extras = {k: summary[k] for k in ("strategy", "mixed_precision") if k in summary}
+    extras = {k: summary[k] for k in ("strategy", "mixed_precision", "global_steps", "planned_steps", "undertrained",
+                                      "predicted_end_of_training", "end_of_training", "budget_slack_s",
+                                      "below_min_iterations") if k in summary}
     if summary.get("stopped_early"):
         extras["note"] = summary["stopped_early"]
         extras["status"] = "stopped_early"  # not done: a rerun goes on from the checkpoint or the painted images

@@ -155,6 +155,9 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     assert rates[-1] < 0.1 * 2e-4 and min(rates) > 0  # ~0 at the last planned step, 0 before none
     # It ended before its deadline: training within the budget, the zip written before the deadline.
     assert summary["budget_slack_s"] >= 0 and summary["plan_error_s"] is not None
+    entry = record["stages"]["cyclegan_train"]  # run.json tells the same
+    assert entry["budget_slack_s"] == summary["budget_slack_s"] and entry["mixed_precision"] == "mixed_float16"
+    assert entry["global_steps"] == entry["planned_steps"] == summary["global_steps"]
     assert (root / "working" / "images.zip").stat().st_mtime <= record["deadline"]
     # Checkpoint selection under mixed precision: both checkpoints scored on the graph, the best packaged.
     assert summary["mixed_precision"] == "mixed_float16" and len(summary["checkpoint_scores"]) == 2
