@@ -14,7 +14,7 @@ import numpy as np
 from scipy import linalg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monet import scoring  # noqa: E402
+from monet.scoring import metrics as scoring  # noqa: E402
 
 
 def main() -> None:

@@ -42,7 +42,10 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from monet import data, losses, params, style_transfer as st
+    from monet.core import params
+    from monet.data import fetch as data
+    from monet.models import losses
+    from monet.style import transfer as st
 
     work = Path(tempfile.mkdtemp(prefix="monet-nst-bench-"))
     try:

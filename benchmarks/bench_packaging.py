@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Packaging throughput: (a) the bare batched generator forward pass, (b) our packaging path
-(monet.submission.translate_to_zip: tf.data decoding, one compiled batched call, JPEG encoding in threads,
+(monet.translator.translate_to_zip: tf.data decoding, one compiled batched call, JPEG encoding in threads,
 streamed into the zip), (c) the public tutorial's way (model called on one image at a time, each JPEG saved to
 disk with Pillow, then the folder zipped). Same photos, same generator weights, one run.
 
@@ -37,7 +37,9 @@ def main() -> None:
     import tensorflow as tf
     from PIL import Image
 
-    from monet import data, datasets, networks, submission
+    from monet.data import fetch as data, tfdata as datasets
+    from monet.models import networks
+    from monet.package import translator
 
     work = Path(tempfile.mkdtemp(prefix="monet-bench-"))
     try:
@@ -65,7 +67,7 @@ def main() -> None:
         # cost f plus n / r, solved from a small and a full call.
         def timed(n, target):
             t0 = time.perf_counter()
-            submission.translate_to_zip(gen, paths[:n], names[:n], work / target, args.batch_size, progress=False)
+            translator.translate_to_zip(gen, paths[:n], names[:n], work / target, args.batch_size, progress=False)
             return time.perf_counter() - t0
 
         small = min(len(paths) // 4, 4 * args.batch_size)

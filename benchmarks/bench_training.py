@@ -44,7 +44,10 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from monet import augment, cyclegan, losses, params, schedules
+    from monet.core import params
+    from monet.data import augment
+    from monet.gan import cyclegan, schedules
+    from monet.models import losses
 
     cfg = params.defaults()["cyclegan"]
     cfg.update(gen_filters=args.filters, gen_res_blocks=args.res_blocks, disc_blocks=3, disc_filters=8, disc_kernel=2,

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 0
     if args.command in ("run", "list"):
-        from . import pipeline
+        from monet import pipeline
 
         if args.command == "list":
             return pipeline.list_experiments()
@@ -136,36 +136,37 @@ def _repo() -> Path:
 
 
 def _download(args) -> int:
-    from . import environment, kaggle_io
+    from monet.core import environment
+    from monet.kaggle.download import download_competition
 
-    print(kaggle_io.download_competition(Path(args.to) if args.to else environment.default_download_dir(_repo())))
+    print(download_competition(Path(args.to) if args.to else environment.default_download_dir(_repo())))
     return 0
 
 
 def _bundle(args) -> int:
-    from . import kaggle_io
+    from monet.kaggle.bundle import bundle
 
-    out = kaggle_io.bundle(args.params, args.user, args.out, args.overrides, _repo())
+    out = bundle(args.params, args.user, args.out, args.overrides, _repo())
     print(f"{out}\npush it with: {PROG} push {out}   (or: kaggle kernels push -p {out})")
     return 0
 
 
 def _push(args) -> int:
-    from . import kaggle_io
+    from monet.kaggle.submit import push
 
-    kaggle_io.push(args.bundle_dir)
+    push(args.bundle_dir)
     return 0
 
 
 def _submit(args) -> int:
-    from . import kaggle_io
+    from monet.kaggle.submit import submit
 
-    kaggle_io.submit(args.kernel, args.version, args.message, args.run)
+    submit(args.kernel, args.version, args.message, args.run)
     return 0
 
 
 def _score(args) -> int:
-    from . import scoring
+    from monet.scoring import metrics as scoring
 
     out = Path(args.out) if args.out else Path(args.images).resolve().parent
     m = scoring.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
@@ -177,7 +178,7 @@ def _score(args) -> int:
 
 
 def _compare(args) -> int:
-    from . import compare
+    from monet.scoring import compare
 
     dirs = [Path(r) for r in args.runs] or sorted(p.parent for p in Path(args.outputs).glob("*/run.json"))
     result = compare.compare(dirs, Path(args.out) if args.out else Path(args.outputs) / "_compare", args.photos)
@@ -187,7 +188,7 @@ def _compare(args) -> int:
 
 
 def _merge(args) -> int:
-    from . import images_zip
+    from monet.package import images_zip
 
     result = images_zip.merge_shards(args.shards, args.out, args.deterministic)
     print(f"valid: {result['count']:,} images, {result['bytes']:,} bytes -> {args.out}")
@@ -195,7 +196,7 @@ def _merge(args) -> int:
 
 
 def _validate(args) -> int:
-    from . import images_zip
+    from monet.package import images_zip
 
     result = images_zip.validate_zip(args.zip)
     print(f"valid: {result['count']:,} images, {result['bytes']:,} bytes")

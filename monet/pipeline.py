@@ -17,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import budget, environment, kaggle_io, progress, runs, weights
-from . import params as P
-from .data import DataError, check_layout, resolve_data_dir
+from monet.core import budget, environment, params as P, progress, runs, weights
+from monet.data.fetch import DataError, check_layout, resolve_data_dir
+from monet.kaggle import download as kaggle_download
 
 REPO = Path(__file__).resolve().parents[1]  # notebooks/, params/ and outputs/ live beside the package
 
@@ -67,7 +67,7 @@ def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, 
 def describe(params: dict, plan, run_dir: Path) -> str:
     lines = [f"run folder: {run_dir}", f"data_dir:   {params['data_dir']}"]
     if "cyclegan_train" in params["stages"]:
-        from . import architecture as A  # no Keras: the plan answers at once
+        from monet.models import architecture as A  # no Keras: the plan answers at once
 
         c = params["cyclegan"]
         gen = A.generator_args(c["generator"], c["gen_filters"], c["gen_down_blocks"], c["gen_res_blocks"],
@@ -117,10 +117,10 @@ def preflight(params_file, params: dict, run_dir: Path) -> list[str]:
             root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
             if kind == "download":
                 print(f"data: the fetch stage downloads the competition into {root} "
-                      f"(credentials: {kaggle_io.require_credentials()})")
+                      f"(credentials: {kaggle_download.require_credentials()})")
             else:
                 check_layout(root)
-    except (DataError, kaggle_io.KaggleError) as exc:
+    except (DataError, kaggle_download.KaggleError) as exc:
         problems.append(str(exc))
     return problems + weights.check_weights(params)
 

@@ -29,7 +29,7 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory) -> Path:
     """A run folder whose fetch stage ran on a small synthetic data set (40 photos, 6 paintings)."""
-    from monet import data
+    from monet.data import fetch as data
 
     run_dir = tmp_path_factory.mktemp("run")
     data.fetch(run_dir, "synthetic", seed=3, synthetic_photos=40, synthetic_monet=6, sample_images=2)
@@ -43,7 +43,7 @@ def straight_history(small_run, tmp_path_factory) -> list[str]:
     ``xdist_group("straight_run")``, so that one worker trains it once for all of them."""
     import shutil
 
-    from monet import training
+    from monet.gan import training
 
     run = tmp_path_factory.mktemp("straight")
     shutil.copytree(small_run / "data", run / "data")
@@ -53,7 +53,7 @@ def straight_history(small_run, tmp_path_factory) -> list[str]:
 
 def tiny_cyclegan(**overrides) -> dict:
     """The cyclegan params section with the smallest networks (same code as the report's)."""
-    from monet import params
+    from monet.core import params
 
     cfg = params.defaults()["cyclegan"]
     cfg.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,

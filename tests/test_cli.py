@@ -113,7 +113,7 @@ def test_a_run_started_with_sigint_ignored_keeps_ignoring_it():
 def test_weights_that_cannot_be_had_stop_the_run_before_any_stage(tmp_path, monkeypatch, capsys):
     """Offline, 'imagenet' for the scoring network (and a .pb path that is not there) is named when the run starts,
     in --dry-run too, not after hours of training; a file that is there passes."""
-    from monet import weights
+    from monet.core import weights
 
     monkeypatch.setenv(weights.OFFLINE_ENV, "1")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no cached ImageNet weights
@@ -141,7 +141,8 @@ def test_an_in_process_run_leaves_the_callers_environment_as_it_was(tmp_path, mo
     """pipeline.run sets MONET_DEADLINE and TensorFlow's switches for its stages only."""
     import os
 
-    from monet import budget, pipeline
+    from monet import pipeline
+    from monet.core import budget
 
     monkeypatch.delenv(budget.DEADLINE_ENV, raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -160,12 +161,12 @@ def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
     import subprocess
     import sys
 
-    from monet import environment
+    from monet.core import environment
 
     held = tmp_path / "load.log"
     fatal = ("F0000 00:00:1.0 1 cpu_feature_guard.cc:112] The TensorFlow library was compiled to use AVX "
              "instructions, but these aren't available on your machine.")
-    code = ("import os; from monet import environment\n"
+    code = ("import os; from monet.core import environment\n"
             "with environment._held_stderr(environment.STARTUP_NOISE):\n"
             "    os.write(2, b'I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available "
             "CPU instructions in performance-critical operations.\\n')\n"
@@ -175,7 +176,7 @@ def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
                           env={**__import__("os").environ, environment.LOAD_LOG_ENV: str(held)})
     assert proc.returncode != 0 and held.is_file()
     assert environment.load_log_lines(held).strip() == fatal  # the notice is noise, the fatal line is not
-    ok = ("import os, sys; from monet import environment\n"
+    ok = ("import os, sys; from monet.core import environment\n"
           "with environment._held_stderr(environment.STARTUP_NOISE):\n"
           "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on.\\nsomething else\\n')\n")
     proc = subprocess.run([sys.executable, "-c", ok], cwd=REPO_ROOT, capture_output=True, text=True,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monet import compare, params, plots
-from monet.runs import write_run_json
+from monet.core import params, plots
+from monet.core.runs import write_run_json
+from monet.scoring import compare
 
 
 def _jpeg(color) -> bytes:

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monet import cyclegan, networks, training
+from monet.gan import cyclegan, training
+from monet.models import networks
+from monet.package import images_zip
+
 from tests.conftest import tiny_cyclegan
 
 against_straight = pytest.mark.xdist_group("straight_run")  # see conftest.straight_history
@@ -96,7 +99,7 @@ def test_tfrecord_training_and_missing_tfrecords(small_run, tmp_path):
 
 @pytest.mark.slow
 def test_default_epoch_covers_every_photo(tmp_path):
-    from monet import data
+    from monet.data import fetch as data
 
     data.fetch(tmp_path, "synthetic", seed=3, synthetic_photos=6, synthetic_monet=2, sample_images=1)
     summary = training.train(tmp_path, tiny_cyclegan(steps_per_epoch=None, batch_size=4), seed=1, log=lambda *_: None)
@@ -128,13 +131,13 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, stra
                                                                 allowed):
     import time
 
-    from monet import budget
+    from monet.core import budget
 
     stopped = tmp_path / "stopped"
     shutil.copytree(small_run / "data", stopped / "data")
     quiet = lambda *_: None  # noqa: E731
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
+    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
     logs = []
     first = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
@@ -151,14 +154,14 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, stra
 def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypatch):
     import time
 
-    from monet import budget
+    from monet.core import budget
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
     with pytest.raises(ValueError, match="epochs is 'auto' but this run has no time budget"):
         training.train(run, tiny_cyclegan(epochs="auto"), seed=1, log=lambda *_: None)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
+    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
     planned = []
 
     def plan(left, per_step, reserve, done, minimum=1, steps_per_epoch=None, seconds_per_epoch_end=0.0):
@@ -193,7 +196,7 @@ def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
 
     import keras
 
-    from monet import submission
+    from monet.package import stage as submission
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
@@ -217,9 +220,9 @@ def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
     m, _ = cyclegan.load_checkpoint(run / "cyclegan" / "checkpoints" / "epoch_0002")
     for a, b in zip(packaged.get_weights(), m.gen_g.get_weights()):
         np.testing.assert_array_equal(a, b)
-    from monet import params
+    from monet.core import params
 
-    with pytest.raises(submission.SubmissionError):  # 40 photos: kept aside, but translated by epoch 2's generator
+    with pytest.raises(images_zip.SubmissionError):  # 40 photos: kept aside, but translated by epoch 2's generator
         submission.package(run, {**params.defaults()["package"], "fit_count": "keep", "batch_size": 8})
     info = json.loads((run / "submission" / "summary.json").read_text())
     assert info["generator"] == str(run / "cyclegan" / "generator.keras") and info["count"] == 40
@@ -261,7 +264,7 @@ def test_a_checkpoint_resumes_under_another_precision_policy(tmp_path):
 def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go(small_run, tmp_path, monkeypatch):
     import time
 
-    from monet import budget
+    from monet.core import budget
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
@@ -270,7 +273,7 @@ def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go
     for folder in stale:
         folder.mkdir(parents=True)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.budget, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
+    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
     saved = []
     real = training.save_checkpoint
     monkeypatch.setattr(training, "save_checkpoint",

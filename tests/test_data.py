@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from monet import data, datasets
+from monet.data import fetch as data, tfdata as datasets
 
 
 def jpeg(color, size=(256, 256), mode="RGB", fmt="JPEG") -> bytes:

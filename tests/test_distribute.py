@@ -23,7 +23,9 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras
-from monet import data, distribute, params, training
+from monet.core import params
+from monet.data import fetch as data
+from monet.gan import distribute, training
 
 root = sys.argv[1]
 data.fetch(root + "/base", "synthetic", seed=3, synthetic_photos=24, synthetic_monet=4, sample_images=2)
@@ -118,7 +120,8 @@ WORKER = r'''
 import json, os, sys
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[3].split(",")},
                                       "task": {"type": "worker", "index": int(sys.argv[2])}})
-from monet import params, training
+from monet.core import params
+from monet.gan import training
 cfg = params.defaults()["cyclegan"]
 cfg.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
            disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, strategy=sys.argv[4], batch_size=2)

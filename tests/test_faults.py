@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from monet import params, style_transfer, submission, training
+from monet.core import params
+from monet.gan import training
+from monet.package import images_zip, stage as submission
+from monet.style import transfer as style_transfer
+
 from tests.conftest import tiny_cyclegan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 CHILD = """
 import json, sys
-from monet import style_transfer, training
+from monet.gan import training
+from monet.style import transfer as style_transfer
 what, run, cfg = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if what == "train":
     training.train(run, cfg, seed=5, deterministic=True, log=lambda *_: None)
@@ -78,7 +83,7 @@ def test_style_transfer_killed_mid_run_resumes_to_a_byte_identical_zip(small_run
     package = {**params.defaults()["package"], "source": "nst", "fit_count": "keep"}
     zips = []
     for run in (killed, straight):
-        with pytest.raises(submission.SubmissionError):  # 8 images: kept aside, for the comparison
+        with pytest.raises(images_zip.SubmissionError):  # 8 images: kept aside, for the comparison
             submission.package(run, package, deterministic=True)
         zips.append(run / "submission" / "images.rejected.zip")
     assert zips[0].read_bytes() == zips[1].read_bytes() and len(zipfile.ZipFile(zips[0]).namelist()) == 8

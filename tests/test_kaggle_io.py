@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from monet import cli
-from monet import data, environment, kaggle_io as K
+from monet.core import environment
+from monet.data import fetch as data
+from monet.kaggle import bundle as B, download as K, submit as S
 
 
 @pytest.fixture()
@@ -170,32 +172,32 @@ def test_environment_detection(monkeypatch, tmp_path):
 
 
 def test_bundle_metadata_and_notebook(tmp_path, repo):
-    out = K.bundle(repo / "params" / "exp2.yaml", "some-user", tmp_path / "b", repo=repo)
+    out = B.bundle(repo / "params" / "exp2.yaml", "some-user", tmp_path / "b", repo=repo)
     meta = json.loads((out / "kernel-metadata.json").read_text())
     assert meta == {
         "id": "some-user/monet-exp2", "title": "monet exp2", "code_file": "monet-exp2.ipynb", "language": "python",
         "kernel_type": "notebook", "is_private": True, "enable_gpu": True, "enable_tpu": False,
         "enable_internet": False, "competition_sources": ["gan-getting-started"], "dataset_sources": [],
         "model_sources": [], "kernel_sources": []}
-    assert K.slugify(meta["title"]) == meta["id"].split("/")[1]
+    assert B.slugify(meta["title"]) == meta["id"].split("/")[1]
     text = (out / "monet-exp2.ipynb").read_text()
     assert "-m pip" not in text and "!pip" not in text  # nothing to install on Kaggle
     assert "data_dir: auto" in text and "disc_filters: 64" in text
 
 
 def test_bundle_accelerator_sources_and_weights(tmp_path, repo):
-    out = K.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "b", repo=repo, overrides=[
+    out = B.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "b", repo=repo, overrides=[
         "kaggle.accelerator=tpu", "kaggle.dataset_sources=[someone/vgg19-weights]",
         "nst.vgg_weights=/kaggle/input/vgg19-weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"])
     meta = json.loads((out / "kernel-metadata.json").read_text())
     assert (meta["enable_tpu"], meta["enable_gpu"], meta["dataset_sources"]) == (True, False, ["someone/vgg19-weights"])
     with pytest.raises(K.KaggleError, match="nst.vgg_weights is 'imagenet', which needs internet"):
-        K.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "c", repo=repo)
+        B.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "c", repo=repo)
     with pytest.raises(K.KaggleError, match="evaluate.weights is 'imagenet'"):
-        K.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
+        B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
                  overrides=["stages=[fetch, cyclegan_train, package_submission, evaluate]"])
     with pytest.raises(K.KaggleError, match="Kaggle user name"):
-        K.bundle(repo / "params" / "exp1.yaml", "not a name", tmp_path / "d", repo=repo)
+        B.bundle(repo / "params" / "exp1.yaml", "not a name", tmp_path / "d", repo=repo)
 
 
 def test_submit_validates_before_submitting(tmp_path):
@@ -203,7 +205,7 @@ def test_submit_validates_before_submitting(tmp_path):
 
     good = make_zip(tmp_path / "good.zip", 7000)
     fake = FakeKaggle(output=good)
-    result = K.submit("me/monet-exp1", version=3, message="exp1 @ abc", client_factory=lambda: fake,
+    result = S.submit("me/monet-exp1", version=3, message="exp1 @ abc", client_factory=lambda: fake,
                       log=lambda *_: None)
     assert result["count"] == 7000
     assert fake.calls[-1] == ("submit", {"file_name": "images.zip", "message": "exp1 @ abc",
@@ -211,17 +213,17 @@ def test_submit_validates_before_submitting(tmp_path):
                                          "kernel_version": 3, "quiet": True})
     bad = FakeKaggle(output=make_zip(tmp_path / "bad.zip", 100))
     with pytest.raises(Exception, match="100 images; Kaggle needs 7,000-10,000"):
-        K.submit("me/monet-exp1", client_factory=lambda: bad, log=lambda *_: None)
+        S.submit("me/monet-exp1", client_factory=lambda: bad, log=lambda *_: None)
     assert [c[0] for c in bad.calls] == ["output"]  # never submitted
     empty = FakeKaggle()
     with pytest.raises(K.KaggleError, match="has no images.zip in its output"):
-        K.submit("me/x", client_factory=lambda: empty, log=lambda *_: None)
+        S.submit("me/x", client_factory=lambda: empty, log=lambda *_: None)
 
 
 def test_push_and_cli_errors(tmp_path, repo, no_credentials, capsys):
-    out = K.bundle(repo / "params" / "exp1.yaml", "me", tmp_path / "b", repo=repo)
+    out = B.bundle(repo / "params" / "exp1.yaml", "me", tmp_path / "b", repo=repo)
     fake = FakeKaggle()
-    assert K.push(out, client_factory=lambda: fake, log=lambda *_: None)["id"] == "me/monet-exp1"
+    assert S.push(out, client_factory=lambda: fake, log=lambda *_: None)["id"] == "me/monet-exp1"
     assert fake.calls == [("push", "b")]
     assert cli.main(["submit", "--kernel", "me/monet-exp1"]) == 2
     err = capsys.readouterr().err

@@ -5,8 +5,12 @@ import shutil
 import numpy as np
 import pytest
 
-from monet import architecture, augment, budget, cyclegan, losses, networks, schedules, training
-from monet.image_pool import ImagePool
+from monet.core import budget
+from monet.data import augment
+from monet.gan import cyclegan, schedules, training
+from monet.gan.image_pool import ImagePool
+from monet.models import architecture, losses, networks
+
 from tests.conftest import tiny_cyclegan
 
 

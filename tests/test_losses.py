@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from monet import losses as L
+from monet.models import losses as L
 
 
 def f(x):

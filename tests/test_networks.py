@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from monet import networks as N
+from monet.models import networks as N
 
 REPORT_BEST = dict(blocks=3, filters=8, kernel=2, strides=2, activation="relu")
 REPORT_EXP2 = dict(blocks=4, filters=64, kernel=2, strides=2, activation="relu")

@@ -5,7 +5,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from monet import params as P
+from monet.core import params as P
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,9 +136,9 @@ def test_notebooks_share_one_colab_setup_and_load_tensorflow_quietly():
         cells = [c.source for c in nbformat.read(str(nb_path), as_version=4).cells if c.cell_type == "code"]
         assert "import colab_setup" in cells[0] and len(cells[0].splitlines()) <= 4, nb_path
         assert not any("OWNER/REPO" in c or "git clone" in c for c in cells), nb_path
-        imports = next(c for c in cells if "from monet import" in c)
-        assert imports.index("prepare_tensorflow(") < imports.index("from monet import params") \
-            if "from monet import params" in imports else "prepare_tensorflow(" in imports, nb_path
+        imports = next(c for c in cells if "prepare_tensorflow(" in c)
+        assert imports.index("prepare_tensorflow(") < imports.index("from monet.core import params") \
+            if "from monet.core import params" in imports else "prepare_tensorflow(" in imports, nb_path
     assert "OWNER/REPO" in (REPO / "notebooks" / "colab_setup.py").read_text()
 
 
@@ -155,7 +155,7 @@ def test_the_parameter_reference_documents_the_current_schema():
 
 
 def test_vgg19_layer_list_matches_keras_and_bad_names_fail_early(tmp_path):
-    from monet import style_transfer
+    from monet.style import transfer as style_transfer
 
     assert list(P.VGG19_LAYERS) == style_transfer.vgg19_layer_names()
     with pytest.raises(P.ParamsError, match=r"nst.style_layers': unknown VGG19 layer\(s\) block6_conv1; valid "

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from monet import progress, submission
+from monet.core import progress
+from monet.package import images_zip
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,7 @@ FAKE_USER, FAKE_KEY = "fake-user-5f3a9c", "fake0key0d41d8cd98f00b204e9800998ecf"
 def synthetic(tmp_path_factory):
     """A generated data set in the competition's layout, as ci.yaml's fetch makes it (1,000 photos: ci.yaml
     repeats them to 7,000 images)."""
-    from monet import data
+    from monet.data import fetch as data
 
     return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=1000, seed=7)
 
@@ -73,7 +74,7 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     run, proc = ci_run
     assert "submission: " in proc.stdout
     zip_path = run / "images.zip"
-    assert submission.validate_zip(zip_path)["count"] == 7000
+    assert images_zip.validate_zip(zip_path)["count"] == 7000
     photos = sorted(p.stem for p in (run / "data" / "synthetic" / "photo_jpg").glob("*.jpg"))
     with zipfile.ZipFile(zip_path) as zf:  # each photo 7 times, named after it (<name>, <name>_2, ...)
         assert sorted({n[:-4].split("_")[0] for n in zf.namelist()}) == photos and len(photos) == 1000
@@ -194,8 +195,8 @@ def test_real_data_folder(outputs):
     run = outputs / "real"
     summary = json.loads((run / "submission" / "summary.json").read_text())
     assert summary["photos"] == n_photos
-    if submission.MIN_IMAGES <= n_photos <= submission.MAX_IMAGES:
-        assert proc.returncode == 0 and submission.validate_zip(run / "images.zip")["count"] == n_photos
+    if images_zip.MIN_IMAGES <= n_photos <= images_zip.MAX_IMAGES:
+        assert proc.returncode == 0 and images_zip.validate_zip(run / "images.zip")["count"] == n_photos
     else:  # refused before translating anything, saying how to go on
         assert proc.returncode == 1 and summary["count"] == 0
         assert f"{n_photos:,} photos give {n_photos:,} images; Kaggle needs 7,000-10,000" in proc.stderr
@@ -222,7 +223,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
 
     import papermill as pm
 
-    from monet import kaggle_io
+    from monet.kaggle import bundle as kaggle_bundle
 
     root = tmp_path / "kaggle"
     mount = root / "input" / "gan-getting-started"
@@ -234,7 +235,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
                 shutil.copy2(p, mount / folder / p.name)
     (root / "working").mkdir()
     before = _tree(mount)
-    out = kaggle_io.bundle(REPO / "params" / "ci.yaml", "tester", tmp_path / "bundle",
+    out = kaggle_bundle.bundle(REPO / "params" / "ci.yaml", "tester", tmp_path / "bundle",
                            overrides=["time_budget_minutes=1", "stages=[fetch, cyclegan_train, package_submission]"],
                            repo=REPO)
     for key in [k for k in os.environ if k.startswith("KAGGLE_")]:
@@ -246,7 +247,7 @@ def test_the_kaggle_kernel_runs_as_kaggle_runs_it(synthetic, tmp_path, monkeypat
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     pm.execute_notebook(str(out / "monet-ci.ipynb"), str(root / "working" / "monet-ci.ipynb"), kernel_name="python3",
                         cwd=str(root / "working"), progress_bar=False)
-    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000  # ci.yaml's repeat
+    assert images_zip.validate_zip(root / "working" / "images.zip")["count"] == 7000  # ci.yaml's repeat
     assert _tree(mount) == before  # the read-only input: nothing written, nothing touched
     shown = stream_text(root / "working" / "monet-ci.ipynb")
     assert "TensorFlow loaded in this notebook's process: False" in shown
@@ -363,5 +364,5 @@ def test_every_notebook_runs_with_its_defaults(tmp_path, monkeypatch):
         pm.execute_notebook(str(here / f"{name}.ipynb"), str(here / f"{name}.out.ipynb"), kernel_name="python3",
                             cwd=str(here), progress_bar=False)
         assert all(noise not in stream_text(here / f"{name}.out.ipynb") for noise in NOISE)
-    assert submission.validate_zip(here / "outputs" / "notebook" / "images.zip")["count"] == 7038
+    assert images_zip.validate_zip(here / "outputs" / "notebook" / "images.zip")["count"] == 7038
     assert json.loads((here / "outputs" / "notebook" / "metrics.json").read_text())["generated_images"] == 32

@@ -3,7 +3,7 @@ import io
 import json
 import os
 
-from monet import progress
+from monet.core import progress
 
 
 def test_progress_writes_rate_time_left_and_figures(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from monet import submission
+from monet.package import images_zip
+
 from tests.kaggle_graph import write_graph
 from tests.test_pipeline import _tree, stream_text
 
@@ -77,7 +78,8 @@ def history(run: Path) -> list[dict]:
 def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     import papermill as pm
 
-    from monet import data, kaggle_io
+    from monet.data import fetch as data
+    from monet.kaggle import bundle as kaggle_bundle, download as kaggle_download
 
     root = tmp_path / "kaggle"
     mount = root / "input" / "gan-getting-started"
@@ -101,12 +103,12 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
 
     # Offline, the bundle refuses 'imagenet' for the scoring network and names what to attach.
-    with pytest.raises(kaggle_io.KaggleError, match="cyclegan.score_weights is 'imagenet'.*dog-face"):
-        kaggle_io.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / "refused",
+    with pytest.raises(kaggle_download.KaggleError, match="cyclegan.score_weights is 'imagenet'.*dog-face"):
+        kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / "refused",
                          overrides=SHRINK, repo=REPO)
 
     def session(minutes: int, name: str) -> Path:
-        out = kaggle_io.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / name,
+        out = kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / name,
                                overrides=[*SHRINK, f"cyclegan.score_weights={graph}",
                                           f"time_budget_minutes={minutes}"], repo=REPO)
         notebook = next(out.glob("*.ipynb"))
@@ -130,7 +132,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     assert first["stopped_early"] and first["undertrained"] and first["mixed_precision"] == "mixed_float16"
     assert first["plans"] and first["global_steps"] < first["planned_steps"]
     assert "STOPPED EARLY" in stream_text(run / "02_cyclegan_train.ipynb")
-    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000
+    assert images_zip.validate_zip(root / "working" / "images.zip")["count"] == 7000
     rows = history(run)
     start = min(p["at_step"] for p in first["plans"])
     assert all(r["lr"] == pytest.approx(2e-4) for r in rows if r["global_step"] <= start + 1)  # never 0 before
@@ -162,7 +164,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     # Checkpoint selection under mixed precision: both checkpoints scored on the graph, the best packaged.
     assert summary["mixed_precision"] == "mixed_float16" and len(summary["checkpoint_scores"]) == 2
     assert summary["chosen_checkpoint"] and "Kaggle's network" in summary["scoring_network"]
-    assert submission.validate_zip(root / "working" / "images.zip")["count"] == 7000
+    assert images_zip.validate_zip(root / "working" / "images.zip")["count"] == 7000
     assert _tree(root / "input") == before  # the read-only input: nothing written, nothing touched
     assert "TensorFlow loaded in this notebook's process: False" in stream_text(second_nb)
     assert not list((run / "cyclegan" / "checkpoints").glob("*.partial*"))

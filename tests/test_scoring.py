@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from monet import cli
-from monet import scoring as S
+from monet.package import images_zip
+from monet.scoring import metrics as S
 
 
 def test_fid_of_a_set_with_itself_is_zero():
@@ -117,9 +118,12 @@ def test_scoring_command_line(images, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_compare_two_small_finished_runs(small_run, tmp_path):
-    from monet import compare, submission, training
-    from monet.runs import write_run_json
-    from monet import params
+    from monet.core import params
+    from monet.core.runs import write_run_json
+    from monet.gan import training
+    from monet.package import stage as submission
+    from monet.scoring import compare
+
     from tests.conftest import tiny_cyclegan
 
     runs = []
@@ -130,7 +134,7 @@ def test_compare_two_small_finished_runs(small_run, tmp_path):
         training.train(run, cfg, seed=1, log=lambda *_: None)
         try:
             submission.package(run, {**params.defaults()["package"], "fit_count": "keep"})
-        except submission.SubmissionError:
+        except images_zip.SubmissionError:
             pass  # 40 photos: the rejected zip is kept, and the strip can still show it
         p = params.defaults()
         p["cyclegan"] = cfg
@@ -158,7 +162,8 @@ def graph(tmp_path):
 def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(graph, images):
     import tensorflow as tf
 
-    from monet import inception
+    from monet.scoring import inception
+
     from tests.kaggle_graph import expected_features
 
     path, weights = graph
@@ -178,7 +183,8 @@ def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(g
 
 
 def test_the_cache_never_mixes_two_networks(graph, images, tmp_path):
-    from monet import inception
+    from monet.scoring import inception
+
     from tests.kaggle_graph import write_graph
 
     path, _ = graph

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monet import params, style_transfer as st
+from monet.core import params
+from monet.package import images_zip
+from monet.style import transfer as st
 
 
 def nst_cfg(**overrides):
@@ -180,14 +182,14 @@ def test_user_images(small_run, tmp_path):
 
 
 def test_package_nst_images(small_run, tmp_path):
-    from monet import submission
+    from monet.package import stage as submission
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
     st.paint_photos(run, nst_cfg(limit=2, max_iterations=1), seed=0, log=lambda *_: None)
     cfg = params.defaults()["package"]
     cfg["source"] = "nst"
-    with pytest.raises(submission.SubmissionError, match=r"2 NST images \(38 photos have no NST image"):
+    with pytest.raises(images_zip.SubmissionError, match=r"2 NST images \(38 photos have no NST image"):
         submission.package(run, cfg)
     with io.open(run / "submission" / "summary.json") as fh:
         summary = json.load(fh)
@@ -198,7 +200,7 @@ def test_package_nst_images(small_run, tmp_path):
 def test_max_iterations_auto_gives_each_photo_its_share_of_the_budget(small_run, tmp_path, monkeypatch):
     import time
 
-    from monet import budget
+    from monet.core import budget
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
@@ -230,7 +232,7 @@ def test_photos_given_fewer_than_min_iterations_later_are_counted_and_flagged(sm
     nst.min_iterations are painted that briefly, counted, and flagged loudly (they were silently given max(1, ...))."""
     import time
 
-    from monet import budget
+    from monet.core import budget
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monet import cli, images_zip
-from monet import submission as S
+from monet import cli
+from monet.package import images_zip, stage as S, translator
 
 
 def jpeg_bytes(size=(256, 256), mode="RGB", fmt="JPEG"):
@@ -25,13 +25,13 @@ def make_zip(path, n, blob=None, names=None):
 
 
 def test_count_message():
-    with pytest.raises(S.SubmissionError, match="5,100 photos give 5,100 images; Kaggle needs 7,000-10,000"):
-        S.check_count(5100)
-    S.check_count(7038)
+    with pytest.raises(images_zip.SubmissionError, match="5,100 photos give 5,100 images; Kaggle needs 7,000-10,000"):
+        images_zip.check_count(5100)
+    images_zip.check_count(7038)
 
 
 def test_entry_names_are_unique_jpgs():
-    assert S.entry_names(["a", "b.png", "a", "a_2", "a"]) == ["a.jpg", "b.jpg", "a_2.jpg", "a_2_2.jpg", "a_3.jpg"]
+    assert images_zip.entry_names(["a", "b.png", "a", "a_2", "a"]) == ["a.jpg", "b.jpg", "a_2.jpg", "a_2_2.jpg", "a_3.jpg"]
 
 
 def batches(n, size=32, seed=0):
@@ -42,8 +42,8 @@ def batches(n, size=32, seed=0):
 
 def test_write_images_zip_streams_in_order_and_is_deterministic(tmp_path):
     names = [f"photo{i}" for i in range(20)]
-    a = S.write_images_zip(batches(20), names, tmp_path / "a.zip", deterministic=True)
-    S.write_images_zip(batches(20), names, tmp_path / "b.zip", deterministic=True)
+    a = images_zip.write_images_zip(batches(20), names, tmp_path / "a.zip", deterministic=True)
+    images_zip.write_images_zip(batches(20), names, tmp_path / "b.zip", deterministic=True)
     assert a["count"] == 20 and (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.zip") as zf:
         assert zf.namelist() == [f"photo{i}.jpg" for i in range(20)]
@@ -53,13 +53,13 @@ def test_write_images_zip_streams_in_order_and_is_deterministic(tmp_path):
 
 
 def test_write_images_zip_count_mismatch_leaves_no_zip(tmp_path):
-    with pytest.raises(S.SubmissionError, match="5 images were generated for 6 names"):
-        S.write_images_zip(batches(5), [str(i) for i in range(6)], tmp_path / "x.zip")
+    with pytest.raises(images_zip.SubmissionError, match="5 images were generated for 6 names"):
+        images_zip.write_images_zip(batches(5), [str(i) for i in range(6)], tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists() and not list(tmp_path.glob("*.partial"))
 
 
 def test_validate_accepts_a_valid_zip(tmp_path):
-    assert S.validate_zip(make_zip(tmp_path / "ok.zip", 7000))["count"] == 7000
+    assert images_zip.validate_zip(make_zip(tmp_path / "ok.zip", 7000))["count"] == 7000
 
 
 @pytest.mark.parametrize("n,blob,names,message", [
@@ -78,22 +78,22 @@ def test_validate_rejects_with_a_reason(tmp_path, n, blob, names, message):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
         path = make_zip(tmp_path / "bad.zip", n, blob, names)
-    with pytest.raises(S.SubmissionError, match=message):
-        S.validate_zip(path)
+    with pytest.raises(images_zip.SubmissionError, match=message):
+        images_zip.validate_zip(path)
 
 
 def test_validate_missing_and_not_a_zip(tmp_path):
-    with pytest.raises(S.SubmissionError, match="does not exist"):
-        S.validate_zip(tmp_path / "none.zip")
+    with pytest.raises(images_zip.SubmissionError, match="does not exist"):
+        images_zip.validate_zip(tmp_path / "none.zip")
     (tmp_path / "x.zip").write_text("hello")
-    with pytest.raises(S.SubmissionError, match="not a zip"):
-        S.validate_zip(tmp_path / "x.zip")
+    with pytest.raises(images_zip.SubmissionError, match="not a zip"):
+        images_zip.validate_zip(tmp_path / "x.zip")
 
 
 def test_translate_to_zip_matches_the_generator(tmp_path):
     import keras
 
-    from monet import networks
+    from monet.models import networks
 
     paths = []
     for i in range(5):
@@ -101,7 +101,7 @@ def test_translate_to_zip_matches_the_generator(tmp_path):
         Image.new("RGB", (256, 256), (i * 40, 100, 200)).save(paths[-1], quality=100)
     keras.utils.set_random_seed(0)
     g = networks.resnet_generator(4, 2, 1)
-    summary = S.translate_to_zip(g, paths, [f"p{i}" for i in range(5)], tmp_path / "out.zip", batch_size=2,
+    summary = translator.translate_to_zip(g, paths, [f"p{i}" for i in range(5)], tmp_path / "out.zip", batch_size=2,
                                  quality=100, progress=False)
     assert summary["count"] == 5
     x = np.stack([np.asarray(Image.open(p), dtype="float32") / 127.5 - 1 for p in paths])
@@ -117,7 +117,7 @@ def packaged_run(small_run, tmp_path):
 
     import keras
 
-    from monet import networks
+    from monet.models import networks
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
@@ -128,7 +128,7 @@ def packaged_run(small_run, tmp_path):
 
 
 def package_cfg(**kw):
-    from monet import params
+    from monet.core import params
 
     cfg = params.defaults()["package"]
     cfg.update(batch_size=8, **kw)
@@ -141,9 +141,9 @@ def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
               for i in (1, 2, 3)]
     # 40 photos in batches of 8: 5 batches in 3 shares of 1, 2 and 2 batches
     assert [len(zipfile.ZipFile(p).namelist()) for p in shards] == [8, 16, 16]
-    merged = S.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
+    merged = images_zip.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
     assert merged["count"] == 40
-    with pytest.raises(S.SubmissionError, match="40 photos give 40 images"):
+    with pytest.raises(images_zip.SubmissionError, match="40 photos give 40 images"):
         S.package(run, package_cfg(fit_count="keep"), deterministic=True)  # one shot: too few, zip kept aside
     assert (tmp_path / "merged.zip").read_bytes() == (run / "submission" / "images.rejected.zip").read_bytes()
 
@@ -151,21 +151,21 @@ def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
 def test_missing_repeated_and_foreign_shards_are_refused(packaged_run, tmp_path):
     run = packaged_run
     one, two = (S.package(run, package_cfg(shard=f"{i}/2", fit_count="keep"))["zip"] for i in (1, 2))
-    with pytest.raises(S.SubmissionError, match=r"missing shard\(s\) 2/2"):
-        S.merge_shards([one], tmp_path / "m.zip", validate=False)
-    with pytest.raises(S.SubmissionError, match="shard 1/2 given twice"):
-        S.merge_shards([one, one, two], tmp_path / "m.zip", validate=False)
+    with pytest.raises(images_zip.SubmissionError, match=r"missing shard\(s\) 2/2"):
+        images_zip.merge_shards([one], tmp_path / "m.zip", validate=False)
+    with pytest.raises(images_zip.SubmissionError, match="shard 1/2 given twice"):
+        images_zip.merge_shards([one, one, two], tmp_path / "m.zip", validate=False)
     three = S.package(run, package_cfg(shard="1/3", fit_count="keep"))["zip"]
-    with pytest.raises(S.SubmissionError, match="different splits"):
-        S.merge_shards([one, two, three], tmp_path / "m.zip", validate=False)
-    with pytest.raises(S.SubmissionError, match="not a shard archive"):
-        S.merge_shards([make_zip(tmp_path / "plain.zip", 3)], tmp_path / "m.zip", validate=False)
+    with pytest.raises(images_zip.SubmissionError, match="different splits"):
+        images_zip.merge_shards([one, two, three], tmp_path / "m.zip", validate=False)
+    with pytest.raises(images_zip.SubmissionError, match="not a shard archive"):
+        images_zip.merge_shards([make_zip(tmp_path / "plain.zip", 3)], tmp_path / "m.zip", validate=False)
     assert not (tmp_path / "m.zip").exists()
     assert cli.main(["merge", one, two, "--out", str(tmp_path / "m.zip")]) == 2  # 40 images: Kaggle's rules fail
 
 
 def test_bad_shard_param():
-    from monet import params
+    from monet.core import params
 
     with pytest.raises(params.ParamsError, match="package.shard': '3/2' is not 'i/n'"):
         params.validate({"package": {"shard": "3/2"}})
@@ -185,18 +185,18 @@ def test_a_full_disk_while_zipping_leaves_no_half_zip(tmp_path, monkeypatch):
 
     monkeypatch.setattr(zf_module.ZipFile, "writestr", failing)
     target = tmp_path / "images.zip"
-    with pytest.raises(S.SubmissionError, match=r"could not write .*images.zip after 2 images .*No space left"):
-        S.write_jpegs_zip((b"x" for _ in range(5)), [f"i{k}" for k in range(5)], target)
+    with pytest.raises(images_zip.SubmissionError, match=r"could not write .*images.zip after 2 images .*No space left"):
+        images_zip.write_jpegs_zip((b"x" for _ in range(5)), [f"i{k}" for k in range(5)], target)
     assert list(tmp_path.iterdir()) == []  # neither the zip nor its .partial
 
 
 def test_count_is_refused_before_translating_unless_capped_repeated_or_kept(packaged_run, monkeypatch):
     run = packaged_run
     translated = []
-    real = S.translate_to_zip
+    real = translator.translate_to_zip
     monkeypatch.setattr(S, "translate_to_zip", lambda g, paths, *a, **k: translated.append(len(paths)) or real(
         g, paths, *a, **k))
-    with pytest.raises(S.SubmissionError, match="40 photos give 40 images.*Nothing was translated.*fit_count"):
+    with pytest.raises(images_zip.SubmissionError, match="40 photos give 40 images.*Nothing was translated.*fit_count"):
         S.package(run, package_cfg())
     assert translated == [] and not (run / "images.zip").exists()
     photos = [{"name": f"p{i}"} for i in range(12_000)]
@@ -204,7 +204,7 @@ def test_count_is_refused_before_translating_unless_capped_repeated_or_kept(pack
     assert len(capped) == 10_000 and "first 10,000" in note
     repeated, note = S.fit_count(photos[:3], "repeat")
     assert len(repeated) == 7_000 and [p["name"] for p in repeated[:4]] == ["p0", "p1", "p2", "p0"]
-    assert S.entry_names([p["name"] for p in repeated])[3] == "p0_2.jpg"
+    assert images_zip.entry_names([p["name"] for p in repeated])[3] == "p0_2.jpg"
     assert S.fit_count(photos[:7038], "refuse") == (photos[:7038], None)
 
 
@@ -224,7 +224,7 @@ def test_repeated_photos_are_translated_once_and_shards_cut_the_repeated_list(pa
     shards = [S.package(run, package_cfg(fit_count="repeat", shard=f"{i}/3"), deterministic=True) for i in (1, 2, 3)]
     assert [s["count"] for s in shards] == [32, 32, 36]  # 100 images in batches of 8, cut at whole batches
     assert [s["translated"] for s in shards] == [32, 32, 40]  # whole batches of the 40 photos that each one needs
-    S.merge_shards([s["zip"] for s in shards], tmp_path / "merged.zip", deterministic=True)
+    images_zip.merge_shards([s["zip"] for s in shards], tmp_path / "merged.zip", deterministic=True)
     assert (tmp_path / "merged.zip").read_bytes() == (run / "images.zip").read_bytes()
 
 
@@ -236,9 +236,9 @@ def test_a_span_translates_the_batches_a_one_shot_call_would(packaged_run, tmp_p
     photos = sorted(str(p) for p in (packaged_run / "data").rglob("*.jpg") if "photo" in str(p))[:6]
     paths = photos + photos[::-1] + photos[:1]  # 13 entries, 6 distinct
     names = [f"e{i}" for i in range(len(paths))]
-    whole = S.translate_to_zip(generator, paths, names, tmp_path / "whole.zip", batch_size=4, progress=False)
+    whole = translator.translate_to_zip(generator, paths, names, tmp_path / "whole.zip", batch_size=4, progress=False)
     assert whole["count"] == 13 and whole["translated"] == 6
-    parts = [S.translate_to_zip(generator, paths, names, tmp_path / f"part{a}.zip", batch_size=4, progress=False,
+    parts = [translator.translate_to_zip(generator, paths, names, tmp_path / f"part{a}.zip", batch_size=4, progress=False,
                                 span=(a, b)) for a, b in ((0, 4), (4, 9), (9, 13))]
     assert [p["translated"] for p in parts] == [4, 6, 4]  # whole batches of the 4-photo grid that hold them
     with zipfile.ZipFile(tmp_path / "whole.zip") as zf:
@@ -253,7 +253,7 @@ def test_a_span_translates_the_batches_a_one_shot_call_would(packaged_run, tmp_p
 def test_a_failed_repackaging_moves_the_previous_zip_aside(packaged_run):
     run = packaged_run
     (run / "images.zip").write_bytes(b"an old submission")
-    with pytest.raises(S.SubmissionError):
+    with pytest.raises(images_zip.SubmissionError):
         S.package(run, package_cfg())
     assert not (run / "images.zip").exists()
     assert (run / "submission" / "images.previous.zip").read_bytes() == b"an old submission"
@@ -262,8 +262,8 @@ def test_a_failed_repackaging_moves_the_previous_zip_aside(packaged_run):
 def test_the_translation_is_traced_once_per_generator():
     import keras
 
-    from monet import networks
+    from monet.models import networks
 
     keras.utils.set_random_seed(0)
     g = networks.resnet_generator(4, 1, 1)
-    assert S._translator(g) is S._translator(g)
+    assert translator.translator(g) is translator.translator(g)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .architecture import (GENERATORS, discriminator_args, discriminator_layers, generator_args,  # noqa: F401
-                           generator_parameters, receptive_field, unet_filters)
+from monet.models.architecture import (GENERATORS, discriminator_args, discriminator_layers, generator_args,
+                                       generator_parameters, receptive_field, unet_filters)
 
 __all__ = [
     "ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator", "patch_discriminator",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import data, losses
-from .weights import keras_application
+from monet.core.weights import keras_application
+from monet.data import fetch as data
+from monet.models import losses
 
 __all__ = ["VGG_MEAN_BGR", "KERAS_WEIGHTS_FILE", "vgg_preprocess", "vgg_deprocess", "vgg19_layer_names", "load_vgg19",
            "feature_extractor", "BatchPainter", "load_image"]

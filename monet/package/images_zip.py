@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import files
+from monet.core import files
 
 __all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "encode_batches",
            "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards"]
@@ -50,7 +50,7 @@ def entry_names(names: list[str]) -> list[str]:
 
 
 def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
-    from .data import jpeg_bytes
+    from monet.data.fetch import jpeg_bytes
 
     return [jpeg_bytes(image, quality) for image in batch]
 

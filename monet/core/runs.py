@@ -8,7 +8,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import files
+from monet.core import files
 
 __all__ = ["read_run_json", "write_run_json", "git_info", "versions", "notebook_to_html", "stage_files"]
 

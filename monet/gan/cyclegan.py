@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import architecture, augment, files, losses, networks
-from .environment import seed_everything  # noqa: F401 - training and tests seed through here
-from .image_pool import ImagePool
+from monet.core import files
+from monet.core.environment import seed_everything  # noqa: F401 - training and tests seed through here
+from monet.data import augment
+from monet.gan.image_pool import ImagePool
+from monet.models import architecture, losses, networks
 
 __all__ = ["CycleGAN", "seed_everything", "model_args", "STEP_KEYS", "make_train_step", "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",

@@ -17,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from .schema import (SCHEMA, SECTIONS, STAGE_NAMES, STAGES, TOP, VGG19_LAYERS, Key, Stage,  # noqa: F401
-                     describe_schema)
+from monet.core.schema import SCHEMA, SECTIONS, STAGE_NAMES, STAGES, TOP, VGG19_LAYERS, Key, Stage, describe_schema
 
 __all__ = [
     "Key", "Stage", "STAGES", "SCHEMA", "ParamsError", "load_params", "validate", "apply_overrides",

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import files, inception
-from . import progress as monet_progress
-from .inception import INCEPTION_FILE  # noqa: F401 - kept for importers
+from monet.core import files, progress as monet_progress
+from monet.scoring import inception
+from monet.scoring.inception import INCEPTION_FILE  # noqa: F401 - kept for importers
 
 __all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "image_source",
            "features", "cached_features", "evaluate", "evaluate_run", "NOT_COMPARABLE", "INCEPTION_FILE"]
@@ -182,7 +182,7 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
     Writes ``<out_dir>/metrics.json`` and ``<out_dir>/evaluate/nearest.png`` (the generated images closest to a
     training painting, beside it); returns the metrics.
     """
-    from . import plots
+    from monet.core import plots
 
     out_dir = Path(out_dir)
     t0 = time.time()
@@ -236,7 +236,7 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
 
 def evaluate_run(run_dir: str | Path, cfg: dict, log=print) -> dict:
     """The evaluate stage: score the run's images.zip against ``cfg['real_dir']`` or the run's own paintings."""
-    from . import data
+    from monet.data import fetch as data
 
     run_dir = Path(run_dir)
     zip_path = run_dir / "images.zip"
@@ -246,10 +246,3 @@ def evaluate_run(run_dir: str | Path, cfg: dict, log=print) -> dict:
     cache = Path(cfg["cache_dir"]) if cfg["cache_dir"] else run_dir.parent / ".feature-cache"
     return evaluate(zip_path, real, run_dir, cfg["weights"], cfg["batch_size"], cfg["epsilon"], cfg["max_images"],
                     cfg["nearest_images"], cache, log)
-
-
-if __name__ == "__main__":  # the old entry point, an alias of: python -m monet score ...
-    import runpy
-
-    sys.argv[:1] = ["monet", "score"]
-    runpy.run_module("monet", run_name="__main__")

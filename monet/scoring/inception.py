@@ -80,7 +80,7 @@ def network(weights: str) -> FeatureNetwork:
 def _graph_forward(path: str):
     import tensorflow as tf
 
-    from .weights import WeightsError
+    from monet.core.weights import WeightsError
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -112,7 +112,7 @@ def _keras_forward(weights: str):
     import keras
     import tensorflow as tf
 
-    from .weights import keras_application
+    from monet.core.weights import keras_application
 
     keras.utils.set_random_seed(0)  # 'none': the same random network every time
     model = keras_application("InceptionV3", weights, INCEPTION_FILE, "evaluate.weights", pooling="avg",

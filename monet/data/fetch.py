@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import environment, files, progress
+from monet.core import environment, files, progress
 
 __all__ = [
     "DataError", "IMAGE_SIZE", "FOLDERS", "resolve_data_dir", "check_layout", "make_synthetic", "scan_domain",
@@ -328,9 +328,9 @@ def fetch(run_dir: str | Path, data_dir: str, seed: int = 42, synthetic_photos: 
     write ``<run>/data/{manifest.csv, summary.json, samples.png}``; returns the summary.
 
     ``download(folder)`` fetches the competition when ``data_dir`` asks for a download (the fetch notebook passes
-    :func:`monet.kaggle_io.download_competition`: the download lives a layer above this module).
+    :func:`monet.kaggle.download.download_competition`: the download lives a layer above this module).
     """
-    from . import plots
+    from monet.core import plots
 
     run_dir = Path(run_dir)
     root, kind = resolve_data_dir(data_dir, run_dir, repo_root)
@@ -339,7 +339,7 @@ def fetch(run_dir: str | Path, data_dir: str, seed: int = 42, synthetic_photos: 
     elif kind == "download":
         if download is None:
             raise DataError(f"data_dir {data_dir!r} needs a download into {root}, and no downloader was given "
-                            "(the fetch notebook passes monet.kaggle_io.download_competition)")
+                            "(the fetch notebook passes monet.kaggle.download.download_competition)")
         download(root)
     summary = prepare(root, run_dir / "data", kind)
     manifest = read_manifest(run_dir)

@@ -71,7 +71,7 @@ def can_download() -> bool:
     import os
     import socket
 
-    from .environment import detect
+    from monet.core.environment import detect
 
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0") or detect() == "kaggle":
         return False

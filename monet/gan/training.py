@@ -26,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import budget, data, datasets, distribute, files, plots, schedules
-from . import progress as monet_progress
-from .cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, STEP_KEYS, CycleGAN, checkpoint_name, latest_checkpoint,
-                       list_checkpoints, load_checkpoint, make_train_step, model_args, packaged_generator,
-                       prune_checkpoints, remove_unfinished, save_checkpoint, seed_everything)
-from .params import fingerprint
+from monet.core import budget, files, plots, progress as monet_progress
+from monet.core.params import fingerprint
+from monet.data import fetch as data, tfdata as datasets
+from monet.gan import distribute, schedules
+from monet.gan.cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, STEP_KEYS, CycleGAN, checkpoint_name, latest_checkpoint,
+                                list_checkpoints, load_checkpoint, make_train_step, model_args, packaged_generator,
+                                prune_checkpoints, remove_unfinished, save_checkpoint, seed_everything)
+from monet.package import translator
 
 __all__ = ["train", "REPLAN_EVERY_S", "PLAN_AFTER_STEPS"]
 
@@ -116,7 +118,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     if choice is None or choice["chosen"] is None:
         with files.atomic_path(run.out / "generator.keras", ".keras") as tmp:
             packaged_generator(state.m).save(str(tmp))
-    files.write_json(run.out / "generator.json", {"factory": "monet.networks.generator",
+    files.write_json(run.out / "generator.json", {"factory": "monet.models.networks.generator",
                                                   "args": state.m.args["generator"], "ema": cfg["ema"]})
     return _summarize(run, state, choice, t_start)
 
@@ -233,7 +235,7 @@ def _describe(run: _Run, state: _State) -> None:
 # ------------------------------------------------------------------------------------------------- budget
 def _later_stages(run_dir: Path) -> list[str]:
     """The stages of this run after training (from run.json; packaging when training runs on its own)."""
-    from .runs import read_run_json
+    from monet.core.runs import read_run_json
 
     stages = (read_run_json(run_dir).get("params") or {}).get("stages", ["cyclegan_train", "package_submission"])
     return stages[stages.index("cyclegan_train") + 1:] if "cyclegan_train" in stages else stages
@@ -276,7 +278,7 @@ def _reserve(run: _Run, m: CycleGAN, saves: dict) -> budget.Reserve:
     if "package_submission" not in later:
         reserve = budget.Reserve(0.0, 0.0, 0, "no packaging in this run")
     elif run.from_files:
-        reserve = budget.measure_packaging(m.gen_g, run.photos)
+        reserve = translator.measure_packaging(m.gen_g, run.photos)
         reserve.photos = len(run.photos)
         reserve.add(saves["load"], "generator load")
     else:  # TFRecords: no files to time the packaging path on; time the generator alone
@@ -415,7 +417,8 @@ def _stop(run: _Run, state: _State) -> None:
 def _choose_checkpoint(run: _Run, state: _State, scorer) -> dict | None:
     """With ``score_checkpoints``: score the last checkpoints and save the best generator (see
     :mod:`monet.selection`); None when off."""
-    from . import inception, selection
+    from monet.gan import selection
+    from monet.scoring import inception
 
     cfg, out = run.cfg, run.out
     if not cfg["score_checkpoints"]:

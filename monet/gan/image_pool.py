@@ -7,7 +7,7 @@ It lives in variables updated inside the compiled step, so it runs with one repl
 """
 from __future__ import annotations
 
-from .augment import sub_key
+from monet.data.augment import sub_key
 
 __all__ = ["ImagePool"]
 

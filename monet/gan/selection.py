@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, inception, plots, scoring
+from monet.core import files, plots
+from monet.scoring import inception, metrics as scoring
 
 __all__ = ["SCORE_FIELDS", "pick", "feature_scorer", "score_checkpoints"]
 
@@ -33,8 +34,8 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
     in memory, their features against the run's paintings' (cached beside the run folders)."""
     import tensorflow as tf
 
-    from . import data, datasets
-    from .submission import _translator
+    from monet.data import fetch as data, tfdata as datasets
+    from monet.package.translator import translator
 
     net = inception.network(weights)
     paintings = [r["path"] for r in data.read_manifest(run_dir)["monet"]]
@@ -42,7 +43,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
                                       run_dir.parent / ".feature-cache", batch_size, log)
 
     def score(generator, _folder) -> dict:
-        translate = _translator(generator)
+        translate = translator(generator)
         feats = [net.features(tf.cast(translate(x), tf.float32)) for x in datasets.photo_batches(photo_paths, batch_size)]
         return scoring.score_features(real, np.concatenate(feats), epsilon)
 

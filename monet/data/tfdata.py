@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import IMAGE_SIZE
+from monet.data.fetch import IMAGE_SIZE
 
 __all__ = ["IMAGE_SIZE", "decode_image", "read_tfrecord_images", "epoch_order", "domain_window", "paired_epoch",
            "photo_batches"]
@@ -58,7 +58,7 @@ def domain_window(items: list, from_files: bool, seed: int, start: int, count: i
     """
     import tensorflow as tf
 
-    from .augment import augment_image
+    from monet.data.augment import augment_image
 
     order = epoch_order(len(items), seed, start, count)
     positions = np.arange(start, start + count, dtype=np.int64)

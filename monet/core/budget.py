@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
-from pathlib import Path
 
-__all__ = ["DEADLINE_ENV", "deadline", "seconds_left", "Reserve", "measure_packaging", "plan_training_steps",
+__all__ = ["DEADLINE_ENV", "deadline", "seconds_left", "Reserve", "plan_training_steps",
            "StepClock", "nst_iterations_per_photo"]
 
 DEADLINE_ENV = "MONET_DEADLINE"
@@ -57,28 +55,6 @@ class Reserve:
     def describe(self) -> str:
         return (f"{self.seconds / 60:.1f} min ({self.how}: {self.fixed:.0f} s fixed + {self.per_image * 1000:.1f} ms "
                 f"x {self.photos:,} photos x {SAFETY})")
-
-
-def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, quality: int = 95,
-                      sample: int = 64) -> Reserve:
-    """Time the real packaging path (:func:`monet.submission.translate_to_zip` and the zip check) on ``sample``
-    photos, twice: the first call's extra time (tracing) counts as fixed cost, the second gives the per-image
-    cost; both scaled to every photo, plus a kernel's start."""
-    from . import submission
-
-    chosen = list(photo_paths[:max(2, min(sample, len(photo_paths)))])
-    names = [Path(p).stem for p in chosen]
-    with tempfile.TemporaryDirectory(prefix="monet-reserve-") as tmp:
-        timings = []
-        for attempt in range(2):
-            target = Path(tmp) / f"try{attempt}.zip"
-            t0 = time.perf_counter()
-            submission.translate_to_zip(generator, chosen, names, target, batch_size, quality, progress=False)
-            submission.validate_zip(target, decode=True, rules=False)
-            timings.append(time.perf_counter() - t0)
-    per_image = timings[1] / len(chosen)
-    fixed = KERNEL_OVERHEAD_S + max(0.0, timings[0] - timings[1])
-    return Reserve(fixed, per_image, len(photo_paths), f"measured on {len(chosen)} photos")
 
 
 def plan_training_steps(seconds_left_now: float, seconds_per_step: float, reserve_seconds: float,

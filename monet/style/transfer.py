@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import budget, data, files, progress
-from .environment import seed_everything
-from .painter import (BatchPainter, feature_extractor, load_image, load_vgg19, vgg19_layer_names, vgg_deprocess,
-                      vgg_preprocess)
-from .params import fingerprint
-from .weights import WeightsError
+from monet.core import budget, files, progress
+from monet.core.environment import seed_everything
+from monet.core.params import fingerprint
+from monet.core.weights import WeightsError
+from monet.data import fetch as data
+from monet.style.painter import (BatchPainter, feature_extractor, load_image, load_vgg19, vgg19_layer_names,
+                                 vgg_deprocess, vgg_preprocess)
 
 __all__ = ["WeightsError", "NOT_REAL", "pair_styles", "paint_photos", "paint_user_images",
            # the painter's, re-exported for the notebooks' and tests' convenience
@@ -239,7 +240,7 @@ def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, dete
 
 
 def _figures(run_dir: Path, photos, monets, results, traces, note) -> None:
-    from . import plots
+    from monet.core import plots
 
     out = run_dir / "nst"
     suffix = f"\n{note}" if note else ""
@@ -266,7 +267,7 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
     ``nst/user/``. Unreadable files are listed and skipped. Writes ``nst/user/grid.png``; returns a summary."""
     import keras
 
-    from . import plots
+    from monet.core import plots
 
     run_dir, folder = Path(run_dir), Path(folder)
     if not folder.is_dir():

@@ -1,0 +1,147 @@
+"""The Kaggle kernel bundle: a params file turned into a folder for ``kaggle kernels push`` whose one notebook
+carries the package's code, runs the chosen stages on Kaggle's read-only mount, offline, and leaves
+``/kaggle/working/images.zip``. Every weights setting must be a file attached to the kernel: the submission run is
+offline, so 'imagenet' is refused here, with the data set to attach."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+from monet.core.environment import COMPETITION
+from monet.core.weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
+from monet.kaggle.download import KaggleError
+
+__all__ = ["slugify", "bundle"]
+
+
+# --------------------------------------------------------------------------------------------- bundle
+def slugify(text: str) -> str:
+    """Kaggle's kernel slug for a title: lower case, runs of other characters as single hyphens."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+_SOURCES = ("monet/**/*.py", "pipeline.py", "notebooks/*.ipynb", "notebooks/*.py")
+
+
+def _source_zip(repo: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for pattern in _SOURCES:
+            for path in sorted(repo.glob(pattern)):
+                info = zipfile.ZipInfo(str(path.relative_to(repo)), date_time=(1980, 1, 1, 0, 0, 0))
+                zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+BOOTSTRAP = '''# Unpack the pipeline's code, carried inside this notebook (no pip install, no internet on Kaggle).
+import base64, io, os, sys, tempfile, zipfile
+from pathlib import Path
+
+SOURCE = "{source}"
+PARAMS_YAML = {params_yaml!r}
+RUN_NAME = {run_name!r}
+src = Path(tempfile.mkdtemp(prefix="monet-src-"))
+zipfile.ZipFile(io.BytesIO(base64.b64decode(SOURCE))).extractall(src)
+(src / "params").mkdir()
+(src / "params" / (RUN_NAME + ".yaml")).write_text(PARAMS_YAML)
+sys.path.insert(0, str(src))
+os.environ["PYTHONPATH"] = str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")  # the stages' kernels too
+os.environ["MONET_SOURCE_COMMIT"] = "{commit}"  # run.json records the bundled code, not a checkout
+import monet  # noqa: E402
+assert Path(monet.__file__).resolve().is_relative_to(src.resolve()), f"monet imported from {{monet.__file__}}"
+print("pipeline code from commit {commit}, unpacked into", src)'''
+
+RUN = '''import shutil
+
+import pipeline
+from monet.core import environment
+
+outputs = environment.kaggle_working() / "outputs"
+status = pipeline.main(["--params", str(src / "params" / (RUN_NAME + ".yaml")), "--outputs", str(outputs)])
+run_dir = outputs / RUN_NAME
+if (run_dir / "images.zip").is_file():
+    shutil.copy2(run_dir / "images.zip", environment.kaggle_working() / "images.zip")
+    print("submission:", environment.kaggle_working() / "images.zip")
+else:
+    print("no images.zip: see", run_dir / "run.json")
+assert status == 0, f"the pipeline exited with status {{status}}"'''
+
+SHOW = '''import json
+
+from IPython.display import Image, Markdown, display
+
+# On a TPU VM one process may hold the TPU: the stages' own kernels, never this notebook's.
+print("TensorFlow loaded in this notebook's process:", "tensorflow" in sys.modules)
+
+from monet.core import runs
+
+record = json.loads((run_dir / "run.json").read_text())
+display(Markdown(runs.summary_markdown({{k: v["status"] + (" - " + v["note"] if v.get("note") else "")
+                                        for k, v in record["stages"].items()}}, "Stages")))
+grid = run_dir / "submission" / "grid.png"
+if grid.is_file():
+    display(Image(filename=str(grid)))'''
+
+
+def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None, overrides=(),
+           repo: str | Path | None = None) -> Path:
+    """Turn a params file into a folder for ``kaggle kernels push``: ``kernel-metadata.json`` and one
+    self-contained notebook that unpacks the package, runs the chosen stages on Kaggle's mount and leaves
+    ``/kaggle/working/images.zip`` plus the run folder with every stage's report. Returns the folder."""
+    import nbformat
+    import yaml
+
+    from monet.core import params as P, runs
+
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    params_path = Path(params_path)
+    p = P.load_params(params_path, list(overrides))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", user or ""):
+        raise KaggleError(f"--user {user!r}: expected your Kaggle user name")
+    for key, value, filename in weights_settings(p):  # all three: Kaggle's submission run is offline
+        if value == "imagenet":
+            filename = KERAS_FILES["vgg"] if key == "nst.vgg_weights" else filename
+            raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "
+                              f"without it. Attach a data set holding {filename} (kaggle.dataset_sources) and set "
+                              f"{key} to its /kaggle/input/... path"
+                              + (", e.g. wendykan/dog-face-generation-competition-kid-metric-input for Kaggle's "
+                                 "scoring network" if filename == KAGGLE_GRAPH else "") + ".")
+    p["data_dir"] = "auto"  # Kaggle's mount
+    run_name = params_path.stem
+    title = f"monet {run_name}"
+    slug = slugify(title)
+    out = Path(out_dir) if out_dir else repo / "build" / "kaggle" / slug
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = p["kaggle"]["accelerator"]
+    metadata = {
+        "id": f"{user}/{slug}", "title": title, "code_file": f"{slug}.ipynb", "language": "python",
+        "kernel_type": "notebook", "is_private": True, "enable_gpu": accelerator == "gpu",
+        "enable_tpu": accelerator == "tpu", "enable_internet": False, "competition_sources": [COMPETITION],
+        "dataset_sources": list(p["kaggle"]["dataset_sources"]), "model_sources": list(p["kaggle"]["model_sources"]),
+        "kernel_sources": [],
+    }
+    (out / "kernel-metadata.json").write_text(json.dumps(metadata, indent=1))
+    git = runs.git_info(repo)
+    commit = (git["commit"] or "unknown") + (" plus uncommitted changes" if git.get("dirty") else "")
+    kept = {k: v for k, v in p.items() if k != "kaggle"}
+    params_yaml = f"# {run_name}, bundled for Kaggle from {params_path.name} at commit {commit}\n" \
+        + yaml.safe_dump(kept, sort_keys=False)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# {title}\n\n{p['description']}\n\nStages: {', '.join(p['stages'])}. Made by the Monet pipeline's "
+            f"`python -m monet bundle` from `{params_path.name}` at commit `{commit}`. Leaves "
+            "`/kaggle/working/images.zip` and the run folder with every stage's executed notebook and report."),
+        nbformat.v4.new_code_cell(BOOTSTRAP.format(source=base64.b64encode(_source_zip(repo)).decode(),
+                                                   params_yaml=params_yaml, run_name=run_name, commit=commit)),
+        nbformat.v4.new_code_cell(RUN.format()),
+        nbformat.v4.new_code_cell(SHOW.format()),
+    ]
+    nbformat.write(nb, str(out / f"{slug}.ipynb"))
+    return out
