@@ -4,7 +4,7 @@
 (single) the example's way: one image at a time; each iteration runs VGG19 on the concatenation of the content
          photo, the style painting and the image being optimized, and applies Keras's SGD with
          ExponentialDecay(100, 100, 0.96); ``--iterations`` iterations per image (the issue's: 600).
-(ours)   monet.style_transfer.BatchPainter with the schema's default nst params (SGD, the same schedule), all images
+(ours)   monet.style.painter.BatchPainter with the schema's default nst params (SGD, the same schedule), all images
          in one batch, style and content targets computed once; it runs until every image's loss is at or below
          the loss the example reached for that image.
 
@@ -45,19 +45,19 @@ def main() -> None:
     from monet.core import params
     from monet.data import fetch as data
     from monet.models import losses
-    from monet.style import transfer as st
+    from monet.style import painter as P
 
     work = Path(tempfile.mkdtemp(prefix="monet-nst-bench-"))
     try:
         root = data.make_synthetic(work / "data", n_monet=args.images, n_photo=args.images, seed=0)
         size = (args.size, args.size)
-        photos = [st.load_image(p, size) for p in sorted((root / "photo_jpg").glob("*.jpg"))]
-        styles = [st.load_image(p, size) for p in sorted((root / "monet_jpg").glob("*.jpg"))]
+        photos = [P.load_image(p, size) for p in sorted((root / "photo_jpg").glob("*.jpg"))]
+        styles = [P.load_image(p, size) for p in sorted((root / "monet_jpg").glob("*.jpg"))]
         cfg = params.defaults()["nst"]
         cfg.update(vgg_weights=args.weights, max_iterations=10 * args.iterations, patience=10 * args.iterations,
                    jit_compile=args.jit_compile)
         keras.utils.set_random_seed(0)
-        extractor = st.feature_extractor(st.load_vgg19(args.weights), cfg["style_layers"], cfg["content_layer"])
+        extractor = P.feature_extractor(P.load_vgg19(args.weights), cfg["style_layers"], cfg["content_layer"])
         n_style = len(cfg["style_layers"])
         pixels = args.size * args.size
         print(f"{args.images} photos at {args.size} px, {args.iterations} iterations, VGG19 weights {args.weights}, "
@@ -80,7 +80,7 @@ def main() -> None:
 
         targets, t_single = [], 0.0
         for photo, style in zip(photos, styles):
-            base, sty = (tf.constant(st.vgg_preprocess(a[None])) for a in (photo, style))
+            base, sty = (tf.constant(P.vgg_preprocess(a[None])) for a in (photo, style))
             combination = tf.Variable(base)
             opt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(100.0, 100, 0.96))
             loss_and_grads(combination, base, sty)  # trace once, outside the timing (as ours below)
@@ -92,16 +92,16 @@ def main() -> None:
             t_single += time.perf_counter() - t0
 
         # (ours) the default path: one batch, per-image state, targets computed once
-        painter = st.BatchPainter(extractor, cfg, size, len(photos))
+        painter = P.BatchPainter(extractor, cfg, size, len(photos))
         for i, (photo, style) in enumerate(zip(photos, styles)):
             painter.load(i, photo, style)
-        warm = st.BatchPainter(extractor, cfg, size, len(photos))
+        warm = P.BatchPainter(extractor, cfg, size, len(photos))
         warm.load(0, photos[0], styles[0])
         warm.step()  # trace once, outside the timing
         first = painter.step()["total"]  # loss of the unchanged photo: must match the example's definition
-        check = float(example_loss(tf.constant(st.vgg_preprocess(photos[0][None])),
-                                   tf.constant(st.vgg_preprocess(photos[0][None])),
-                                   tf.constant(st.vgg_preprocess(styles[0][None]))))
+        check = float(example_loss(tf.constant(P.vgg_preprocess(photos[0][None])),
+                                   tf.constant(P.vgg_preprocess(photos[0][None])),
+                                   tf.constant(P.vgg_preprocess(styles[0][None]))))
         print(f"loss check (iteration 1, image 0): ours {first[0]:.6g}, example's {check:.6g}")
         t0 = time.perf_counter()
         iterations = 1

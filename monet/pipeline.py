@@ -4,7 +4,7 @@
 leaves ``outputs/<run>/NN_<stage>.ipynb`` and an ``.html`` rendering without code; ``run.json`` records params,
 commit, versions and each stage's status and duration. A rerun skips stages that finished with the same params
 and resumes the rest (training from its last checkpoint); ``force`` reruns all. While a stage runs, its progress
-file (:mod:`monet.progress`) is shown as one line. Exit status: 0 done, 1 a stage failed, 2 bad params or data,
+file (:mod:`monet.core.progress`) is shown as one line. Exit status: 0 done, 1 a stage failed, 2 bad params or data,
 130 interrupted.
 """
 from __future__ import annotations
@@ -208,24 +208,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    record.update(run_name=run_name, params_file=str(Path(args.params).resolve()), overrides=args.overrides,
-                  params=params, git=runs.git_info(REPO), versions=runs.versions())
-    record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    record["process"] = runs.this_process()  # a later run tells a killed one from a live one by it
-    record["status"] = "running"
-    record.setdefault("stages", {})
-    record["environment"] = environment.detect()
-    minutes = params["time_budget_minutes"] or environment.default_time_budget_minutes()
-    # The deadline counts from this invocation and reaches the stages through their environment only: a notebook
-    # run by hand later in this folder has none. The same goes for TensorFlow's settings (oneDNN off when
-    # deterministic, no C++ start-up lines).
-    record["time_budget_minutes"] = minutes
-    record["deadline"] = time.time() + minutes * 60 if minutes else None
+    _start_record(record, args, params, run_name)
     users_onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     saved_env = {k: os.environ.get(k) for k in (budget.DEADLINE_ENV, "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL",
                                                 environment.VERBOSE_ENV, environment.LOAD_LOG_ENV,
                                                 progress.PROGRESS_ENV)}
-    if minutes:
+    if record["deadline"]:
         os.environ[budget.DEADLINE_ENV] = repr(record["deadline"])
     else:
         os.environ.pop(budget.DEADLINE_ENV, None)
@@ -243,6 +231,22 @@ def run(args: argparse.Namespace) -> int:
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
+def _start_record(record: dict, args, params: dict, run_name: str) -> None:
+    """What run.json says of this invocation: params, commit, versions, the process, and its deadline. The
+    deadline counts from this invocation and reaches the stages through their environment only: a notebook run by
+    hand later in this folder has none (the same goes for TensorFlow's settings)."""
+    record.update(run_name=run_name, params_file=str(Path(args.params).resolve()), overrides=args.overrides,
+                  params=params, git=runs.git_info(REPO), versions=runs.versions())
+    record.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record["process"] = runs.this_process()  # a later run tells a killed one from a live one by it
+    record["status"] = "running"
+    record.setdefault("stages", {})
+    record["environment"] = environment.detect()
+    minutes = params["time_budget_minutes"] or environment.default_time_budget_minutes()
+    record["time_budget_minutes"] = minutes
+    record["deadline"] = time.time() + minutes * 60 if minutes else None
+
+
 def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_onednn: str | None,
                 ctrl_c: CtrlC) -> int:
     status, stopped = "done", []
@@ -254,54 +258,7 @@ def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_one
             print(f"[{stage.name}] skipped: package.shard wrote a partial zip; merge the shards "
                   "(python -m monet merge), then score the whole")
             continue
-        parameters = {"run_dir": str(run_dir), **P.stage_parameters(params, stage.name)}
-        if args.force and "resume" in parameters:
-            parameters["resume"] = False
-        out_nb, html = runs.stage_files(run_dir, stage.notebook)
-        # oneDNN off only where gradients are summed (training, painting): forward passes keep its speed.
-        os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
-        if users_onednn is not None:
-            os.environ["TF_ENABLE_ONEDNN_OPTS"] = users_onednn
-        os.environ.update(environment.tensorflow_environment(
-            params["deterministic"] and stage.name in environment.GRADIENT_STAGES, args.verbose))
-        os.environ[environment.VERBOSE_ENV] = "1" if args.verbose else ""
-        os.environ[progress.PROGRESS_ENV] = str(run_dir / "progress.json")
-        load_log = run_dir / f".tensorflow-load-{stage.name}.log"  # what TensorFlow said if the kernel dies loading it
-        os.environ[environment.LOAD_LOG_ENV] = str(load_log)
-        entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
-                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        record["stages"][stage.name] = entry
-        runs.write_run_json(run_dir, record)
-        print(f"[{stage.name}] running {stage.notebook} ...", flush=True)
-        t0 = time.time()
-        try:
-            run_stage(stage, parameters, run_dir, args.kernel, args.log_output)
-            entry["status"] = "done"
-        except KeyboardInterrupt:
-            entry["status"], status = "interrupted", "interrupted"
-        except Exception as exc:  # noqa: BLE001 - any failure is reported with the notebook's path
-            if getattr(exc, "ename", None) == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
-                entry["status"], status = "interrupted", "interrupted"
-            else:
-                entry["status"], status = "failed", "failed"
-                entry["error"] = failure_message(stage, exc, out_nb, html)
-                last_words = environment.load_log_lines(load_log)
-                if last_words:
-                    entry["error"] += "\n  TensorFlow, while loading, said:\n    " + last_words.strip().replace("\n", "\n    ")
-        finally:
-            load_log.unlink(missing_ok=True)
-            entry["seconds"] = round(time.time() - t0, 2)
-            if out_nb.is_file():
-                try:
-                    runs.notebook_to_html(out_nb, html)
-                except KeyboardInterrupt:  # remembered by ctrl_c: the run stops below, with its record written
-                    pass
-                except Exception as exc:  # noqa: BLE001 - the report is a convenience; keep the real error
-                    print(f"[{stage.name}] could not render {html}: {exc}", file=sys.stderr)
-            if ctrl_c.pressed and status == "done":  # the stage finished its work; the run stops after it
-                status = "interrupted"
-            record["status"] = status if status != "done" else "running"
-            runs.write_run_json(run_dir, record)
+        entry, status = _run_one(args, params, stage, fp, run_dir, record, users_onednn, ctrl_c)
         if status != "done":
             print(entry.get("error", f"[{stage.name}] {entry['status']}"
                             + ("" if entry["status"] == "interrupted" else ", then Ctrl-C stopped the run")
@@ -323,3 +280,70 @@ def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_one
               "time) to go on from where it stopped")
     return 0
 
+
+def _stage_environment(args, params: dict, stage: P.Stage, run_dir: Path, users_onednn: str | None) -> Path:
+    """The environment a stage's kernel starts with: oneDNN off only where gradients are summed (training,
+    painting: forward passes keep its speed), TensorFlow's verbosity, the progress file, and the file that keeps
+    what TensorFlow says if the kernel dies while loading it (returned)."""
+    os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    if users_onednn is not None:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = users_onednn
+    os.environ.update(environment.tensorflow_environment(
+        params["deterministic"] and stage.name in environment.GRADIENT_STAGES, args.verbose))
+    os.environ[environment.VERBOSE_ENV] = "1" if args.verbose else ""
+    os.environ[progress.PROGRESS_ENV] = str(run_dir / "progress.json")
+    load_log = run_dir / f".tensorflow-load-{stage.name}.log"
+    os.environ[environment.LOAD_LOG_ENV] = str(load_log)
+    return load_log
+
+
+def _run_one(args, params: dict, stage: P.Stage, fp: str, run_dir: Path, record: dict, users_onednn: str | None,
+             ctrl_c: CtrlC) -> tuple[dict, str]:
+    """Run one stage's notebook and record it (status, seconds, error, report); returns its entry and the run's
+    status after it ('done', 'failed' or 'interrupted')."""
+    parameters = {"run_dir": str(run_dir), **P.stage_parameters(params, stage.name)}
+    if args.force and "resume" in parameters:
+        parameters["resume"] = False
+    out_nb, html = runs.stage_files(run_dir, stage.notebook)
+    load_log = _stage_environment(args, params, stage, run_dir, users_onednn)
+    entry = {"status": "running", "fingerprint": fp, "notebook": str(out_nb), "html": str(html),
+             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record["stages"][stage.name] = entry
+    runs.write_run_json(run_dir, record)
+    print(f"[{stage.name}] running {stage.notebook} ...", flush=True)
+    t0, status = time.time(), "done"
+    try:
+        run_stage(stage, parameters, run_dir, args.kernel, args.log_output)
+        entry["status"] = "done"
+    except KeyboardInterrupt:
+        entry["status"], status = "interrupted", "interrupted"
+    except Exception as exc:  # noqa: BLE001 - any failure is reported with the notebook's path
+        if getattr(exc, "ename", None) == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
+            entry["status"], status = "interrupted", "interrupted"
+        else:
+            entry["status"], status = "failed", "failed"
+            entry["error"] = failure_message(stage, exc, out_nb, html)
+            last_words = environment.load_log_lines(load_log)
+            if last_words:
+                entry["error"] += "\n  TensorFlow, while loading, said:\n    " + last_words.strip().replace("\n", "\n    ")
+    finally:
+        load_log.unlink(missing_ok=True)
+        entry["seconds"] = round(time.time() - t0, 2)
+        _render(stage, out_nb, html)
+        if ctrl_c.pressed and status == "done":  # the stage finished its work; the run stops after it
+            status = "interrupted"
+        record["status"] = status if status != "done" else "running"
+        runs.write_run_json(run_dir, record)
+    return entry, status
+
+
+def _render(stage: P.Stage, out_nb: Path, html: Path) -> None:
+    """The stage's HTML report (a convenience: a failure to render keeps the real error)."""
+    if not out_nb.is_file():
+        return
+    try:
+        runs.notebook_to_html(out_nb, html)
+    except KeyboardInterrupt:  # remembered by ctrl_c: the run stops after this stage, with its record written
+        pass
+    except Exception as exc:  # noqa: BLE001
+        print(f"[{stage.name}] could not render {html}: {exc}", file=sys.stderr)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monet.core import environment
 from monet.gan import cyclegan, training
 from monet.models import networks
-from monet.package import images_zip
+from monet.package import images_zip, translator
 
 from tests.conftest import tiny_cyclegan
 
@@ -17,7 +18,7 @@ against_straight = pytest.mark.xdist_group("straight_run")  # see conftest.strai
 
 
 def test_train_step_updates_all_models_and_returns_finite_losses():
-    cyclegan.seed_everything(0)
+    environment.seed_everything(0)
     m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
     before = {k: [w.copy() for w in model.get_weights()] for k, model in m.models.items()}
     step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5)
@@ -137,7 +138,7 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, stra
     shutil.copytree(small_run / "data", stopped / "data")
     quiet = lambda *_: None  # noqa: E731
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
     logs = []
     first = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
@@ -161,7 +162,7 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
     with pytest.raises(ValueError, match="epochs is 'auto' but this run has no time budget"):
         training.train(run, tiny_cyclegan(epochs="auto"), seed=1, log=lambda *_: None)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: budget.Reserve(0, 0, 40, "test"))
     planned = []
 
     def plan(left, per_step, reserve, done, minimum=1, steps_per_epoch=None, seconds_per_epoch_end=0.0):
@@ -238,7 +239,7 @@ def test_a_checkpoint_resumes_under_another_precision_policy(tmp_path):
     x = np.random.default_rng(1).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        cyclegan.seed_everything(3)
+        environment.seed_everything(3)
         half = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, loss_scale=True)
         step = cyclegan.make_train_step(half)
         for k in range(6):  # enough for some updates to be applied after the loss scale has come down
@@ -273,7 +274,7 @@ def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go
     for folder in stale:
         folder.mkdir(parents=True)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(training.translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
     saved = []
     real = training.save_checkpoint
     monkeypatch.setattr(training, "save_checkpoint",

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from monet.core import budget
+from monet.core import budget, environment
 from monet.data import augment
 from monet.gan import cyclegan, schedules, training
 from monet.gan.image_pool import ImagePool
@@ -109,7 +109,7 @@ def test_the_train_step_augments_real_and_fake_alike_before_every_discriminator(
         return tf.zeros_like(images)
 
     monkeypatch.setattr(augment, "diff_augment", blank)
-    cyclegan.seed_everything(0)
+    environment.seed_everything(0)
     m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
     zeros = np.zeros((1, 32, 32, 3), "float32")
     expected = {}

@@ -10,7 +10,8 @@ from PIL import Image
 
 from monet.core import params
 from monet.package import images_zip
-from monet.style import transfer as st
+from monet.core.weights import WeightsError
+from monet.style import painter as P, transfer as st
 
 
 def nst_cfg(**overrides):
@@ -25,7 +26,7 @@ def extractor():
     import keras
 
     keras.utils.set_random_seed(0)
-    return st.feature_extractor(st.load_vgg19("none"), params.defaults()["nst"]["style_layers"], "block5_conv2")
+    return P.feature_extractor(P.load_vgg19("none"), params.defaults()["nst"]["style_layers"], "block5_conv2")
 
 
 def images(n, seed, size=32):
@@ -34,12 +35,12 @@ def images(n, seed, size=32):
 
 def test_preprocess_round_trip():
     x = images(2, 0)
-    np.testing.assert_array_equal(st.vgg_deprocess(st.vgg_preprocess(x)), x)
-    assert st.vgg_preprocess(np.zeros((1, 1, 1, 3)))[0, 0, 0].tolist() == pytest.approx([-103.939, -116.779, -123.68])
+    np.testing.assert_array_equal(P.vgg_deprocess(P.vgg_preprocess(x)), x)
+    assert P.vgg_preprocess(np.zeros((1, 1, 1, 3)))[0, 0, 0].tolist() == pytest.approx([-103.939, -116.779, -123.68])
 
 
 def test_total_loss_decreases(extractor):
-    painter = st.BatchPainter(extractor, nst_cfg(), (32, 32), 1)
+    painter = P.BatchPainter(extractor, nst_cfg(), (32, 32), 1)
     painter.load(0, images(1, 1)[0], images(1, 2)[0])
     totals = [float(painter.step()["total"][0]) for _ in range(8)]
     assert totals[-1] < totals[0]
@@ -47,7 +48,7 @@ def test_total_loss_decreases(extractor):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_early_stopping_stops_on_a_plateau_and_not_before(extractor, optimizer):
-    painter = st.BatchPainter(extractor, nst_cfg(learning_rate=0.0, patience=5, max_iterations=100,
+    painter = P.BatchPainter(extractor, nst_cfg(learning_rate=0.0, patience=5, max_iterations=100,
                                                  optimizer=optimizer), (32, 32), 1)
     painter.load(0, images(1, 3)[0], images(1, 4)[0])
     done = [bool(painter.step()["done"][0]) for _ in range(6)]
@@ -59,7 +60,7 @@ def test_early_stopping_stops_on_a_plateau_and_not_before(extractor, optimizer):
 
 
 def test_max_iterations_stops_an_improving_image(extractor):
-    painter = st.BatchPainter(extractor, nst_cfg(max_iterations=4), (32, 32), 1)
+    painter = P.BatchPainter(extractor, nst_cfg(max_iterations=4), (32, 32), 1)
     painter.load(0, images(1, 5)[0], images(1, 6)[0])
     assert [bool(painter.step()["done"][0]) for _ in range(4)] == [False, False, False, True]
 
@@ -68,13 +69,13 @@ def test_max_iterations_stops_an_improving_image(extractor):
 def test_a_batch_gives_each_image_what_it_gets_alone(extractor, optimizer):
     cfg = nst_cfg(max_iterations=5, optimizer=optimizer, learning_rate=10.0 if optimizer == "sgd" else 2.0)
     contents, styles = images(3, 7), images(3, 8)
-    batch = st.BatchPainter(extractor, cfg, (32, 32), 3)
+    batch = P.BatchPainter(extractor, cfg, (32, 32), 3)
     for i in range(3):
         batch.load(i, contents[i], styles[i])
     for _ in range(5):
         batch.step()
     for i in range(3):
-        alone = st.BatchPainter(extractor, cfg, (32, 32), 1)
+        alone = P.BatchPainter(extractor, cfg, (32, 32), 1)
         alone.load(0, contents[i], styles[i])
         for _ in range(5):
             alone.step()
@@ -84,15 +85,15 @@ def test_a_batch_gives_each_image_what_it_gets_alone(extractor, optimizer):
 
 def test_unknown_layer_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown VGG19 layer\(s\) block9_conv1; valid layers: block1_conv1, "):
-        st.feature_extractor(st.load_vgg19("none"), ["block9_conv1"], "block5_conv2")
+        P.feature_extractor(P.load_vgg19("none"), ["block9_conv1"], "block5_conv2")
 
 
 def test_weights_errors(tmp_path):
-    with pytest.raises(st.WeightsError, match="no such file"):
-        st.load_vgg19(str(tmp_path / "missing.h5"))
+    with pytest.raises(WeightsError, match="no such file"):
+        P.load_vgg19(str(tmp_path / "missing.h5"))
     (tmp_path / "bad.h5").write_text("nope")
-    with pytest.raises(st.WeightsError, match="could not load"):
-        st.load_vgg19(str(tmp_path / "bad.h5"))
+    with pytest.raises(WeightsError, match="could not load"):
+        P.load_vgg19(str(tmp_path / "bad.h5"))
 
 
 def test_imagenet_offline_names_both_other_ways(monkeypatch, tmp_path):
@@ -104,8 +105,8 @@ def test_imagenet_offline_names_both_other_ways(monkeypatch, tmp_path):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setattr("keras.src.applications.vgg19.file_utils.get_file", offline)
-    with pytest.raises(st.WeightsError, match=r"weights file|vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5") as err:
-        st.load_vgg19("imagenet")
+    with pytest.raises(WeightsError, match=r"weights file|vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5") as err:
+        P.load_vgg19("imagenet")
     assert "vgg_weights: none" in str(err.value) and "Kaggle" in str(err.value)
 
 
@@ -113,9 +114,9 @@ def test_weights_file_loads(tmp_path):
     import keras
 
     keras.utils.set_random_seed(1)
-    vgg = st.load_vgg19("none")
+    vgg = P.load_vgg19("none")
     vgg.save_weights(str(tmp_path / "vgg.weights.h5"))
-    again = st.load_vgg19(str(tmp_path / "vgg.weights.h5"))
+    again = P.load_vgg19(str(tmp_path / "vgg.weights.h5"))
     np.testing.assert_array_equal(vgg.get_weights()[0], again.get_weights()[0])
 
 

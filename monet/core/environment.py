@@ -203,7 +203,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     if deterministic and onednn_enabled():
         raise RuntimeError("deterministic: true needs TensorFlow's oneDNN operations off (their results depend on "
                            "thread scheduling); set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported, e.g. "
-                           "call monet.environment.prepare_tensorflow(deterministic=True) first")
+                           "call monet.core.environment.prepare_tensorflow(deterministic=True) first")
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -1,4 +1,4 @@
-"""Loading and validating params against the one schema (:mod:`monet.schema`): YAML, ``--set`` overrides, errors.
+"""Loading and validating params against the one schema (:mod:`monet.core.schema`): YAML, ``--set`` overrides, errors.
 
 Loading is *literal*: only YAML 1.2 core scalars are
 recognised (``1e-4`` is a float, ``2024-01-01`` stays a string, ``yes`` is a string, ``010`` is ten), and a

@@ -2,7 +2,7 @@
 
 A params file is a small YAML mapping. Top-level keys apply to the whole run; each stage reads its own section
 (``fetch``, ``cyclegan``, ``nst``, ``package``, ``evaluate``; ``kaggle`` is for the kernel bundle). Loading and
-validation against this schema are :mod:`monet.params`; ``docs/parameters.md`` is :func:`describe_schema`'s table.
+validation against this schema are :mod:`monet.core.params`; ``docs/parameters.md`` is :func:`describe_schema`'s table.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The competition's data: its layout, checks and repairs of images, and synthetic data (tf.data pipelines over
-it are :mod:`monet.datasets`).
+it are :mod:`monet.data.tfdata`).
 
 Layout (Kaggle's ``gan-getting-started``)::
 

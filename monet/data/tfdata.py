@@ -1,7 +1,7 @@
 """tf.data pipelines over the competition's images: decoding, the seeded epoch order that makes resume exact,
 paired (photo X, painting Y) training batches and photo batches for translation.
 
-Items are file paths (from the manifest of :mod:`monet.data`) or encoded image bytes (read from TFRecords).
+Items are file paths (from the manifest of :mod:`monet.data.fetch`) or encoded image bytes (read from TFRecords).
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def domain_window(items: list, from_files: bool, seed: int, start: int, count: i
     """A tf.data.Dataset of ``count`` images at stream positions ``start..`` (see :func:`epoch_order`).
 
     ``items`` are file paths (``from_files``) or encoded image bytes. Augmentation (``augment_ops``, see
-    :func:`monet.augment.augment_image`) is stateless and keyed by (seed, position), so it is reproducible too.
+    :func:`monet.data.augment.augment_image`) is stateless and keyed by (seed, position), so it is reproducible too.
     """
     import tensorflow as tf
 

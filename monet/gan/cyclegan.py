@@ -6,7 +6,7 @@ Names follow the paper (Zhu et al. 2017): X = photos, Y = Monet paintings;
 
 A checkpoint (``<run>/cyclegan/checkpoints/epoch_NNNN[_step_SSSSSS]/``) holds the four models' weights, the
 optimizers' state (with the EMA weights), the image pools and dropout seed states, and ``checkpoint.json`` with the
-arguments that rebuild the models. The training loop is :mod:`monet.training`.
+arguments that rebuild the models. The training loop is :mod:`monet.gan.training`.
 """
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from monet.core import files
-from monet.core.environment import seed_everything  # noqa: F401 - training and tests seed through here
 from monet.data import augment
 from monet.gan.image_pool import ImagePool
 from monet.models import architecture, losses, networks
 
-__all__ = ["CycleGAN", "seed_everything", "model_args", "STEP_KEYS", "make_train_step", "save_checkpoint",
+__all__ = ["CycleGAN", "model_args", "cyclegan_losses", "STEP_KEYS", "make_train_step", "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
            "checkpoint_name", "packaged_generator", "LOSS_KEYS"]
 
@@ -54,7 +53,7 @@ class CycleGAN:
     """The four models and their four Adam optimizers (built eagerly so their state can be restored), created in
     ``strategy``'s scope (default: the current one). ``loss_scale`` wraps the optimizers for float16.
 
-    ``learning_rate`` is a float or a schedule (:mod:`monet.schedules`); ``ema`` > 0 keeps an exponential moving
+    ``learning_rate`` is a float or a schedule (:mod:`monet.gan.schedules`); ``ema`` > 0 keeps an exponential moving
     average of gen_g's weights in its optimizer (saved with it); ``pool_size`` > 0 adds the paper's image pools
     for images of ``image_shape``.
     """
@@ -139,13 +138,44 @@ def packaged_generator(m: CycleGAN):
     return averaged
 
 
+def cyclegan_losses(m: CycleGAN, real_x, real_y, key, T, adversarial: str, lambda_cycle: float,
+                    lambda_identity: float, label_smoothing: float) -> dict:
+    """The four models' losses on a batch (and the cycle and identity terms, as ``cycle_loss`` and
+    ``identity_loss``): ``T(images, salt)`` is DiffAugment before every discriminator call, ``key(salt)`` a
+    stream of draws (for the image pools)."""
+    G, F, DX, DY = m.gen_g, m.gen_f, m.disc_x, m.disc_y
+    fake_y = G(real_x, training=True)
+    cycled_x = F(fake_y, training=True)
+    fake_x = F(real_y, training=True)
+    cycled_y = G(fake_x, training=True)
+    same_y = G(real_y, training=True)  # identity: a painting should pass through G unchanged
+    same_x = F(real_x, training=True)
+    d_fake_x, d_fake_y = DX(T(fake_x, 0), training=True), DY(T(fake_y, 1), training=True)
+    d_real_x, d_real_y = DX(T(real_x, 2), training=True), DY(T(real_y, 3), training=True)
+    if m.pools:  # the discriminators judge fakes drawn from the history
+        d_pool_x = DX(T(m.pools["x"].query(fake_x, key(4)), 5), training=True)
+        d_pool_y = DY(T(m.pools["y"].query(fake_y, key(6)), 7), training=True)
+    else:
+        d_pool_x, d_pool_y = d_fake_x, d_fake_y
+    cycle = losses.cycle_loss(real_x, cycled_x) + losses.cycle_loss(real_y, cycled_y)
+    id_g, id_f = losses.identity_loss(real_y, same_y), losses.identity_loss(real_x, same_x)
+    w_identity = lambda_cycle * lambda_identity
+    return {
+        "gen_g_loss": losses.generator_loss(d_fake_y, adversarial) + lambda_cycle * cycle + w_identity * id_g,
+        "gen_f_loss": losses.generator_loss(d_fake_x, adversarial) + lambda_cycle * cycle + w_identity * id_f,
+        "disc_x_loss": losses.discriminator_loss(d_real_x, d_pool_x, adversarial, label_smoothing),
+        "disc_y_loss": losses.discriminator_loss(d_real_y, d_pool_y, adversarial, label_smoothing),
+        "cycle_loss": cycle, "identity_loss": id_g + id_f,
+    }
+
+
 def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float = 10.0,
                     lambda_identity: float = 0.5, jit_compile: bool = False, diffaugment=(),
                     label_smoothing: float = 0.0, seed: int = 0):
     """A compiled step ``(real_x, real_y, step) -> dict of scalar losses`` that updates all four models.
 
     ``step`` (an int64 scalar tensor, the global step) keys the random draws of DiffAugment and the image pools,
-    so they are reproducible and resume exactly. ``diffaugment`` (a policy, see :mod:`monet.augment`) transforms
+    so they are reproducible and resume exactly. ``diffaugment`` (a policy, see :mod:`monet.data.augment`) transforms
     real and generated images alike before every discriminator call, in the generators' losses too;
     ``label_smoothing`` lowers the discriminators' target for real images; ``m.pools`` (if any) feed the
     discriminators a history of fakes (the generators are judged on the current ones).
@@ -157,8 +187,6 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     import keras
     import tensorflow as tf
 
-    G, F, DX, DY = m.gen_g, m.gen_f, m.disc_x, m.disc_y
-    w_identity = lambda_cycle * lambda_identity
     replicas = m.strategy.num_replicas_in_sync
     policy = tuple(diffaugment)
     schedule = m.learning_rate if hasattr(m.learning_rate, "replan") else None  # read at the global step
@@ -181,34 +209,15 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
             return augment.diff_augment(images, policy, key(salt)) if policy else images
 
         with tf.GradientTape(persistent=True) as tape:
-            fake_y = G(real_x, training=True)
-            cycled_x = F(fake_y, training=True)
-            fake_x = F(real_y, training=True)
-            cycled_y = G(fake_x, training=True)
-            same_y = G(real_y, training=True)  # identity: a painting should pass through G unchanged
-            same_x = F(real_x, training=True)
-            d_fake_x, d_fake_y = DX(T(fake_x, 0), training=True), DY(T(fake_y, 1), training=True)
-            d_real_x, d_real_y = DX(T(real_x, 2), training=True), DY(T(real_y, 3), training=True)
-            if m.pools:  # the discriminators judge fakes drawn from the history
-                d_pool_x = DX(T(m.pools["x"].query(fake_x, key(4)), 5), training=True)
-                d_pool_y = DY(T(m.pools["y"].query(fake_y, key(6)), 7), training=True)
-            else:
-                d_pool_x, d_pool_y = d_fake_x, d_fake_y
-            cycle = losses.cycle_loss(real_x, cycled_x) + losses.cycle_loss(real_y, cycled_y)
-            id_g, id_f = losses.identity_loss(real_y, same_y), losses.identity_loss(real_x, same_x)
-            out = {
-                "gen_g_loss": losses.generator_loss(d_fake_y, adversarial) + lambda_cycle * cycle + w_identity * id_g,
-                "gen_f_loss": losses.generator_loss(d_fake_x, adversarial) + lambda_cycle * cycle + w_identity * id_f,
-                "disc_x_loss": losses.discriminator_loss(d_real_x, d_pool_x, adversarial, label_smoothing),
-                "disc_y_loss": losses.discriminator_loss(d_real_y, d_pool_y, adversarial, label_smoothing),
-            }
+            out = cyclegan_losses(m, real_x, real_y, key, T, adversarial, lambda_cycle, lambda_identity,
+                                  label_smoothing)
             # Inside the tape: the replica share and the float16 loss scale must be recorded to be differentiated.
             targets = {name: scaled(name, per_replica(out[f"{name}_loss"])) for name in MODEL_NAMES}
         grads = {name: tape.gradient(targets[name], m.models[name].trainable_variables) for name in MODEL_NAMES}
         del tape
         for name in MODEL_NAMES:
             m.optimizers[name].apply_gradients(list(zip(grads[name], m.models[name].trainable_variables)))
-        return {k: per_replica(v) for k, v in {**out, "cycle_loss": cycle, "identity_loss": id_g + id_f}.items()}
+        return {k: per_replica(v) for k, v in out.items()}
 
     one_device = replicas == 1 and not isinstance(m.strategy, tf.distribute.TPUStrategy)
 

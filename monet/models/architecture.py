@@ -1,6 +1,6 @@
 """The networks' factory arguments and what follows from them, without importing Keras.
 
-A checkpoint stores these dictionaries; :mod:`monet.networks` builds the models from them. Keeping the
+A checkpoint stores these dictionaries; :mod:`monet.models.networks` builds the models from them. Keeping the
 arithmetic here (receptive field, parameter counts) lets ``pipeline.py --dry-run``, ``--list`` and the Kaggle
 notebook's own process describe a run without loading TensorFlow (on a TPU VM only one process may hold the TPU).
 
@@ -67,7 +67,7 @@ def generator_parameters(args: dict) -> int:
 def discriminator_args(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),
                        activation: str = "leaky_relu", norm: str = "instance", out_kernel: int = 4,
                        out_stride: int = 1, out_padding: str = "valid") -> dict:
-    """The keyword arguments of :func:`monet.networks.patch_discriminator` (stored in checkpoints), strides as a
+    """The keyword arguments of :func:`monet.models.networks.patch_discriminator` (stored in checkpoints), strides as a
     list."""
     strides = [int(strides)] * int(blocks) if isinstance(strides, int) else [int(s) for s in strides]
     if len(strides) != blocks:

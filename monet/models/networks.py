@@ -1,6 +1,6 @@
 """Every architecture, behind small factories that take explicit arguments.
 
-- :func:`generator`: builds the generator that :func:`monet.architecture.generator_args` describes:
+- :func:`generator`: builds the generator that :func:`monet.models.architecture.generator_args` describes:
   :func:`resnet_generator` (the report's, Johnson et al. / CycleGAN paper) or :func:`unet_generator`
   (pix2pix / Kaggle's public tutorial).
 - :func:`patch_discriminator`: a configurable PatchGAN; :func:`receptive_field` gives its patch size.
@@ -8,20 +8,17 @@
 
 Inputs are float images in [-1, 1], NHWC. The factories return plain ``keras.Model`` objects that save to
 ``.keras`` files (the custom layer is registered). The argument dictionaries and the arithmetic on them
-(receptive field, parameter counts) live in :mod:`monet.architecture`, which does not import Keras.
+(receptive field, parameter counts) live in :mod:`monet.models.architecture`, which does not import Keras.
 """
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from monet.models.architecture import (GENERATORS, discriminator_args, discriminator_layers, generator_args,
-                                       generator_parameters, receptive_field, unet_filters)
+from monet.models.architecture import GENERATORS, discriminator_args, generator_args, unet_filters
 
-__all__ = [
-    "ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator", "patch_discriminator",
-    "receptive_field", "discriminator_layers", "generator_args", "discriminator_args", "generator_parameters",
-]
+__all__ = ["ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator",
+           "patch_discriminator"]
 
 
 def _init() -> keras.initializers.Initializer:

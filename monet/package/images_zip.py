@@ -1,7 +1,7 @@
 """Kaggle's ``images.zip``: written as a stream of JPEGs, checked against the rules, and joined from shards.
 
 Kaggle's rules for this competition: one zip of 7,000 to 10,000 JPEG images, each 256x256 RGB. The packaging stage
-(:mod:`monet.submission`) translates photos into it; ``python -m monet validate`` and ``merge`` use it directly.
+(:mod:`monet.package.stage`) translates photos into it; ``python -m monet validate`` and ``merge`` use it directly.
 """
 from __future__ import annotations
 

@@ -54,11 +54,6 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     leaves a stale zip to submit. A zip that Kaggle would reject is kept as ``submission/images.rejected.zip``
     (never as ``images.zip``) and SubmissionError says why.
     """
-    import keras
-
-    from monet.data import fetch as data
-    from monet.models import networks  # noqa: F401 - networks registers the custom layers for loading
-
     if deterministic:  # forward passes only: op determinism, oneDNN may stay on (see environment.GRADIENT_STAGES)
         import tensorflow as tf
 
@@ -66,26 +61,9 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
     run_dir = Path(run_dir)
     out = run_dir / "submission"
     out.mkdir(parents=True, exist_ok=True)
-    final = run_dir / "images.zip"
-    all_photos = data.read_manifest(run_dir)["photo"]
-    shard = None
-    summary: dict = {"photos": len(all_photos), "count": 0, "valid": False}
-    if cfg["source"] == "nst":
-        folder = run_dir / "nst" / "images"
-        photos = [r for r in all_photos if (folder / f"{r['name']}.jpg").is_file()]
-        missing = len(all_photos) - len(photos)
-        what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
-                               "nst_generate stage)" if missing else "")
-        summary.update(source="nst", photos_without_nst_image=missing)
-        nst_summary = run_dir / "nst" / "summary.json"
-        nst_note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
-        if nst_note:
-            summary["note"] = nst_note
-    else:
-        photos, what = all_photos, "photos"
-        summary.update(source="cyclegan")
-    if final.is_file() and not cfg.get("shard"):
-        final.replace(out / "images.previous.zip")
+    photos, what, summary = _sources(run_dir, cfg)
+    if (run_dir / "images.zip").is_file() and not cfg.get("shard"):
+        (run_dir / "images.zip").replace(out / "images.previous.zip")
         summary["previous_zip"] = str(out / "images.previous.zip")
     try:  # the count is fitted first, so that shards split the same images as a one-shot run
         photos, note = fit_count(photos, cfg.get("fit_count", "refuse"))
@@ -93,29 +71,8 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         summary.update(error=str(exc).replace("photos give", f"{what} give", 1))
         files.write_json(out / "summary.json", summary)
         raise SubmissionError(summary["error"]) from None
-    names = entry_names([r["name"] for r in photos])
-    start, stop = 0, len(photos)
-    candidate = out / "images.candidate.zip"
-    if cfg.get("shard"):
-        i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
-        shard = {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}
-        candidate = out / f"images.shard-{i}-of-{n}.zip"
-    comment = json.dumps(shard).encode() if shard else b""
-    if cfg["source"] == "nst":
-        paths = [str(folder / f"{r['name']}.jpg") for r in photos[start:stop]]
-        summary.update(write_jpegs_zip((Path(p).read_bytes() for p in paths), names[start:stop], candidate,
-                                       deterministic, comment))
-    else:
-        generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
-        if not generator_path.is_file():
-            raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or "
-                                  "set package.generator to a saved .keras generator")
-        generator = keras.saving.load_model(generator_path, compile=False)
-        summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate,
-                                        cfg["batch_size"], cfg["jpeg_quality"], deterministic, comment=comment,
-                                        span=(start, stop)))
-        summary["generator"] = str(generator_path)
-        summary.update(_training_state(run_dir, generator_path))
+    start, stop, shard, candidate = _span(out, photos, cfg)
+    _write_candidate(run_dir, cfg, photos, (start, stop), shard, candidate, deterministic, summary)
     photos = photos[start:stop]
     summary["packaged"] = len(photos)
     if note:
@@ -125,10 +82,77 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
         _grid(out / f"grid.shard-{shard['shard']}-of-{shard['of']}.png", photos, candidate, cfg)
         files.write_json(out / f"summary.shard-{shard['shard']}-of-{shard['of']}.json", summary)
         return summary
+    return _check_and_place(run_dir, cfg, photos, what, candidate, summary)
+
+
+def _sources(run_dir: Path, cfg: dict) -> tuple[list[dict], str, dict]:
+    """The photos to package (under ``source: nst``, those with a painted image), what they are called in
+    messages, and the summary's first fields."""
+    from monet.data import fetch as data
+
+    all_photos = data.read_manifest(run_dir)["photo"]
+    summary: dict = {"photos": len(all_photos), "count": 0, "valid": False}
+    if cfg["source"] != "nst":
+        summary.update(source="cyclegan")
+        return all_photos, "photos", summary
+    folder = run_dir / "nst" / "images"
+    photos = [r for r in all_photos if (folder / f"{r['name']}.jpg").is_file()]
+    missing = len(all_photos) - len(photos)
+    what = "NST images" + (f" ({missing:,} photos have no NST image: nst.limit or an unfinished "
+                           "nst_generate stage)" if missing else "")
+    summary.update(source="nst", photos_without_nst_image=missing)
+    nst_summary = run_dir / "nst" / "summary.json"
+    nst_note = json.loads(nst_summary.read_text()).get("note") if nst_summary.is_file() else None
+    if nst_note:
+        summary["note"] = nst_note
+    return photos, what, summary
+
+
+def _span(out: Path, photos: list[dict], cfg: dict) -> tuple[int, int, dict | None, Path]:
+    """The entries this call writes (all, or a shard's) and the zip they go to."""
+    if not cfg.get("shard"):
+        return 0, len(photos), None, out / "images.candidate.zip"
+    i, n, start, stop = shard_range(len(photos), cfg["shard"], align=cfg["batch_size"])
+    return start, stop, {"shard": i, "of": n, "total": len(photos), "start": start, "stop": stop}, \
+        out / f"images.shard-{i}-of-{n}.zip"
+
+
+def _write_candidate(run_dir: Path, cfg: dict, photos: list[dict], span: tuple[int, int], shard: dict | None,
+                     candidate: Path, deterministic: bool, summary: dict) -> None:
+    """Write the entries of ``span`` into ``candidate``: the NST images as they are, or photos translated by the
+    generator."""
+    import keras
+
+    from monet.models import networks  # noqa: F401 - networks registers the custom layers for loading
+
+    names = entry_names([r["name"] for r in photos])
+    comment = json.dumps(shard).encode() if shard else b""
+    start, stop = span
+    if cfg["source"] == "nst":
+        paths = [run_dir / "nst" / "images" / f"{r['name']}.jpg" for r in photos[start:stop]]
+        summary.update(write_jpegs_zip((p.read_bytes() for p in paths), names[start:stop], candidate,
+                                       deterministic, comment))
+        return
+    generator_path = Path(cfg["generator"]) if cfg["generator"] else run_dir / "cyclegan" / "generator.keras"
+    if not generator_path.is_file():
+        raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or "
+                              "set package.generator to a saved .keras generator")
+    generator = keras.saving.load_model(generator_path, compile=False)
+    summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate, cfg["batch_size"],
+                                    cfg["jpeg_quality"], deterministic, comment=comment, span=span))
+    summary["generator"] = str(generator_path)
+    summary.update(_training_state(run_dir, generator_path))
+
+
+def _check_and_place(run_dir: Path, cfg: dict, photos: list[dict], what: str, candidate: Path,
+                     summary: dict) -> dict:
+    """Kaggle's rules on the whole zip: ``images.zip`` when it passes, ``submission/images.rejected.zip`` (and the
+    error) when not; the grid and the summary either way."""
+    out = run_dir / "submission"
     try:
         check_count(len(photos), what)
-        summary.update(validate_zip(candidate), valid=True, zip=str(final))
-        candidate.replace(final)
+        summary.update(validate_zip(candidate), valid=True, zip=str(run_dir / "images.zip"))
+        candidate.replace(run_dir / "images.zip")
     except SubmissionError as exc:
         rejected = out / "images.rejected.zip"
         candidate.replace(rejected)

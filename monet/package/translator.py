@@ -94,7 +94,7 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
 
 def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, quality: int = 95,
                       sample: int = 64) -> budget.Reserve:
-    """Time the real packaging path (:func:`monet.translate_to_zip` and the zip check) on ``sample``
+    """Time the real packaging path (:func:`monet.package.translator.translate_to_zip` and the zip check) on ``sample``
     photos, twice: the first call's extra time (tracing) counts as fixed cost, the second gives the per-image
     cost; both scaled to every photo, plus a kernel's start."""
     chosen = list(photo_paths[:max(2, min(sample, len(photo_paths)))])

@@ -1,6 +1,6 @@
 """Local FID and MiFID, computed as Kaggle's published code computes them, to estimate a run's score.
 
-- Features: 2048 pool features of an Inception network (:mod:`monet.inception`): Kaggle's own 2015 graph when
+- Features: 2048 pool features of an Inception network (:mod:`monet.scoring.inception`): Kaggle's own 2015 graph when
   ``weights`` is the path of ``classify_image_graph_def.pb`` (figures on Kaggle's scale), else Keras's
   InceptionV3 (ImageNet weights: another network, not Kaggle's scale; ``none``: random, machinery only). Every
   output names the network.
@@ -112,7 +112,7 @@ def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str],
 
 def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True,
              task: str = "scoring") -> np.ndarray:
-    """Pool features of the images with ``net`` (:class:`monet.inception.FeatureNetwork`), batched; decoding
+    """Pool features of the images with ``net`` (:class:`monet.scoring.inception.FeatureNetwork`), batched; decoding
     (to 0-255 RGB at 256x256, the competition's size) overlaps the network (tf.data)."""
     import tensorflow as tf
     from tqdm import tqdm
@@ -150,7 +150,7 @@ def _content_key(names: list[str], read, weights: str) -> str:
 def cached_features(net_factory, names, read, weights: str, cache_dir: Path | None, batch_size: int = 32,
                     log=print) -> tuple[np.ndarray, bool]:
     """Features of a set of images, cached in ``cache_dir`` under a key made of the files' content and the
-    network (:func:`monet.inception.network_key`): a second evaluation against the same paintings with the same
+    network (:func:`monet.scoring.inception.network_key`): a second evaluation against the same paintings with the same
     network reuses them; a changed file or another network never does. Returns (features, from the cache)."""
     key = _content_key(names, read, weights)
     path = Path(cache_dir) / f"{key}.npz" if cache_dir else None

@@ -5,7 +5,7 @@ photo, style, optimizer state, schedule position and early-stopping state; the u
 photo gets the same result in a batch as alone. A slot whose image stopped is frozen, its image written at once,
 and the slot refilled with the next photo.
 
-The stage that paints a run's photos with it is :mod:`monet.style_transfer`; the losses are :mod:`monet.losses`.
+The stage that paints a run's photos with it is :mod:`monet.style.transfer`; the losses are :mod:`monet.models.losses`.
 """
 from __future__ import annotations
 

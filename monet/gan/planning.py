@@ -1,0 +1,136 @@
+"""The training session's time budget: what the run needs after training (measured), the plan of an
+``epochs: auto`` run made and re-made from the measured speed (the schedule following it without rising), whether
+the result is undertrained, and when training was predicted to end and ended."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from monet.core import budget
+from monet.gan.cyclegan import CycleGAN, packaged_generator, save_checkpoint
+from monet.gan.session import Run, State, Stop
+from monet.package import translator
+
+__all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "later_stages", "set_budget", "time_saves",
+           "reserve_after_training", "plan", "undertrained", "budget_figures"]
+
+PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
+REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
+REPLAN_CHANGE = 0.01  # and moved when it changes by more than this fraction
+
+
+def later_stages(run_dir: Path) -> list[str]:
+    """The stages of this run after training (from run.json; packaging when training runs on its own)."""
+    from monet.core.runs import read_run_json
+
+    stages = (read_run_json(run_dir).get("params") or {}).get("stages", ["cyclegan_train", "package_submission"])
+    return stages[stages.index("cyclegan_train") + 1:] if "cyclegan_train" in stages else stages
+
+
+def set_budget(run: Run, state: State) -> None:
+    """With a deadline: what the rest of the run needs after training (measured), and the first guess of what an
+    epoch end costs (one checkpoint write, measured)."""
+    if not run.deadline:
+        return
+    saves = time_saves(run, state.m)
+    state.reserve = reserve_after_training(run, state.m, saves)
+    state.clock = budget.StepClock(epoch_end_guess=saves["checkpoint"])
+    run.log(f"Time budget: {(run.deadline - time.time()) / 60:.1f} min left; after training the run needs about "
+            f"{state.reserve.describe()}.")
+
+
+def time_saves(run: Run, m: CycleGAN) -> dict:
+    """Seconds to write a checkpoint, save the packaged generator and load it again, measured in a scratch folder
+    beside the checkpoints (a U-Net's checkpoint with its optimizers is about 1.4 GB)."""
+    import keras
+
+    run.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=run.out / "checkpoints" if (run.out / "checkpoints").is_dir() else run.out,
+                                     prefix=".probe-") as tmp:
+        t0 = time.perf_counter()
+        save_checkpoint(m, Path(tmp) / "checkpoint", {"probe": True})
+        t1 = time.perf_counter()
+        packaged_generator(m).save(str(Path(tmp) / "generator.keras"))
+        t2 = time.perf_counter()
+        keras.saving.load_model(str(Path(tmp) / "generator.keras"), compile=False)
+        t3 = time.perf_counter()
+    return {"checkpoint": t1 - t0, "save": t2 - t1, "load": t3 - t2}
+
+
+def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve:
+    """Time kept after training: the final checkpoint and the generator's save; then, for the stages that follow
+    in this run, packaging measured on real photos (with the generator's load), checkpoint scoring, evaluation."""
+    cfg, later = run.cfg, later_stages(run.dir)
+    if "package_submission" not in later:
+        reserve = budget.Reserve(0.0, 0.0, 0, "no packaging in this run")
+    elif run.from_files:
+        reserve = translator.measure_packaging(m.gen_g, run.photos)
+        reserve.photos = len(run.photos)
+        reserve.add(saves["load"], "generator load")
+    else:  # TFRecords: no files to time the packaging path on; time the generator alone
+        reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 60.0, 0.05, len(run.photos), "estimated (TFRecords)")
+    reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
+    if cfg["score_checkpoints"]:  # each: load, translate and score score_photos photos
+        n = cfg["score_checkpoints"]
+        reserve.scoring = n * (15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * reserve.per_image * cfg["score_photos"]))
+        reserve.add(reserve.scoring, f"{n} checkpoint(s) to score")
+    if "evaluate" in later:
+        reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
+        reserve.per_image *= 2  # features of every image: about one more generator pass
+        reserve.how += ", x2 per image for evaluate"
+    return reserve
+
+
+def plan(run: Run, state: State, now: float, force: bool = False) -> None:
+    """epochs auto: (re)plan the total steps from the measured speed; the schedule follows without rising."""
+    if not run.auto or state.clock.measured < PLAN_AFTER_STEPS:
+        return
+    if not force and state.total is not None and now - state.last_plan_at < REPLAN_EVERY_S:
+        return
+    state.last_plan_at = now
+    per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()
+    headroom = per_end + 2 * per_step  # the budget check comes before a step: never plan the last one to the second
+    total = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds + headroom, state.g,
+                                       steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
+    if total <= state.g:  # no time for another step: the budget stops the run here, with its checkpoint
+        raise Stop
+    first = state.total is None
+    if not first and abs(total - state.total) <= max(1, REPLAN_CHANGE * (state.total - state.done)):
+        return
+    rate = state.lr.replan(state.g, total) if hasattr(state.lr, "replan") else run.cfg["learning_rate"]
+    ends = total // run.steps - state.g // run.steps
+    state.predicted_end = now + (total - state.g) * per_step + ends * per_end
+    state.plans.append({"at_step": state.g, "total": total, "seconds_per_step": round(per_step, 4),
+                        "seconds_per_epoch_end": round(per_end, 2), "rate": rate})
+    state.total = total
+    run.log(f"epochs auto: {per_step:.3f} s per step (wall time, measured), {per_end:.1f} s per epoch end; "
+            f"{'planned' if first else 're-planned'} {total:,} steps ({total / run.steps:.2f} epochs of "
+            f"{run.steps:,} steps), learning rate {rate:.3g} now")
+
+
+
+
+def undertrained(run: Run, state: State) -> str | None:
+    """Why the packaged generator is undertrained, or None."""
+    if state.total is None:
+        return (f"training stopped after {state.g:,} steps, before its speed was measured: no plan was made "
+                "(epochs auto)")
+    if state.g < state.total:
+        return f"the packaged generator trained {state.g:,} of {state.total:,} planned steps"
+    if run.auto and state.total < run.floor:
+        return (f"the time budget planned only {state.total:,} steps, fewer than one pass over the "
+                f"{len(run.photos):,} photos ({run.floor:,} steps at batch {run.batch}): raise time_budget_minutes")
+    return None
+
+
+def budget_figures(run: Run, state: State) -> dict:
+    """When training was predicted to end and when it did; ``budget_slack_s``: the seconds beyond the reserve
+    that were left when it ended (negative: it ran into the time the later stages needed)."""
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t)) if t else None  # noqa: E731
+    return {"deadline": stamp(run.deadline), "predicted_end_of_training": stamp(state.predicted_end),
+            "end_of_training": stamp(state.ended),
+            "budget_slack_s": round(run.deadline - state.ended - state.reserve.seconds, 1),
+            "plan_error_s": round(state.ended - state.predicted_end, 1) if state.predicted_end else None}
+
+
