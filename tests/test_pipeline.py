@@ -336,7 +336,8 @@ def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_fini
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["package_submission"]["status"] == "running"  # as the killed process left it
     scoring = lambda path: (progress.read(path) or {}).get("task", "").startswith("scoring")  # noqa: E731
-    _kill_when(cmd, run / "progress.json", rng.uniform(0, 3), when=scoring)  # packaging reruns first
+    # packaging reruns first; scoring ci.yaml's 16 images takes a second or two, so the kill comes soon after it starts
+    _kill_when(cmd, run / "progress.json", rng.uniform(0, 0.3), when=scoring)
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["evaluate"]["status"] == "running" and not (run / "metrics.json").exists()
     again = pipeline(*cmd[2:], outputs=outputs)

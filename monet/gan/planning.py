@@ -18,6 +18,7 @@ __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "later_stages"
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
 REPLAN_CHANGE = 0.01  # and moved when it changes by more than this fraction
+SCORING_SETUP_S = 30.0  # checkpoint scoring's first call: the scoring network, the paintings' features, a trace
 
 
 def later_stages(run_dir: Path) -> list[str]:
@@ -73,7 +74,8 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
     if cfg["score_checkpoints"]:  # each: load, translate and score score_photos photos
         n = cfg["score_checkpoints"]
-        reserve.scoring = n * (15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * reserve.per_image * cfg["score_photos"]))
+        reserve.scoring = SCORING_SETUP_S + n * (15.0 + budget.SAFETY * (saves["checkpoint"]
+                                                                      + 2 * reserve.per_image * cfg["score_photos"]))
         reserve.add(reserve.scoring, f"{n} checkpoint(s) to score")
     if "evaluate" in later:
         reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
