@@ -47,7 +47,7 @@ def main() -> None:
     from monet.core import params
     from monet.data import augment
     from monet.gan import cyclegan, schedules
-    from monet.models import losses
+    from monet.models import architecture, losses
 
     cfg = params.defaults()["cyclegan"]
     cfg.update(gen_filters=args.filters, gen_res_blocks=args.res_blocks, disc_blocks=3, disc_filters=8, disc_kernel=2,
@@ -59,12 +59,12 @@ def main() -> None:
 
     def fresh():
         keras.utils.set_random_seed(0)
-        return cyclegan.CycleGAN(cyclegan.model_args(cfg), 2e-4)
+        return cyclegan.CycleGAN(architecture.model_args(cfg), 2e-4)
 
     def our_variant(lr=2e-4, dataset=ds, **step_options):
         """A function that runs ``steps`` steps of our train step over ``dataset`` and returns the seconds."""
         keras.utils.set_random_seed(0)
-        m = cyclegan.CycleGAN(cyclegan.model_args(cfg), lr, ema=step_options.pop("ema", 0.0))
+        m = cyclegan.CycleGAN(architecture.model_args(cfg), lr, ema=step_options.pop("ema", 0.0))
         step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5, jit_compile=args.xla, **step_options)
         counter = iter(range(10 ** 9))
 

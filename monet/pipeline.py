@@ -70,11 +70,8 @@ def describe(params: dict, plan, run_dir: Path) -> str:
         from monet.models import architecture as A  # no Keras: the plan answers at once
 
         c = params["cyclegan"]
-        gen = A.generator_args(c["generator"], c["gen_filters"], c["gen_down_blocks"], c["gen_res_blocks"],
-                               depth=c["unet_depth"], dropout=c["unet_dropout"])
-        disc = A.discriminator_args(c["disc_blocks"], c["disc_filters"], c["disc_kernel"], c["disc_strides"],
-                                    c["disc_activation"], c["disc_norm"], c["disc_out_kernel"], c["disc_out_stride"],
-                                    c["disc_out_padding"])
+        args = A.model_args(c)
+        gen, disc = args["generator"], args["discriminator"]
         rf = A.receptive_field(A.discriminator_layers(**disc))
         epochs = "epochs auto (as many steps as the time budget allows)" if c["epochs"] == "auto" \
             else f"{c['epochs']} epochs"

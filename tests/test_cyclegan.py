@@ -9,7 +9,7 @@ import pytest
 
 from monet.core import environment
 from monet.gan import cyclegan, training
-from monet.models import networks
+from monet.models import architecture, networks
 from monet.package import images_zip, translator
 
 from tests.conftest import tiny_cyclegan
@@ -19,7 +19,7 @@ against_straight = pytest.mark.xdist_group("straight_run")  # see conftest.strai
 
 def test_train_step_updates_all_models_and_returns_finite_losses():
     environment.seed_everything(0)
-    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    m = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), 2e-4)
     before = {k: [w.copy() for w in model.get_weights()] for k, model in m.models.items()}
     step = cyclegan.make_train_step(m, "lsgan", 10.0, 0.5)
     rng = np.random.default_rng(0)
@@ -32,14 +32,14 @@ def test_train_step_updates_all_models_and_returns_finite_losses():
 
 
 def test_bce_step_runs():
-    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    m = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), 2e-4)
     out = cyclegan.make_train_step(m, "bce")(np.zeros((1, 16, 16, 3), "float32"), np.ones((1, 16, 16, 3), "float32"))
     assert np.isfinite(float(out["disc_y_loss"]))
 
 
 def test_checkpoint_carries_args_weights_and_optimizer_state(tmp_path):
     cfg = tiny_cyclegan(disc_strides=[2, 1], gen_res_blocks=2)
-    m = cyclegan.CycleGAN(cyclegan.model_args(cfg), 1e-3)
+    m = cyclegan.CycleGAN(architecture.model_args(cfg), 1e-3)
     cyclegan.make_train_step(m)(np.zeros((1, 16, 16, 3), "float32"), np.ones((1, 16, 16, 3), "float32"))
     folder = cyclegan.save_checkpoint(m, tmp_path / "epoch_0001", {"epoch": 1})
     meta = json.loads((folder / "checkpoint.json").read_text())
@@ -240,7 +240,7 @@ def test_a_checkpoint_resumes_under_another_precision_policy(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         environment.seed_everything(3)
-        half = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, loss_scale=True)
+        half = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), 2e-4, loss_scale=True)
         step = cyclegan.make_train_step(half)
         for k in range(6):  # enough for some updates to be applied after the loss scale has come down
             step(x, x, tf.constant(k, tf.int64))

@@ -110,7 +110,7 @@ def test_the_train_step_augments_real_and_fake_alike_before_every_discriminator(
 
     monkeypatch.setattr(augment, "diff_augment", blank)
     environment.seed_everything(0)
-    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4)
+    m = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), 2e-4)
     zeros = np.zeros((1, 32, 32, 3), "float32")
     expected = {}
     for d in ("x", "y"):
@@ -187,7 +187,7 @@ def test_linear_decay_schedule_values_and_resume():
     s.set_total_steps(200)  # a fixed plan: a pure function of the step
     assert at(120) == pytest.approx(1e-3) and at(160) == pytest.approx(0.5e-3)
     # The optimizers read the rate at the global step the train step sets, not at their own counters.
-    m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), schedules.HoldThenLinearDecay(1e-3, 100, 0.6))
+    m = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), schedules.HoldThenLinearDecay(1e-3, 100, 0.6))
     m.learning_rate.step.assign(80)
     assert all(float(opt.learning_rate) == pytest.approx(0.5e-3) for opt in m.optimizers.values())
     assert schedules.learning_rate("constant", 2e-4, 10) == 2e-4
@@ -236,7 +236,7 @@ def test_the_rate_follows_the_global_step_when_float16_skips_steps():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         lr = schedules.HoldThenLinearDecay(1e-3, total_steps=4, decay_from=0.5)
-        m = cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), lr, loss_scale=True)
+        m = cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), lr, loss_scale=True)
         step = cyclegan.make_train_step(m)
         x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
         rates = [float(step(x, x, tf.constant(k, tf.int64))["lr"]) for k in range(4)]
@@ -313,7 +313,7 @@ def test_pool_needs_one_replica(monkeypatch):
             return tf.distribute.get_strategy().scope()
 
     with pytest.raises(ValueError, match="pool_size needs one replica"):
-        cyclegan.CycleGAN(cyclegan.model_args(tiny_cyclegan()), 2e-4, strategy=Two(), pool_size=2)
+        cyclegan.CycleGAN(architecture.model_args(tiny_cyclegan()), 2e-4, strategy=Two(), pool_size=2)
 
 
 def test_the_planner_counts_epoch_ends_and_follows_the_machine():

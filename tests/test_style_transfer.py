@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from monet.core import params
-from monet.package import images_zip
 from monet.core.weights import WeightsError
+from monet.package import images_zip
 from monet.style import painter as P, transfer as st
 
 

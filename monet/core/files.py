@@ -8,13 +8,15 @@ leaves the target as it was.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_text", "write_bytes", "write_json", "PARTIAL"]
+__all__ = ["atomic_path", "write_text", "write_bytes", "write_json", "write_csv", "move_aside", "PARTIAL"]
 
 PARTIAL = ".partial"
 
@@ -65,3 +67,21 @@ def write_text(target: str | Path, text: str) -> Path:
 def write_json(target: str | Path, obj: Any, indent: int | None = 1) -> Path:
     """Write ``obj`` as JSON to ``target`` atomically (values JSON cannot hold are written as strings)."""
     return write_text(target, json.dumps(obj, indent=indent, default=str))
+
+
+def write_csv(target: str | Path, rows: list[dict], fieldnames: list[str]) -> Path:
+    """Write ``rows`` as a CSV with ``fieldnames`` (a missing value left empty) to ``target`` atomically."""
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fieldnames, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(target)
+
+
+def move_aside(folder: str | Path) -> Path:
+    """Rename ``folder`` to ``<name>.<YYYYmmdd-HHMMSS>`` beside it (work made with other params is kept, never
+    deleted); returns the new path."""
+    folder = Path(folder)
+    kept = folder.with_name(f"{folder.name}.{time.strftime('%Y%m%d-%H%M%S')}")
+    folder.rename(kept)
+    return kept

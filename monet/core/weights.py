@@ -92,13 +92,14 @@ def check_weights(params: dict, online=can_download) -> list[str]:
             continue
         if value == "imagenet":
             keras_file = KERAS_FILES["vgg" if key.startswith("nst") else "inception"]
+            attach = keras_file if key == "nst.vgg_weights" else filename
             if keras_cache(keras_file).is_file():
                 continue
             asked = online() if asked is None else asked
             if not asked:
                 problems.append(
                     f"{key} is 'imagenet', which Keras downloads at run time, and this machine is offline (Kaggle's "
-                    f"submission runs are). Attach a data set that holds {filename if key != 'nst.vgg_weights' else keras_file} "
+                    f"submission runs are). Attach a data set that holds {attach} "
                     f"(on Kaggle: kaggle.dataset_sources) and set {key} to its path, or 'none' for random weights "
                     "(figures of the machinery only).")
         elif not Path(value).expanduser().is_file():

@@ -21,7 +21,7 @@ from monet.data import augment
 from monet.gan.image_pool import ImagePool
 from monet.models import architecture, losses, networks
 
-__all__ = ["CycleGAN", "model_args", "cyclegan_losses", "STEP_KEYS", "make_train_step", "save_checkpoint",
+__all__ = ["CycleGAN", "cyclegan_losses", "STEP_KEYS", "make_train_step", "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
            "checkpoint_name", "packaged_generator", "LOSS_KEYS"]
 
@@ -33,20 +33,6 @@ MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 LOSS_SCALE = "loss_scale"
 RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
                   "score_checkpoints", "score_photos", "score_weights")
-
-
-def model_args(cfg: dict) -> dict:
-    """The factory arguments of the four models, from the ``cyclegan`` params section."""
-    return {
-        "generator": architecture.generator_args(
-            cfg["generator"], cfg["gen_filters"], cfg["gen_down_blocks"], cfg["gen_res_blocks"],
-            depth=cfg["unet_depth"], dropout=cfg["unet_dropout"]),
-        "discriminator": architecture.discriminator_args(
-            blocks=cfg["disc_blocks"], filters=cfg["disc_filters"], kernel=cfg["disc_kernel"],
-            strides=cfg["disc_strides"], activation=cfg["disc_activation"], norm=cfg["disc_norm"],
-            out_kernel=cfg["disc_out_kernel"], out_stride=cfg["disc_out_stride"],
-            out_padding=cfg["disc_out_padding"]),
-    }
 
 
 class CycleGAN:

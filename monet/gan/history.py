@@ -26,10 +26,7 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
-    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["epoch", "step", "global_step", *STEP_KEYS], restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    files.write_csv(path, rows, ["epoch", "step", "global_step", *STEP_KEYS])
 
 
 def sample_photos(run: Run):

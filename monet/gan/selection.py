@@ -9,7 +9,6 @@ as ``cyclegan/generator.keras``. Every score goes to ``cyclegan/checkpoint_score
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -74,10 +73,7 @@ def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, score
     with files.atomic_path(out / "generator.keras", ".keras") as tmp:
         generator.save(str(tmp))
     rows.sort(key=lambda r: r["global_step"])
-    with files.atomic_path(out / "checkpoint_scores.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SCORE_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    files.write_csv(out / "checkpoint_scores.csv", rows, SCORE_FIELDS)
     plots.checkpoint_scores(rows, best["checkpoint"], out / "checkpoint_scores.png", network)
     note = (f"packaged {best['checkpoint']}: the lowest local MiFID ({best['mifid']:.3f}) of {len(rows)} scored "
             f"checkpoint(s)" + (f"; {len(skipped)} skipped for the time budget" if skipped else ""))

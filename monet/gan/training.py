@@ -9,9 +9,10 @@ write ``summary.json``. It also writes ``cyclegan/history.csv`` (losses and the 
 
 ``epochs: auto``: after 5 measured steps the run plans its total steps so that training, with one checkpoint per
 epoch, ends when the time left is what the stages after it need (:func:`monet.core.budget.plan_training_steps`), and
-re-plans every :data:`monet.gan.planning.REPLAN_EVERY_S` seconds as the measured speed changes; the learning-rate schedule follows
-the plan without ever rising (:mod:`monet.gan.schedules`). A plan shorter than one pass over the photos, or a stop
-before the speed was measured, is flagged undertrained.
+re-plans every :data:`monet.gan.planning.REPLAN_EVERY_S` seconds as the measured speed changes; the learning-rate
+schedule follows the plan without ever rising (:mod:`monet.gan.schedules`). A plan shorter than one pass over the
+photos, or a stop before the speed was measured, is flagged undertrained. The session's context and state are
+:mod:`monet.gan.session`, its budget :mod:`monet.gan.planning`, its record :mod:`monet.gan.history`.
 """
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ from monet.core.params import fingerprint
 from monet.data import fetch as data, tfdata as datasets
 from monet.gan import distribute, schedules
 from monet.gan.cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint,
-                                list_checkpoints, load_checkpoint, make_train_step, model_args, packaged_generator,
+                                list_checkpoints, load_checkpoint, make_train_step, packaged_generator,
                                 prune_checkpoints, remove_unfinished, save_checkpoint)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import budget_figures, plan, set_budget, undertrained
 from monet.gan.session import Run, State, Stop
+from monet.models.architecture import model_args
 
 __all__ = ["train"]
 
@@ -128,10 +130,8 @@ def _resume_or_build(run: Run) -> State:
         if cfg["resume"] and meta.get("fingerprint") == run.fp:
             m, meta = load_checkpoint(last, lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
             return _resumed(run, m, lr, meta, last, planned)
-        kept = run.out.with_name(f"cyclegan.{time.strftime('%Y%m%d-%H%M%S')}")
         why = "resume is off" if not cfg["resume"] else "its training params or data differ"
-        log(f"Existing checkpoints in {run.out} are not resumed ({why}); moved to {kept}.")
-        run.out.rename(kept)
+        log(f"Existing checkpoints in {run.out} are not resumed ({why}); moved to {files.move_aside(run.out)}.")
     m = CycleGAN(model_args(cfg), lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
     run.out.mkdir(parents=True, exist_ok=True)
     return State(m, lr, 0, None, planned)

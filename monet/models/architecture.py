@@ -12,7 +12,7 @@ Generators (``kind``):
 """
 from __future__ import annotations
 
-__all__ = ["GENERATORS", "generator_args", "unet_filters", "discriminator_args", "discriminator_layers",
+__all__ = ["model_args", "GENERATORS", "generator_args", "unet_filters", "discriminator_args", "discriminator_layers",
            "receptive_field", "generator_parameters"]
 
 GENERATORS = ("resnet", "unet")
@@ -92,3 +92,17 @@ def receptive_field(convs: list[tuple[int, int]]) -> int:
     for kernel, stride in reversed(convs):
         r = (r - 1) * stride + kernel
     return r
+
+
+def model_args(cfg: dict) -> dict:
+    """The factory arguments of the four models, from the ``cyclegan`` params section."""
+    return {
+        "generator": generator_args(
+            cfg["generator"], cfg["gen_filters"], cfg["gen_down_blocks"], cfg["gen_res_blocks"],
+            depth=cfg["unet_depth"], dropout=cfg["unet_dropout"]),
+        "discriminator": discriminator_args(
+            blocks=cfg["disc_blocks"], filters=cfg["disc_filters"], kernel=cfg["disc_kernel"],
+            strides=cfg["disc_strides"], activation=cfg["disc_activation"], norm=cfg["disc_norm"],
+            out_kernel=cfg["disc_out_kernel"], out_stride=cfg["disc_out_stride"],
+            out_padding=cfg["disc_out_padding"]),
+    }

@@ -29,6 +29,7 @@ from monet.style.painter import BatchPainter, feature_extractor, load_image, loa
 
 __all__ = ["NOT_REAL", "pair_styles", "paint_photos", "paint_user_images"]
 
+PLAN_AFTER_STEPS = 4  # max_iterations auto: planned from the wall time of the steps after the first (it traces)
 NOT_REAL = ("vgg_weights is 'none': VGG19 has random weights, so these images are NOT a real style transfer "
             "(a demo and test of the machinery only)")
 
@@ -68,10 +69,7 @@ def _read_results(path: Path) -> dict[str, dict]:
 
 def _rewrite_results(path: Path, rows: list[dict]) -> None:
     """Write ``rows`` as ``nst/results.csv`` atomically (after a killed run: only its complete rows)."""
-    with files.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    files.write_csv(path, rows, RESULT_FIELDS)
 
 
 def _save_jpeg(array: np.ndarray, path: Path, quality: int = 95) -> None:
@@ -136,7 +134,8 @@ class _Painting:
         # The package stage only zips finished JPEGs (about 1 ms each, and as much to check them).
         self.reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 30.0, 0.002, len(manifest["photo"]),
                                       "zipping JPEGs")
-        self.stopped_early, self.share, self.step_times, self.short = None, None, [], []
+        self.stopped_early, self.share, self.short = None, None, []
+        self.clock = budget.StepClock()  # wall time between steps, the first (its trace) not counted
         self.queue, self.slots = deque(self.todo), []
         self.bar = tqdm(total=len(self.todo), desc="painting", unit="img", mininterval=10, ascii=True)
         self.live = progress.Progress("painting", len(self.todo), "images", deadline=self.deadline)
@@ -149,9 +148,8 @@ class _Painting:
                          | {"seed": seed})
         config_path = out / "config.json"
         if config_path.is_file() and json.loads(config_path.read_text()).get("fingerprint") != fp:
-            kept = out.with_name(f"nst.{time.strftime('%Y%m%d-%H%M%S')}")
+            kept = files.move_aside(out)
             self.log(f"{out} was painted with other params; moved to {kept}")
-            out.rename(kept)
         (out / "images").mkdir(parents=True, exist_ok=True)
         files.write_json(config_path, {"fingerprint": fp, "params": cfg, "seed": seed})
 
@@ -168,10 +166,9 @@ class _Painting:
                                       "run the same command again to go on")
                 self.log("STOPPED EARLY: " + self.stopped_early)
                 return
-            t_step = time.perf_counter()
             out_step = painter.step()
-            self.step_times.append(time.perf_counter() - t_step)
-            if self.auto and self.share is None and len(self.step_times) == 5:  # the first step traces
+            self.clock.step()
+            if self.auto and self.share is None and self.clock.measured == PLAN_AFTER_STEPS:
                 self._plan(painter)
             self._harvest(painter, out_step, writer, fh)
 
@@ -189,7 +186,7 @@ class _Painting:
     def _share_for(self, name: str) -> int:
         """This photo's share of the time left; fewer than min_iterations is counted and said, once, loudly."""
         waiting = len(self.queue) + 1 + sum(j is not None for j in self.slots)
-        share = max(1, budget.nst_iterations_per_photo(self.deadline - time.time(), float(np.median(self.step_times[1:])),
+        share = max(1, budget.nst_iterations_per_photo(self.deadline - time.time(), self.clock.seconds_per_step(),
                                                        len(self.slots), waiting, self.reserve.seconds))
         if share < self.cfg["min_iterations"]:  # the budget ran short of the first plan
             if not self.short:
@@ -201,7 +198,7 @@ class _Painting:
 
     def _plan(self, painter: BatchPainter) -> None:
         """max_iterations auto: each photo's share of the budget, from the measured speed (an error below the floor)."""
-        per_step = float(np.median(self.step_times[1:]))
+        per_step = self.clock.seconds_per_step()
         waiting = len(self.queue) + sum(j is not None for j in self.slots)
         self.share = budget.nst_iterations_per_photo(self.deadline - time.time(), per_step, painter.slots, waiting,
                                                      self.reserve.seconds)
