@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Packaging throughput: (a) the bare batched generator forward pass, (b) our packaging path
-(monet.translator.translate_to_zip: tf.data decoding, one compiled batched call, JPEG encoding in threads,
+(monet.package.translator.translate_to_zip: tf.data decoding, one compiled batched call, JPEG encoding in threads,
 streamed into the zip), (c) the public tutorial's way (model called on one image at a time, each JPEG saved to
 disk with Pillow, then the folder zipped). Same photos, same generator weights, one run.
 

@@ -72,7 +72,7 @@ def main() -> None:
             t0 = time.perf_counter()
             for real_x, real_y in dataset.take(steps):
                 out = step(real_x, real_y, tf.constant(next(counter), tf.int64))
-                float(out["gen_g_loss"])  # as train() does: the losses are read every step
+                float(out["gen_g_loss"])  # a host read every step, as train() reads the step's outputs
             return time.perf_counter() - t0
 
         return run

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from monet.core import budget, environment, params as P, progress, runs, weights
+from monet.core.schema import STAGES, Stage
 from monet.data.fetch import DataError, check_layout, resolve_data_dir
 from monet.kaggle import download as kaggle_download
 
@@ -42,13 +43,13 @@ def resolve_params(params: dict) -> dict:
     return params
 
 
-def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[P.Stage, str, bool]]:
+def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[Stage, str, bool]]:
     """(stage, fingerprint, skip) for each stage of this run. A fingerprint covers the stage's params and
     its upstream stages' fingerprints, so a changed stage reruns everything after it; so does a stage that runs
     again for any other reason (its training resumed after a budget stop, say)."""
     done = record.get("stages", {})
     upstream, plan, rerun = "", [], False
-    for stage in P.STAGES:
+    for stage in STAGES:
         if stage.name not in params["stages"]:
             if done.get(stage.name, {}).get("status") == "done":
                 upstream = done[stage.name]["fingerprint"]
@@ -151,7 +152,7 @@ class CtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
+def run_stage(stage: Stage, parameters: dict, run_dir: Path, kernel: str, log_output: bool) -> None:
     """Execute one stage's notebook while its progress file is shown (as plain lines with ``log_output``, whose
     raw stream would tear an updating line)."""
     import papermill as pm
@@ -164,7 +165,7 @@ def run_stage(stage: P.Stage, parameters: dict, run_dir: Path, kernel: str, log_
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up warnings
 
 
-def failure_message(stage: P.Stage, exc: Exception, out_nb: Path, html: Path) -> str:
+def failure_message(stage: Stage, exc: Exception, out_nb: Path, html: Path) -> str:
     import papermill as pm
 
     if isinstance(exc, pm.PapermillExecutionError):
@@ -278,7 +279,7 @@ def _run_stages(args, params: dict, plan, run_dir: Path, record: dict, users_one
     return 0
 
 
-def _stage_environment(args, params: dict, stage: P.Stage, run_dir: Path, users_onednn: str | None) -> Path:
+def _stage_environment(args, params: dict, stage: Stage, run_dir: Path, users_onednn: str | None) -> Path:
     """The environment a stage's kernel starts with: oneDNN off only where gradients are summed (training,
     painting: forward passes keep its speed), TensorFlow's verbosity, the progress file, and the file that keeps
     what TensorFlow says if the kernel dies while loading it (returned)."""
@@ -294,7 +295,7 @@ def _stage_environment(args, params: dict, stage: P.Stage, run_dir: Path, users_
     return load_log
 
 
-def _run_one(args, params: dict, stage: P.Stage, fp: str, run_dir: Path, record: dict, users_onednn: str | None,
+def _run_one(args, params: dict, stage: Stage, fp: str, run_dir: Path, record: dict, users_onednn: str | None,
              ctrl_c: CtrlC) -> tuple[dict, str]:
     """Run one stage's notebook and record it (status, seconds, error, report); returns its entry and the run's
     status after it ('done', 'failed' or 'interrupted')."""
@@ -334,7 +335,7 @@ def _run_one(args, params: dict, stage: P.Stage, fp: str, run_dir: Path, record:
     return entry, status
 
 
-def _render(stage: P.Stage, out_nb: Path, html: Path) -> None:
+def _render(stage: Stage, out_nb: Path, html: Path) -> None:
     """The stage's HTML report (a convenience: a failure to render keeps the real error)."""
     if not out_nb.is_file():
         return

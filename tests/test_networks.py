@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from monet.models import networks as N
+from monet.models import architecture as A, networks as N
 
 REPORT_BEST = dict(blocks=3, filters=8, kernel=2, strides=2, activation="relu")
 REPORT_EXP2 = dict(blocks=4, filters=64, kernel=2, strides=2, activation="relu")
@@ -13,13 +13,13 @@ CLASSIC = dict(blocks=4, filters=64, kernel=4, strides=[2, 2, 2, 1], activation=
 @pytest.mark.parametrize("config,expected", [(REPORT_BEST, 32), (REPORT_EXP2, 64), (CLASSIC, 70)],
                          ids=["report-best", "report-exp2", "classic-patchgan"])
 def test_receptive_field(config, expected):
-    assert N.receptive_field(N.discriminator_layers(**config)) == expected
+    assert A.receptive_field(A.discriminator_layers(**config)) == expected
 
 
 def test_receptive_field_by_hand():
-    assert N.receptive_field([(3, 1)]) == 3
-    assert N.receptive_field([(3, 1), (3, 1)]) == 5
-    assert N.receptive_field([(2, 2), (2, 2)]) == 4
+    assert A.receptive_field([(3, 1)]) == 3
+    assert A.receptive_field([(3, 1), (3, 1)]) == 5
+    assert A.receptive_field([(2, 2), (2, 2)]) == 4
 
 
 @pytest.mark.parametrize("config,size,out", [(REPORT_BEST, 256, 29), (REPORT_EXP2, 256, 13), (CLASSIC, 256, 29),

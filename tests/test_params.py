@@ -5,7 +5,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from monet.core import params as P
+from monet.core import params as P, schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,7 +109,7 @@ def test_missing_file_and_non_mapping(tmp_path):
         P.load_params(write(tmp_path, "- a\n- b\n"))
 
 
-@pytest.mark.parametrize("stage", P.STAGES, ids=lambda s: s.name)
+@pytest.mark.parametrize("stage", schema.STAGES, ids=lambda s: s.name)
 def test_notebook_parameters_match_the_schema(stage):
     """Each notebook declares run_dir plus exactly its stage's keys, with defaults the schema accepts."""
     nb = REPO / "notebooks" / stage.notebook
@@ -151,13 +151,13 @@ def test_notebook_config_rejects_bad_hand_edits():
 
 
 def test_the_parameter_reference_documents_the_current_schema():
-    assert P.describe_schema() in (REPO / "docs" / "parameters.md").read_text()
+    assert schema.describe_schema() in (REPO / "docs" / "parameters.md").read_text()
 
 
 def test_vgg19_layer_list_matches_keras_and_bad_names_fail_early(tmp_path):
-    from monet.style import transfer as style_transfer
+    from monet.style import painter
 
-    assert list(P.VGG19_LAYERS) == style_transfer.vgg19_layer_names()
+    assert list(schema.VGG19_LAYERS) == painter.vgg19_layer_names()
     with pytest.raises(P.ParamsError, match=r"nst.style_layers': unknown VGG19 layer\(s\) block6_conv1; valid "
                                             r"layers: block1_conv1, block1_conv2, block1_pool"):
         P.load_params(write(tmp_path, "nst:\n  style_layers: [block1_conv1, block6_conv1]\n"))

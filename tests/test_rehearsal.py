@@ -2,8 +2,8 @@
 with no internet and no credentials, under a GPU's precision policy (mixed_float16, forced on this CPU: TensorFlow
 has float16 kernels for the CPU, so the loss-scale optimizer runs for real), ``epochs: auto`` planned from a
 budget of minutes, checkpoint scoring on a stand-in of Kaggle's graph; the host freezes late in the run (as a busy
-Kaggle host may), the budget stops training mid-decay, and a second session (the same notebook, more budget)
-continues from that checkpoint and finishes the plan."""
+Kaggle host may), the budget stops training mid-decay, and a second session (the same notebook, a new budget)
+continues from that checkpoint with a new budget and finishes the plan."""
 import csv
 import json
 import os
@@ -140,7 +140,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     assert 0 < stopped_rate < 2e-4  # in the decay, not at its end
 
     # Session 2: the same notebook with more budget continues from the stop and finishes one schedule.
-    second_nb = session(3, "second")
+    second_nb = session(4, "second")
     record = json.loads((run / "run.json").read_text())
     summary = json.loads((run / "cyclegan" / "summary.json").read_text())
     assert record["stages"]["cyclegan_train"]["status"] == "done" and record["status"] == "done", \

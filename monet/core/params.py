@@ -17,12 +17,10 @@ from typing import Any
 
 import yaml
 
-from monet.core.schema import SCHEMA, SECTIONS, STAGE_NAMES, STAGES, TOP, VGG19_LAYERS, Key, Stage, describe_schema
+from monet.core.schema import SCHEMA, SECTIONS, STAGE_NAMES, STAGES, TOP, VGG19_LAYERS, Key, Stage
 
-__all__ = [
-    "Key", "Stage", "STAGES", "SCHEMA", "ParamsError", "load_params", "validate", "apply_overrides",
-    "defaults", "stage_parameters", "fingerprint", "describe_schema",
-]
+__all__ = ["ParamsError", "load_params", "validate", "apply_overrides", "defaults", "stage_parameters",
+           "fingerprint", "notebook_config"]
 
 
 class ParamsError(ValueError):

@@ -66,14 +66,12 @@ def keras_cache(filename: str) -> Path:
 
 
 def can_download() -> bool:
-    """Whether Keras's weights host answers (a connection, 3 s at most); False on Kaggle, whose submission runs
-    are offline, and with ``MONET_OFFLINE=1``."""
+    """Whether Keras's weights host answers (a connection, 3 s at most: a Kaggle submission run, which is offline,
+    does not; an interactive Kaggle session with internet on does); False with ``MONET_OFFLINE=1``."""
     import os
     import socket
 
-    from monet.core.environment import detect
-
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0") or detect() == "kaggle":
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         return False
     try:
         socket.create_connection(DOWNLOAD_HOST, timeout=3).close()

@@ -9,7 +9,7 @@ import numpy as np
 
 from monet.data.fetch import IMAGE_SIZE
 
-__all__ = ["IMAGE_SIZE", "decode_image", "read_tfrecord_images", "epoch_order", "domain_window", "paired_epoch",
+__all__ = ["decode_image", "read_tfrecord_images", "epoch_order", "domain_window", "paired_epoch",
            "photo_batches"]
 
 def decode_image(data, size: int = IMAGE_SIZE):

@@ -1,6 +1,7 @@
 """The CycleGAN method: strategies and precision (``distribute``), learning-rate schedules (``schedules``), the image
 pool (``image_pool``), the four models, their train step and checkpoints (``cyclegan``), the training stage with its
-budget planning (``training``), and choosing the checkpoint to package (``selection``).
+session (``session``: its context and state), its budget and plans (``planning``), its record (``history``), and
+choosing the checkpoint to package (``selection``).
 
 May import: ``monet.core``, ``monet.data``, ``monet.models``, ``monet.scoring``, ``monet.package``.
 """

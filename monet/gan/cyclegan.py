@@ -155,6 +155,16 @@ def cyclegan_losses(m: CycleGAN, real_x, real_y, key, T, adversarial: str, lambd
     }
 
 
+def step_keys(m: CycleGAN, seed: int, step):
+    """``key(salt)``: one independent stream of stateless draws per use (salt), replica and global step."""
+    import tensorflow as tf
+
+    replicas = m.strategy.num_replicas_in_sync
+    replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64) if replicas > 1 else 0
+    base = augment.sub_key(tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)]), replica)
+    return lambda salt: augment.sub_key(base, salt)
+
+
 def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float = 10.0,
                     lambda_identity: float = 0.5, jit_compile: bool = False, diffaugment=(),
                     label_smoothing: float = 0.0, seed: int = 0):
@@ -173,8 +183,7 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     import keras
     import tensorflow as tf
 
-    replicas = m.strategy.num_replicas_in_sync
-    policy = tuple(diffaugment)
+    replicas, policy = m.strategy.num_replicas_in_sync, tuple(diffaugment)
     schedule = m.learning_rate if hasattr(m.learning_rate, "replan") else None  # read at the global step
 
     def per_replica(loss):
@@ -185,11 +194,7 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
         return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
 
     def replica_step(real_x, real_y, step=0):
-        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64) if replicas > 1 else 0
-        base = augment.sub_key(tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)]), replica)
-
-        def key(salt):  # one independent stream of draws per use, replica and step
-            return augment.sub_key(base, salt)
+        key = step_keys(m, seed, step) if policy or m.pools else None  # no key arithmetic when nothing draws
 
         def T(images, salt):  # DiffAugment (the identity when off)
             return augment.diff_augment(images, policy, key(salt)) if policy else images

@@ -46,9 +46,8 @@ def time_saves(run: Run, m: CycleGAN) -> dict:
     beside the checkpoints (a U-Net's checkpoint with its optimizers is about 1.4 GB)."""
     import keras
 
-    run.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=run.out / "checkpoints" if (run.out / "checkpoints").is_dir() else run.out,
-                                     prefix=".probe-") as tmp:
+    (run.out / "checkpoints").mkdir(parents=True, exist_ok=True)  # where a killed run's .probe-* is cleaned up
+    with tempfile.TemporaryDirectory(dir=run.out / "checkpoints", prefix=".probe-") as tmp:
         t0 = time.perf_counter()
         save_checkpoint(m, Path(tmp) / "checkpoint", {"probe": True})
         t1 = time.perf_counter()
@@ -88,11 +87,15 @@ def plan(run: Run, state: State, now: float, force: bool = False) -> None:
     """epochs auto: (re)plan the total steps from the measured speed; the schedule follows without rising."""
     if not run.auto or state.clock.measured < PLAN_AFTER_STEPS:
         return
-    if not force and state.total is not None and now - state.last_plan_at < REPLAN_EVERY_S:
+    # Every 30 s; in the plan's last minute every 5 s, where a slower machine has least time to be caught up with.
+    ending = state.predicted_end is not None and state.predicted_end - now < 2 * REPLAN_EVERY_S
+    if not force and state.total is not None and now - state.last_plan_at < (5.0 if ending else REPLAN_EVERY_S):
         return
     state.last_plan_at = now
     per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()
-    headroom = per_end + 2 * per_step  # the budget check comes before a step: never plan the last one to the second
+    # The budget check comes before a step: never plan the end to the second; an epoch end (checkpoint, samples,
+    # plots) can take longer than the slowest one seen, so two of them, and a few steps, are kept in hand.
+    headroom = 2 * per_end + 3 * per_step
     total = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds + headroom, state.g,
                                        steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
     if total <= state.g:  # no time for another step: the budget stops the run here, with its checkpoint

@@ -93,7 +93,7 @@ class HoldThenLinearDecay:
         at ``step`` to 0 at ``total_steps``. Returns the rate at ``step`` after the change."""
         state = self.state()
         now = self.rate_at(step)
-        holding = state["total"] is None or step < state["decay_start"]
+        holding = state["total"] is None or step < state["decay_start"]  # (decay_start None with total None)
         if holding and step < self.decay_from * total_steps:
             self.set_total_steps(total_steps)
         else:
@@ -112,15 +112,15 @@ class HoldThenLinearDecay:
         import keras
 
         value = lambda name: float(keras.ops.convert_to_numpy(self._var(name)))  # noqa: E731
-        total = value("total")
-        return {"total": None if total == UNPLANNED else total, "decay_start": value("start"),
+        total, start = value("total"), value("start")
+        return {"total": None if total == UNPLANNED else total, "decay_start": None if start == UNPLANNED else start,
                 "decay_rate": value("rate")}
 
     def restore(self, state: dict | None) -> None:
         """Take the state a checkpoint saved (None: keep the current one)."""
         if state:
-            total = UNPLANNED if state["total"] is None else state["total"]
-            self._assign(float(total), float(state["decay_start"]), float(state["decay_rate"]))
+            unplanned = lambda v: UNPLANNED if v is None else float(v)  # noqa: E731 - JSON has no infinity
+            self._assign(unplanned(state["total"]), unplanned(state["decay_start"]), float(state["decay_rate"]))
 
     def rate_at(self, step: float) -> float:
         s = self.state()

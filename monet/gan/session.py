@@ -31,6 +31,7 @@ class Run:
     deadline: float | None
     fp: str
     log: object
+    earlier_fp: str = ""  # what checkpoints written before this version's fingerprint carry
 
     @property
     def auto(self) -> bool:

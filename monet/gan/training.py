@@ -87,11 +87,14 @@ def _prepare(run_dir: Path, cfg: dict, seed: int, deterministic: bool, log) -> R
                          "(Kaggle sets 270 by default) or a number of epochs")
     # Not in the fingerprint: what may change between sessions (RESUMABLE_KEYS), the batch param (its value, the
     # global batch, is), and the precision policy (weights are float32 under every policy; see load_checkpoint).
-    fp = fingerprint({"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS + ("batch_size", "mixed_precision")},
-                      "global_batch": batch, "seed": seed, "deterministic": deterministic,
-                      "data": fingerprint((run_dir / "data" / "manifest.csv").read_text())})
+    what = {"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS + ("batch_size", "mixed_precision")},
+            "global_batch": batch, "seed": seed, "deterministic": deterministic,
+            "data": fingerprint((run_dir / "data" / "manifest.csv").read_text())}
+    fp = fingerprint(what)
+    # Checkpoints written before the policy left the fingerprint (same policy) still resume.
+    earlier = fingerprint({**what, "precision": policy})
     return Run(run_dir, run_dir / "cyclegan", cfg, seed, deterministic, batch, strategy, policy, photos, monets,
-                from_files, cfg["steps_per_epoch"] or math.ceil(len(photos) / batch), deadline, fp, log)
+               from_files, cfg["steps_per_epoch"] or math.ceil(len(photos) / batch), deadline, fp, log, earlier)
 
 
 def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
@@ -127,7 +130,7 @@ def _resume_or_build(run: Run) -> State:
     last = latest_checkpoint(run.out / "checkpoints")
     if last is not None:
         meta = json.loads((last / "checkpoint.json").read_text())
-        if cfg["resume"] and meta.get("fingerprint") == run.fp:
+        if cfg["resume"] and meta.get("fingerprint") in (run.fp, run.earlier_fp):
             m, meta = load_checkpoint(last, lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
             return _resumed(run, m, lr, meta, last, planned)
         why = "resume is off" if not cfg["resume"] else "its training params or data differ"
@@ -223,7 +226,8 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
             state.history.append({"epoch": epoch + 1, "step": state.g - epoch * run.steps, "global_step": state.g,
                                   **values})
             bar.update(1)
-            plan(run, state, time.time())
+            if state.total is None or state.g < state.total:  # a finished plan is not re-planned
+                plan(run, state, time.time())
             live.update(state.g, state.total, prefix=label, **{k[:-5]: values[k] for k in LOSS_KEYS[:4]})
             if progress is not None:
                 progress({"epoch": epoch + 1, "step": state.g - epoch * run.steps, "steps": last_step,

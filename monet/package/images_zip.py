@@ -158,10 +158,9 @@ def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) 
     return {"count": len(images), "bytes": zip_path.stat().st_size}
 
 
-def merge_shards(paths: list[str | Path], zip_path: str | Path, deterministic: bool = False,
-                 validate: bool = True) -> dict:
-    """Join the partial archives of ``package.shard: i/n`` runs into one zip, in shard order, and (by default)
-    check it against Kaggle's rules. Missing, repeated or overlapping shards are refused, naming them."""
+def _checked_shards(paths: list[str | Path]) -> list[tuple[dict, Path]]:
+    """(shard meta, path) in shard order, or SubmissionError naming a shard that is not one, is missing, given twice,
+    from another split, or overlapping."""
     shards = []
     for path in map(Path, paths):
         try:
@@ -196,6 +195,14 @@ def merge_shards(paths: list[str | Path], zip_path: str | Path, deterministic: b
         position = meta["stop"]
     if position != total:
         raise SubmissionError(f"the shards cover {position:,} of {total:,} photos")
+    return shards
+
+
+def merge_shards(paths: list[str | Path], zip_path: str | Path, deterministic: bool = False,
+                 validate: bool = True) -> dict:
+    """Join the partial archives of ``package.shard: i/n`` runs into one zip, in shard order, and (by default)
+    check it against Kaggle's rules. Missing, repeated or overlapping shards are refused, naming them."""
+    shards = _checked_shards(paths)
     names, sources = [], []
     for _, path in shards:
         with zipfile.ZipFile(path) as zf:

@@ -28,6 +28,20 @@ def translator(generator):
     return translate
 
 
+def _batch_plan(photo_paths: list[str], start: int, stop: int, batch_size: int):
+    """The distinct paths in order of first appearance, the distinct index of each entry of ``[start, stop)``,
+    and the distinct indices to translate: whole batches of the distinct paths' grid that hold a wanted one (the
+    last may be short: it is also the last in order), so a shard translates what a one-shot call would."""
+    position: dict[str, int] = {}
+    for p in photo_paths:
+        position.setdefault(p, len(position))
+    distinct = list(position)
+    wanted = [position[p] for p in photo_paths[start:stop]]
+    order = [u for b in sorted({u // batch_size for u in wanted})
+             for u in range(b * batch_size, min(len(distinct), (b + 1) * batch_size))]
+    return distinct, wanted, order
+
+
 def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
                      batch_size: int = 32, quality: int = 95, deterministic: bool = False,
                      progress: bool = True, comment: bytes = b"", span: tuple[int, int] | None = None) -> dict:
@@ -50,15 +64,8 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
 
     translate = translator(generator)
     start, stop = span or (0, len(photo_paths))
-    position: dict[str, int] = {}  # each distinct path's place in order of first appearance
-    for p in photo_paths:
-        position.setdefault(p, len(position))
-    distinct = list(position)
-    wanted = [position[p] for p in photo_paths[start:stop]]
+    distinct, wanted, order = _batch_plan(photo_paths, start, stop, batch_size)
     uses = Counter(wanted)
-    # whole batches of the distinct paths' grid (the last may be short: it is also the last in order)
-    order = [u for b in sorted({u // batch_size for u in uses})
-             for u in range(b * batch_size, min(len(distinct), (b + 1) * batch_size))]
 
     def batches():
         ds = datasets.photo_batches([distinct[u] for u in order], batch_size)

@@ -17,10 +17,8 @@ import functools
 import hashlib
 from pathlib import Path
 
-__all__ = ["KAGGLE_GRAPH_FILE", "INCEPTION_FILE", "FeatureNetwork", "network", "network_key", "describe", "kind_of"]
+__all__ = ["FeatureNetwork", "network", "network_key", "describe", "kind_of"]
 
-KAGGLE_GRAPH_FILE = "classify_image_graph_def.pb"
-INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KINDS = {
     "kaggle": "Kaggle's network (the 2015 Inception graph, pool_3): figures on Kaggle's scale",
     "keras": "Keras InceptionV3 with ImageNet weights: NOT Kaggle's network, so not Kaggle's scale",
@@ -80,11 +78,11 @@ def network(weights: str) -> FeatureNetwork:
 def _graph_forward(path: str):
     import tensorflow as tf
 
-    from monet.core.weights import WeightsError
+    from monet.core.weights import KAGGLE_GRAPH, WeightsError
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"{path}: no such file; expected Kaggle's {KAGGLE_GRAPH_FILE} (from "
+        raise WeightsError(f"{path}: no such file; expected Kaggle's {KAGGLE_GRAPH} (from "
                            "inception-2015-12-05.tgz; on Kaggle attach a data set that holds it)")
     blob = path.read_bytes()
     graph_def = tf.compat.v1.GraphDef()
@@ -96,7 +94,7 @@ def _graph_forward(path: str):
     missing = [n for n in ("ExpandDims", "pool_3") if n not in names]
     if missing:
         raise WeightsError(f"{path}: the graph has no {', '.join(missing)} node; expected Kaggle's "
-                           f"{KAGGLE_GRAPH_FILE} (input ExpandDims:0, features pool_3:0)")
+                           f"{KAGGLE_GRAPH} (input ExpandDims:0, features pool_3:0)")
 
     def imported(images):
         # The graph's own input is one decoded JPEG expanded to a batch of one; feeding ExpandDims:0 directly
@@ -112,10 +110,10 @@ def _keras_forward(weights: str):
     import keras
     import tensorflow as tf
 
-    from monet.core.weights import keras_application
+    from monet.core.weights import KERAS_FILES, keras_application
 
     keras.utils.set_random_seed(0)  # 'none': the same random network every time
-    model = keras_application("InceptionV3", weights, INCEPTION_FILE, "evaluate.weights", pooling="avg",
+    model = keras_application("InceptionV3", weights, KERAS_FILES["inception"], "evaluate.weights", pooling="avg",
                               input_shape=(299, 299, 3))
 
     @tf.function

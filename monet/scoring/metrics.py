@@ -28,10 +28,9 @@ from PIL import Image
 
 from monet.core import files, progress as monet_progress
 from monet.scoring import inception
-from monet.scoring.inception import INCEPTION_FILE  # noqa: F401 - kept for importers
 
 __all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "image_source",
-           "features", "cached_features", "evaluate", "evaluate_run", "NOT_COMPARABLE", "INCEPTION_FILE"]
+           "features", "cached_features", "evaluate", "evaluate_run", "NOT_COMPARABLE"]
 
 NOT_COMPARABLE = ("weights is 'none': InceptionV3 has random weights, so these FID/MiFID figures are NOT comparable "
                   "to Kaggle's (a test of the machinery only)")

@@ -12,15 +12,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from monet.core.weights import keras_application
+from monet.core.weights import KERAS_FILES, keras_application
 from monet.data import fetch as data
 from monet.models import losses
 
-__all__ = ["VGG_MEAN_BGR", "KERAS_WEIGHTS_FILE", "vgg_preprocess", "vgg_deprocess", "vgg19_layer_names", "load_vgg19",
+__all__ = ["VGG_MEAN_BGR", "vgg_preprocess", "vgg_deprocess", "vgg19_layer_names", "load_vgg19",
            "feature_extractor", "BatchPainter", "load_image"]
 
 VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
-KERAS_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 # ------------------------------------------------------------------------------------------- VGG19
@@ -46,7 +45,7 @@ def vgg19_layer_names() -> list[str]:
 def load_vgg19(weights: str):
     """Keras's VGG19 without its top. ``weights``: 'imagenet' (Keras's download and cache), a path to
     ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``, or 'none' (random: tests and the offline demo)."""
-    return keras_application("VGG19", weights, KERAS_WEIGHTS_FILE, "nst.vgg_weights")
+    return keras_application("VGG19", weights, KERAS_FILES["vgg"], "nst.vgg_weights")
 
 
 def feature_extractor(vgg, style_layers: list[str], content_layer: str):
