@@ -166,10 +166,10 @@ def _submit(args) -> int:
 
 
 def _score(args) -> int:
-    from monet.scoring import metrics as scoring
+    from monet.scoring import metrics
 
     out = Path(args.out) if args.out else Path(args.images).resolve().parent
-    m = scoring.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
+    m = metrics.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
                          cache_dir=args.cache)
     print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
           f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}\n"

@@ -98,9 +98,10 @@ def describe(params: dict, plan, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def preflight(params_file, params: dict, run_dir: Path) -> list[str]:
+def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> list[str]:
     """What would stop the run, found before any stage starts: an ``auto`` plan without a time budget, data that
-    is not there, and weights that cannot be had (a missing file, or 'imagenet' offline)."""
+    is not there, and weights that cannot be had (a missing file, or 'imagenet' offline) by the stages that will
+    run (``running``: a stage skipped as done needs none)."""
     problems = []
     needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
                                      and params["cyclegan"]["epochs"] == "auto"),
@@ -120,7 +121,7 @@ def preflight(params_file, params: dict, run_dir: Path) -> list[str]:
                 check_layout(root)
     except (DataError, kaggle_download.KaggleError) as exc:
         problems.append(str(exc))
-    return problems + weights.check_weights(params)
+    return problems + weights.check_weights({**params, "stages": running})
 
 
 class CtrlC:
@@ -191,16 +192,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     run_name = args.run_name or Path(args.params).stem
     run_dir = (Path(args.outputs or environment.default_outputs(REPO)) / run_name).resolve()
-    problems = preflight(args.params, params, run_dir)  # every one found now, not after hours of training
+    record = runs.read_run_json(run_dir)
+    plan = plan_stages(params, record, args.force)
+    running = [stage.name for stage, _, skip in plan if not skip]
+    problems = preflight(args.params, params, run_dir, running)  # every one found now, not after hours of training
     if problems:
         print("\n".join(f"error: {p}" for p in problems), file=sys.stderr)
         return 2
-    record = runs.read_run_json(run_dir)
     killed = runs.mark_killed(record)
     if killed:
         print(f"note: the previous run in {run_dir} ended without a word while running {', '.join(killed)} "
               "(killed, or its machine stopped); going on from what it finished")
-    plan = plan_stages(params, record, args.force)
     print(describe(params, plan, run_dir))
     if args.dry_run:
         return 0

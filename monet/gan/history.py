@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from monet.core import files, plots
-from monet.data import tfdata as datasets
+from monet.data import tfdata
 from monet.gan.cyclegan import LOSS_KEYS, STEP_KEYS, CycleGAN, packaged_generator
 from monet.gan.session import Run
 
@@ -36,8 +36,8 @@ def sample_photos(run: Run):
     n = run.cfg["sample_images"]
     if run.from_files:
         paths = sorted(run.photos)[:n]
-        return next(iter(datasets.photo_batches(paths, len(paths))))
-    return tf.stack([datasets.decode_image(b) for b in run.photos[:n]])
+        return next(iter(tfdata.photo_batches(paths, len(paths))))
+    return tf.stack([tfdata.decode_image(b) for b in run.photos[:n]])
 
 
 def end_of_epoch(m: CycleGAN, out: Path, history: list[dict], samples, global_step: int, steps: int, t_epoch,

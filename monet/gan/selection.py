@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from monet.core import files, plots
-from monet.scoring import inception, metrics as scoring
+from monet.scoring import inception, metrics
 
 __all__ = ["SCORE_FIELDS", "pick", "feature_scorer", "score_checkpoints"]
 
@@ -33,18 +33,18 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
     in memory, their features against the run's paintings' (cached beside the run folders)."""
     import tensorflow as tf
 
-    from monet.data import fetch as data, tfdata as datasets
+    from monet.data import fetch, tfdata
     from monet.package.translator import translator
 
     net = inception.network(weights)
-    paintings = [r["path"] for r in data.read_manifest(run_dir)["monet"]]
-    real, _ = scoring.cached_features(lambda: net, paintings, lambda p: Path(p).read_bytes(), weights,
+    paintings = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+    real, _ = metrics.cached_features(lambda: net, paintings, lambda p: Path(p).read_bytes(), weights,
                                       run_dir.parent / ".feature-cache", batch_size, log)
 
     def score(generator, _folder) -> dict:
         translate = translator(generator)
-        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in datasets.photo_batches(photo_paths, batch_size)]
-        return scoring.score_features(real, np.concatenate(feats), epsilon)
+        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in tfdata.photo_batches(photo_paths, batch_size)]
+        return metrics.score_features(real, np.concatenate(feats), epsilon)
 
     return score
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from monet.core import budget, files, progress as monet_progress
 from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
-from monet.data import fetch as data, tfdata as datasets
+from monet.data import fetch, tfdata
 from monet.gan import distribute, schedules
 from monet.gan.cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint,
                                 list_checkpoints, load_checkpoint, make_train_step, packaged_generator,
@@ -98,21 +98,21 @@ def _prepare(run_dir: Path, cfg: dict, seed: int, deterministic: bool, log) -> R
 
 
 def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
-    manifest = data.read_manifest(run_dir)
+    manifest = fetch.read_manifest(run_dir)
     if cfg["data_format"] == "jpg":
         return [r["path"] for r in manifest["photo"]], [r["path"] for r in manifest["monet"]], True
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     files_ = {d: summary["domains"][d]["tfrecords"] for d in ("photo", "monet")}
     missing = [d for d, f in files_.items() if not f]
     if missing:
-        raise data.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
-                             f"{', '.join(data.TFREC_FOLDERS[d] + '/*.tfrec' for d in missing)}; use data_format: jpg")
-    return datasets.read_tfrecord_images(files_["photo"]), datasets.read_tfrecord_images(files_["monet"]), False
+        raise fetch.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
+                             f"{', '.join(fetch.TFREC_FOLDERS[d] + '/*.tfrec' for d in missing)}; use data_format: jpg")
+    return tfdata.read_tfrecord_images(files_["photo"]), tfdata.read_tfrecord_images(files_["monet"]), False
 
 
 def _options(run: Run) -> dict:
     return {"ema": run.cfg["ema"], "pool_size": run.cfg["pool_size"],
-            "image_shape": (data.IMAGE_SIZE, data.IMAGE_SIZE, 3)}
+            "image_shape": (fetch.IMAGE_SIZE, fetch.IMAGE_SIZE, 3)}
 
 
 # ------------------------------------------------------------------------------------------- resume or build
@@ -209,7 +209,7 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
 
     cfg, epoch, first = run.cfg, state.g // run.steps, state.g % run.steps
     last_step = run.steps if state.total is None else min(run.steps, state.total - epoch * run.steps)
-    ds = datasets.paired_epoch(run.photos, run.monets, run.from_files, epoch, run.steps, run.batch, run.seed,
+    ds = tfdata.paired_epoch(run.photos, run.monets, run.from_files, epoch, run.steps, run.batch, run.seed,
                                cfg["augment_photo"], cfg["augment_monet"], first_step=first, last_step=last_step)
     if run.strategy.num_replicas_in_sync > 1:
         ds = run.strategy.experimental_distribute_dataset(ds)

@@ -88,9 +88,9 @@ def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict
 def _sources(run_dir: Path, cfg: dict) -> tuple[list[dict], str, dict]:
     """The photos to package (under ``source: nst``, those with a painted image), what they are called in
     messages, and the summary's first fields."""
-    from monet.data import fetch as data
+    from monet.data import fetch
 
-    all_photos = data.read_manifest(run_dir)["photo"]
+    all_photos = fetch.read_manifest(run_dir)["photo"]
     summary: dict = {"photos": len(all_photos), "count": 0, "valid": False}
     if cfg["source"] != "nst":
         summary.update(source="cyclegan")

@@ -60,7 +60,7 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
 
     from tqdm import tqdm
 
-    from monet.data import tfdata as datasets
+    from monet.data import tfdata
 
     translate = translator(generator)
     start, stop = span or (0, len(photo_paths))
@@ -68,7 +68,7 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
     uses = Counter(wanted)
 
     def batches():
-        ds = datasets.photo_batches([distinct[u] for u in order], batch_size)
+        ds = tfdata.photo_batches([distinct[u] for u in order], batch_size)
         bar = tqdm(total=len(order), desc="translating", unit="img", file=sys.stdout, mininterval=10,
                    ascii=True, disable=not progress)
         live = monet_progress.Progress("translating", len(order), "images") if progress else None

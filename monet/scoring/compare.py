@@ -178,15 +178,15 @@ def _strip(runs: list[dict], path: Path, photos: int) -> Path | None:
     """The same photos as each run submitted them: photos that every run with images translated; a run without
     them (it failed, or ran on other data) says so in its row title instead of showing grey squares alone."""
     from monet.core import plots
-    from monet.data import fetch as data
+    from monet.data import fetch
 
     names = {r["name"]: _submitted_names(r) for r in runs}
     candidates = []
     for r in runs:  # the photos of the first run that has a manifest
         try:
-            candidates = data.read_manifest(r["dir"])["photo"]
+            candidates = fetch.read_manifest(r["dir"])["photo"]
             break
-        except (data.DataError, FileNotFoundError, OSError):
+        except (fetch.DataError, FileNotFoundError, OSError):
             continue
     if not candidates:
         return None

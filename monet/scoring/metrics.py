@@ -235,13 +235,13 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
 
 def evaluate_run(run_dir: str | Path, cfg: dict, log=print) -> dict:
     """The evaluate stage: score the run's images.zip against ``cfg['real_dir']`` or the run's own paintings."""
-    from monet.data import fetch as data
+    from monet.data import fetch
 
     run_dir = Path(run_dir)
     zip_path = run_dir / "images.zip"
     if not zip_path.is_file():
         raise FileNotFoundError(f"{zip_path} not found: the package_submission stage writes it")
-    real = cfg["real_dir"] or [r["path"] for r in data.read_manifest(run_dir)["monet"]]
+    real = cfg["real_dir"] or [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
     cache = Path(cfg["cache_dir"]) if cfg["cache_dir"] else run_dir.parent / ".feature-cache"
     return evaluate(zip_path, real, run_dir, cfg["weights"], cfg["batch_size"], cfg["epsilon"], cfg["max_images"],
                     cfg["nearest_images"], cache, log)

@@ -24,7 +24,7 @@ from PIL import Image
 from monet.core import budget, files, progress
 from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
-from monet.data import fetch as data
+from monet.data import fetch
 from monet.style.painter import BatchPainter, feature_extractor, load_image, load_vgg19
 
 __all__ = ["NOT_REAL", "pair_styles", "paint_photos", "paint_user_images"]
@@ -73,7 +73,7 @@ def _rewrite_results(path: Path, rows: list[dict]) -> None:
 
 
 def _save_jpeg(array: np.ndarray, path: Path, quality: int = 95) -> None:
-    files.write_bytes(path, data.jpeg_bytes(array, quality))
+    files.write_bytes(path, fetch.jpeg_bytes(array, quality))
 
 
 def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, deterministic: bool = False) -> dict:
@@ -109,7 +109,7 @@ class _Painting:
         from tqdm import tqdm
 
         self.run_dir, self.cfg, self.log, self.out = run_dir, cfg, log, run_dir / "nst"
-        manifest = data.read_manifest(run_dir)
+        manifest = fetch.read_manifest(run_dir)
         self.photos = manifest["photo"][:cfg["limit"]] if cfg["limit"] else manifest["photo"]
         self.monets = {r["name"]: r["path"] for r in manifest["monet"]}
         styles = pair_styles([p["name"] for p in self.photos], list(self.monets), cfg["style"], seed)
@@ -303,7 +303,7 @@ def paint_user_images(run_dir: str | Path, folder: str | Path, cfg: dict, seed: 
         raise FileNotFoundError(f"nst.user_images {str(folder)!r}: no such folder")
     out = run_dir / "nst" / "user"
     out.mkdir(parents=True, exist_ok=True)
-    monets = {r["name"]: r["path"] for r in data.read_manifest(run_dir)["monet"]}
+    monets = {r["name"]: r["path"] for r in fetch.read_manifest(run_dir)["monet"]}
     found = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     styles = pair_styles([p.stem for p in found], list(monets), cfg["style"], seed + 1)
     keras.utils.set_random_seed(seed)
