@@ -201,7 +201,7 @@ def test_bundle_accelerator_sources_and_weights(tmp_path, repo):
 
 
 def test_submit_validates_before_submitting(tmp_path):
-    from tests.test_submission import make_zip
+    from tests.package.test_submission import make_zip
 
     good = make_zip(tmp_path / "good.zip", 7000)
     fake = FakeKaggle(output=good)

@@ -7,7 +7,7 @@ import pytest
 
 from monet.core import params as P, schema
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path, text, name="exp.yaml"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # a child process trains six small runs
 child_group = pytest.mark.xdist_group("distribute_child")  # one worker runs the child once for its four tests
 

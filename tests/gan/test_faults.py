@@ -21,7 +21,7 @@ from monet.style import transfer as style_transfer
 
 from tests.conftest import tiny_cyclegan
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 CHILD = """
