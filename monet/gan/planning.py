@@ -71,10 +71,12 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
     else:  # TFRecords: no files to time the packaging path on; time the generator alone
         reserve = budget.Reserve(budget.KERNEL_OVERHEAD_S + 60.0, 0.05, len(run.photos), "estimated (TFRecords)")
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
-    if cfg["score_checkpoints"]:  # each: load, translate and score score_photos photos
+    if cfg["score_checkpoints"] and run.from_files:  # each: load, translate and score score_photos photos
         n = cfg["score_checkpoints"]
-        reserve.scoring = SCORING_SETUP_S + n * (15.0 + budget.SAFETY * (saves["checkpoint"]
-                                                                      + 2 * reserve.per_image * cfg["score_photos"]))
+        per_image = reserve.per_image or translator.measure_packaging(m.gen_g, run.photos).per_image
+        # and the chosen one loaded once more to be saved as generator.keras
+        reserve.scoring = SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
+            15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"]))
         reserve.add(reserve.scoring, f"{n} checkpoint(s) to score")
     if "evaluate" in later:
         reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
