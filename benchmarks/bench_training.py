@@ -12,7 +12,7 @@ the first variant cold is what made ours look 0.55x as fast as ``fit`` before). 
 ``--steps`` steps of each variant in turn, alternating (each round starting with another variant), so that a
 machine that slows down or speeds up meanwhile touches all of them alike; short rounds keep a passing slowdown
 (this machine's host sometimes halves every variant's speed for a while) to few rounds, and the median ignores
-them. Prints each variant's median steps/s with the spread (min-max over rounds), then
+them. The ratios are of the variants' medians, with the spread of the per-round ratios. Prints each variant's median steps/s with the spread (min-max over rounds), then
 ``ratio_vs_fit=<median of ours / fit per round> (min-max)`` and, last, ``lever_cost=<report step time with every
 lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net).
 """
@@ -142,6 +142,7 @@ def main() -> None:
 
     ratio = [o / f for o, f in zip(rates["ours"], rates["fit"])]
     cost = [o / lv - 1 for o, lv in zip(rates["ours"], rates["levers"])]
+    median = lambda name: float(np.median(rates[name]))  # noqa: E731
     print(f"{args.rounds} rounds of {args.steps} steps of batch {args.batch_size} at {args.size} px after "
           f"{args.warmup} warm-up steps each, alternating; generator {args.filters} filters / {args.res_blocks} "
           f"residual blocks, XLA {'on' if args.xla else 'off'}, {os.cpu_count()} CPUs, "
@@ -149,8 +150,10 @@ def main() -> None:
     print(f"ours:      {figure(rates['ours'])}")
     print(f"model.fit: {figure(rates['fit'])}")
     print(f"ours, leaderboard levers on: {figure(rates['levers'])}")
-    print(f"ratio_vs_fit={figure(ratio)}")
-    print(f"lever_cost={figure(cost)}")
+    # the ratio of the medians (a round that the host slowed for one variant only moves a per-round ratio far), with
+    # the per-round ratios' spread
+    print(f"ratio_vs_fit={median('ours') / median('fit'):.2f} ({min(ratio):.2f}-{max(ratio):.2f})")
+    print(f"lever_cost={median('ours') / median('levers') - 1:.3f} ({min(cost):.2f}-{max(cost):.2f})")
 
 
 if __name__ == "__main__":
