@@ -38,14 +38,17 @@ def seconds_left(at: float | None = None) -> float | None:
 
 class Reserve:
     """Seconds to keep for the stages after training: ``fixed`` (kernel start, loading, tracing) plus
-    ``per_image`` x the photos to package; ``how`` says where the figures came from."""
+    ``per_image`` x the photos to package; ``how`` says where the figures came from, ``parts`` what each
+    :meth:`add` kept."""
 
     def __init__(self, fixed: float, per_image: float, photos: int, how: str):
         self.fixed, self.per_image, self.photos, self.how = fixed, per_image, photos, how
+        self.parts: dict[str, float] = {}
 
     def add(self, seconds: float, what: str) -> None:
-        """Keep ``seconds`` more for ``what`` (named in :meth:`describe`)."""
+        """Keep ``seconds`` more for ``what`` (named in :meth:`describe`, kept in :attr:`parts`)."""
         self.fixed += seconds
+        self.parts[what] = self.parts.get(what, 0.0) + seconds
         self.how += f", {what} {seconds:.0f} s"
 
     @property

@@ -13,11 +13,12 @@ from monet.gan.session import Run, State, Stop
 from monet.package import translator
 
 __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "later_stages", "set_budget", "time_saves",
-           "reserve_after_training", "plan", "undertrained", "budget_figures"]
+           "reserve_after_training", "plan", "SCORING", "undertrained", "budget_figures"]
 
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
 REPLAN_CHANGE = 0.01  # and moved when it changes by more than this fraction
+SCORING = "checkpoint scoring"  # its part of the reserve (what scoring itself may spend)
 SCORING_SETUP_S = 30.0  # checkpoint scoring's first call: the scoring network, the paintings' features, a trace
 
 
@@ -75,23 +76,22 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
         n = cfg["score_checkpoints"]
         per_image = reserve.per_image or translator.measure_packaging(m.gen_g, run.photos).per_image
         # and the chosen one loaded once more to be saved as generator.keras
-        reserve.scoring = SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
-            15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"]))
-        reserve.add(reserve.scoring, f"{n} checkpoint(s) to score")
+        reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
+            15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"])), SCORING)
     if "evaluate" in later:
-        reserve.fixed += budget.KERNEL_OVERHEAD_S + 60.0  # InceptionV3 load and trace
+        reserve.add(budget.KERNEL_OVERHEAD_S + 60.0, "evaluate's kernel, InceptionV3 load and trace")
         reserve.per_image *= 2  # features of every image: about one more generator pass
         reserve.how += ", x2 per image for evaluate"
     return reserve
 
 
-def plan(run: Run, state: State, now: float, force: bool = False) -> None:
+def plan(run: Run, state: State, now: float) -> None:
     """epochs auto: (re)plan the total steps from the measured speed; the schedule follows without rising."""
     if not run.auto or state.clock.measured < PLAN_AFTER_STEPS:
         return
     # Every 30 s; in the plan's last minute every 5 s, where a slower machine has least time to be caught up with.
     ending = state.predicted_end is not None and state.predicted_end - now < 2 * REPLAN_EVERY_S
-    if not force and state.total is not None and now - state.last_plan_at < (5.0 if ending else REPLAN_EVERY_S):
+    if state.total is not None and now - state.last_plan_at < (5.0 if ending else REPLAN_EVERY_S):
         return
     state.last_plan_at = now
     per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()

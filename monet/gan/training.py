@@ -31,7 +31,7 @@ from monet.gan.cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, CycleGAN, checkpoint_
                                 list_checkpoints, load_checkpoint, make_train_step, packaged_generator,
                                 prune_checkpoints, remove_unfinished, save_checkpoint)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
-from monet.gan.planning import budget_figures, plan, set_budget, undertrained
+from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
 from monet.gan.session import Run, State, Stop
 from monet.models.architecture import model_args
 
@@ -295,7 +295,7 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
         return packaged_generator(m)
 
     run.log(f"Scoring the last {len(candidates)} checkpoint(s) with {network}")
-    after = state.reserve.seconds - getattr(state.reserve, "scoring", 0.0) if state.reserve else 0.0  # once scored
+    after = state.reserve.seconds - state.reserve.parts.get(SCORING, 0.0) if state.reserve else 0.0  # once scored
     result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
                                          after, run.log)
     return {**result, "network": network}

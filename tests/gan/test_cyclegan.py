@@ -111,7 +111,7 @@ class _ReserveThatRunsOut:
     """A packaging reserve that lets ``steps`` train steps through, then says the budget is spent."""
 
     def __init__(self, steps):
-        self.left, self.how, self.fixed, self.per_image = steps, "test", 0.0, 0.0
+        self.left, self.how, self.fixed, self.per_image, self.parts = steps, "test", 0.0, 0.0, {}
 
     def add(self, seconds, what):
         pass
