@@ -13,8 +13,11 @@ the first variant cold is what made ours look 0.55x as fast as ``fit`` before). 
 machine that slows down or speeds up meanwhile touches all of them alike; short rounds keep a passing slowdown
 (this machine's host sometimes halves every variant's speed for a while) to few rounds, and the median ignores
 them. The ratios are of the variants' medians, with the spread of the per-round ratios. Prints each variant's median steps/s with the spread (min-max over rounds), then
-``ratio_vs_fit=<median of ours / fit per round> (min-max)`` and, last, ``lever_cost=<report step time with every
-lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net).
+``ratio_vs_fit=<median of ours / fit per round> (min-max)``, ``lever_cost=<report step time with every
+lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net)
+and, last, ``cut_cost=`` and ``fastcut_cost=``: a CUT / FastCUT step's time (``cyclegan.model``, official
+defaults: 256 patches per NCE layer, net_f of 256 units) divided by our CycleGAN step's, on the same generator and
+discriminator (min-max of the per-round ratios).
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def main() -> None:
 
     from monet.core import params
     from monet.data import augment
-    from monet.gan import cyclegan, schedules
+    from monet.gan import cut, cyclegan, schedules
     from monet.models import architecture, losses
 
     cfg = params.defaults()["cyclegan"]
@@ -77,7 +80,22 @@ def main() -> None:
 
         return run
 
-    variants = {"ours": our_variant()}
+    def cut_variant(model):
+        """Steps of CUT or FastCUT (``model``) on the same networks."""
+        keras.utils.set_random_seed(0)
+        m = cut.CUT(architecture.model_args({**cfg, "model": model}), 2e-4)
+        step = cut.make_cut_step(m, "lsgan", jit_compile=args.xla)
+        counter = iter(range(10 ** 9))
+
+        def run(steps):
+            t0 = time.perf_counter()
+            for real_x, real_y in ds.take(steps):
+                float(step(real_x, real_y, tf.constant(next(counter), tf.int64))["gen_g_loss"])
+            return time.perf_counter() - t0
+
+        return run
+
+    variants = {"ours": our_variant(), "cut": cut_variant("cut"), "fastcut": cut_variant("fastcut")}
     # every lever of the leaderboard recipe on the same networks: augmented data, DiffAugment, label smoothing,
     # the linear-decay schedule (and EMA when the file turns it on)
     board = params.load_params(Path(__file__).resolve().parents[1] / "params" / "leaderboard.yaml")["cyclegan"]
@@ -154,6 +172,10 @@ def main() -> None:
     # the per-round ratios' spread
     print(f"ratio_vs_fit={median('ours') / median('fit'):.2f} ({min(ratio):.2f}-{max(ratio):.2f})")
     print(f"lever_cost={median('ours') / median('levers') - 1:.3f} ({min(cost):.2f}-{max(cost):.2f})")
+    print(f"ours, CUT: {figure(rates['cut'])}; FastCUT: {figure(rates['fastcut'])}")
+    for model in ("cut", "fastcut"):  # seconds per step relative to the CycleGAN's: its rate over theirs
+        ratios = [o / c for o, c in zip(rates["ours"], rates[model])]
+        print(f"{model}_cost={median('ours') / median(model):.3f} ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":

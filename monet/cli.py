@@ -28,7 +28,7 @@ COMMANDS = {
     "push": ("push a bundle folder: Kaggle runs it", "python -m monet push build/kaggle/monet-leaderboard"),
     "submit": ("validate a finished kernel's images.zip, then submit it",
                "python -m monet submit --kernel YOUR_KAGGLE_NAME/monet-leaderboard --version 3"),
-    "score": ("local FID / MiFID of an images.zip or a folder of images",
+    "score": ("local FID / MiFID, and the judge (C2ST, KID; no downloaded weights), of an images.zip or a folder",
               "python -m monet score outputs/quickstart/images.zip --real data/gan-getting-started/monet_jpg "
               "--weights classify_image_graph_def.pb"),
     "compare": ("one table and one picture strip for several runs",
@@ -84,6 +84,9 @@ def _add_arguments(name: str, ap: argparse.ArgumentParser) -> None:
         ap.add_argument("--epsilon", type=float, default=0.1)
         ap.add_argument("--max-images", type=int, default=None)
         ap.add_argument("--cache", default=None, help="feature cache folder (default: none)")
+        ap.add_argument("--no-judge", action="store_true",
+                        help="skip the judge (C2ST and KID on random features, about a minute)")
+        ap.add_argument("--judge-seed", type=int, default=0, help="seed of the judge")
     elif name == "compare":
         ap.add_argument("runs", nargs="*", help="run folders (default: every run folder under --outputs)")
         ap.add_argument("--outputs", default="outputs", help="where to look for run folders")
@@ -170,10 +173,17 @@ def _score(args) -> int:
 
     out = Path(args.out) if args.out else Path(args.images).resolve().parent
     m = metrics.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
-                         cache_dir=args.cache)
+                         cache_dir=args.cache, judge_seed=None if args.no_judge else args.judge_seed, log=lambda _: None)
     print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
-          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}\n"
-          f"{out / 'metrics.json'}")
+          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
+    if "kid_inception" in m:
+        print(f"KID {m['kid_inception']['kid']:.5f} +- {m['kid_inception']['kid_std']:.5f} on the same network")
+    if "judge" in m:
+        j = m["judge"]
+        print(f"judge: C2ST accuracy {j['c2st_accuracy']:.3f} (95% {j['c2st_ci95'][0]:.3f}-{j['c2st_ci95'][1]:.3f}; "
+              f"0.5 = indistinguishable from the paintings)  KID {j['kid']:.4f} +- {j['kid_std']:.4f} (random "
+              f"features)\n       {j['judge']}")
+    print(out / "metrics.json")
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from monet.core import budget, environment, params as P, progress, runs, weights
 from monet.core.schema import STAGES, Stage
-from monet.data.fetch import DataError, check_layout, resolve_data_dir
+from monet.data.fetch import DataError, check_extra_folders, check_layout, resolve_data_dir, resolve_extra_folder
 from monet.kaggle import download as kaggle_download
 
 REPO = Path(__file__).resolve().parents[1]  # notebooks/, params/ and outputs/ live beside the package
@@ -36,10 +36,13 @@ def list_experiments() -> int:
 
 
 def resolve_params(params: dict) -> dict:
-    """Make a relative data_dir absolute (notebooks run with the repository as working directory)."""
+    """Make a relative data_dir and the paths of fetch.extra_monet absolute (from the repository root; notebooks
+    run with it as working directory). ``kaggle:`` entries stay as they are: the fetch stage finds their mount."""
     if params["data_dir"] not in ("synthetic", "auto", "kaggle"):
         path = Path(params["data_dir"]).expanduser()
         params["data_dir"] = str(path if path.is_absolute() else (REPO / path).resolve())
+    params["fetch"]["extra_monet"] = [e if e.startswith("kaggle:") else str(resolve_extra_folder(e, REPO))
+                                      for e in params["fetch"]["extra_monet"]]
     return params
 
 
@@ -82,8 +85,15 @@ def describe(params: dict, plan, run_dir: Path) -> str:
         schedule = (f"held, then linear decay from {c['decay_from']:.0%} of the steps" if c["lr_schedule"] == "linear_decay"
                     else "constant")
         lines.append(f"cyclegan:   {epochs}, global batch {batch}, lr {c['learning_rate']} ({schedule})")
-        lines.append(f"            generator {gen} ({A.generator_parameters(gen):,} parameters)")
-        lines.append(f"            discriminator {disc} (receptive field {rf}x{rf})")
+        g, d = A.generator_parameters(gen), A.discriminator_parameters(disc)
+        counts = (f"gen_g {g:,}, disc_y {d:,}, net_f {A.net_f_parameters(gen, args['nce']):,} parameters; no cycle "
+                  "loss, no image pool" if "nce" in args else
+                  f"gen_g and gen_f {g:,} parameters each, disc_x and disc_y {d:,} each")
+        lines.append(f"            model {c['model']}: {counts}")
+        lines.append(f"            generator {gen} ({g:,} parameters)")
+        lines.append(f"            discriminator {disc} (receptive field {rf}x{rf}, {d:,} parameters)")
+        if "nce" in args:
+            lines.append(f"            {A.describe_nce(gen, args['nce'])}")
         lines.append(f"            levers: {', '.join(levers)}")
     if "nst_generate" in params["stages"]:
         n = params["nst"]
@@ -100,8 +110,9 @@ def describe(params: dict, plan, run_dir: Path) -> str:
 
 def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> list[str]:
     """What would stop the run, found before any stage starts: an ``auto`` plan without a time budget, data that
-    is not there, and weights that cannot be had (a missing file, or 'imagenet' offline) by the stages that will
-    run (``running``: a stage skipped as done needs none)."""
+    is not there (a fetch.extra_monet folder missing or without images included), and weights that cannot be had
+    (a missing file, or 'imagenet' offline) by the stages that will run (``running``: a stage skipped as done needs
+    none)."""
     problems = []
     needs_budget = [k for k, on in (("cyclegan.epochs", "cyclegan_train" in params["stages"]
                                      and params["cyclegan"]["epochs"] == "auto"),
@@ -112,6 +123,11 @@ def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> l
                         "and this run has none: set time_budget_minutes (Kaggle sets 270 by default), e.g. "
                         "--set time_budget_minutes=60")
     try:
+        if "fetch" in running:
+            check_extra_folders(params["fetch"]["extra_monet"], REPO)
+    except DataError as exc:
+        problems.append(f"{params_file}: {exc}")
+    try:
         if "fetch" in params["stages"] and params["data_dir"] != "synthetic":
             root, kind = resolve_data_dir(params["data_dir"], run_dir, REPO)
             if kind == "download":
@@ -121,6 +137,13 @@ def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> l
                 check_layout(root)
     except (DataError, kaggle_download.KaggleError) as exc:
         problems.append(str(exc))
+    if "cyclegan_train" in params["stages"]:
+        from monet.models import architecture
+
+        try:  # what the schema cannot check alone: e.g. cyclegan.nce_layers against the generator's layers
+            architecture.model_args(params["cyclegan"])
+        except ValueError as exc:
+            problems.append(f"{params_file}: {exc}")
     return problems + weights.check_weights({**params, "stages": running})
 
 

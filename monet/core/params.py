@@ -230,6 +230,12 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
     if not p["nst"]["style_layers"]:
         problems.append("key 'nst.style_layers': expected at least one VGG19 layer")
     c = p["cyclegan"]
+    if c["model"] != "cyclegan" and c["pool_size"]:
+        problems.append(f"key 'cyclegan.pool_size': {c['pool_size']} but cyclegan.model {c['model']} has no image "
+                        "pool (its discriminator judges the current fakes); set pool_size: 0")
+    layers = c["nce_layers"]
+    if isinstance(layers, list) and len(set(layers)) != len(layers):
+        problems.append(f"key 'cyclegan.nce_layers': {layers} names a layer twice")
     if c["score_checkpoints"] and c["keep_checkpoints"] and c["score_checkpoints"] > c["keep_checkpoints"]:
         problems.append(f"key 'cyclegan.score_checkpoints': {c['score_checkpoints']} checkpoints to score but "
                         f"cyclegan.keep_checkpoints = {c['keep_checkpoints']} keeps fewer; raise keep_checkpoints "

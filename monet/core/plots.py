@@ -122,18 +122,20 @@ def loss_traces(traces: dict[str, list[float]], path: str | Path, title: str = "
     return save_figure(fig, path)
 
 
-def checkpoint_scores(rows: list[dict], chosen: str, path: str | Path, network: str) -> Path:
-    """Local MiFID of each scored checkpoint by training step, the packaged one marked; the network named."""
+def checkpoint_scores(rows: list[dict], chosen: str, path: str | Path, network: str, key: str = "mifid") -> Path:
+    """The figure ``key`` (local MiFID, or the judge's kid / c2st_accuracy) of each scored checkpoint by training
+    step, the packaged one marked; the network named."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3.4))
     steps = [r["global_step"] for r in rows]
-    ax.plot(steps, [r["mifid"] for r in rows], marker="o", lw=1)
+    ax.plot(steps, [r[key] for r in rows], marker="o", lw=1)
     best = next(r for r in rows if r["checkpoint"] == chosen)
-    ax.plot([best["global_step"]], [best["mifid"]], marker="*", ms=14, color="C3",
+    ax.plot([best["global_step"]], [best[key]], marker="*", ms=14, color="C3",
             label=f"packaged: {textwrap.shorten(chosen, 40, placeholder='…')}")
     ax.set_xlabel("training step")
-    ax.set_ylabel("local MiFID")
+    ax.set_ylabel({"mifid": "local MiFID", "kid": "KID (random CNN features)",
+                   "c2st_accuracy": "C2ST accuracy"}.get(key, key))
     ax.legend(fontsize=7)
     ax.set_title(fit(f"Checkpoints by local score ({network})", 5.8, 8), fontsize=8)
     return save_figure(fig, path)
@@ -141,12 +143,15 @@ def checkpoint_scores(rows: list[dict], chosen: str, path: str | Path, network: 
 
 def loss_comparison(curves: list[tuple[str, list[dict], int]], keys: list[str], path: str | Path) -> Path:
     """Several runs' training losses on shared axes by epoch (moving averages): ``curves`` holds (run name,
-    history rows, steps per epoch)."""
+    history rows, steps per epoch). A run without a key's column (a CUT has no cycle_loss) leaves that panel."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, rows, steps in curves:
+            rows = [row for row in rows if row.get(key) not in (None, "")]
+            if not rows:
+                continue
             x = np.array([int(row["global_step"]) for row in rows]) / steps
             y = np.array([float(row[key]) for row in rows])
             window = max(1, min(25, len(y) // 10))
@@ -154,6 +159,7 @@ def loss_comparison(curves: list[tuple[str, list[dict], int]], keys: list[str], 
             ax.plot(x[window - 1:], smooth, lw=1.2, label=textwrap.shorten(name, 24, placeholder="…"))
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("epoch")
-    axes[0][0].legend(fontsize=7)
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=7)
     fig.suptitle("Training losses (moving average)", fontsize=10)
     return save_figure(fig, path)

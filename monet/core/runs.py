@@ -125,18 +125,24 @@ def summary_markdown(summary: dict, title: str | None = None) -> str:
     return "\n".join(rows)
 
 
-_STAGE_SUMMARIES = {"cyclegan_train": "cyclegan/summary.json", "nst_generate": "nst/summary.json",
-                    "evaluate": "metrics.json"}
+_STAGE_SUMMARIES = {"fetch": "data/summary.json", "cyclegan_train": "cyclegan/summary.json",
+                    "nst_generate": "nst/summary.json", "evaluate": "metrics.json"}
 
 
 def stage_extras(run_dir: str | Path, stage: str) -> dict:
-    """What a finished stage's summary adds to its entry in ``run.json``: a ``note`` (an early stop for the time
-    budget, the local score) and, for training, the strategy and precision it ran with, its steps against its plan,
-    whether it is undertrained and when it was predicted to end and ended (``budget_slack_s``)."""
+    """What a finished stage's summary adds to its entry in ``run.json``: a ``note`` (the extra paintings fetched,
+    an early stop for the time budget, the local score) and, for training, the strategy and precision it ran with,
+    its steps against its plan, whether it is undertrained and when it was predicted to end and ended
+    (``budget_slack_s``)."""
     path = Path(run_dir) / _STAGE_SUMMARIES.get(stage, "-")
     if not path.is_file():
         return {}
     summary = json.loads(path.read_text())
+    if stage == "fetch":  # only fetch.extra_monet has something to add
+        extra = summary.get("extra_monet")
+        return {"note": f"extra paintings: {extra['added']:,} of {extra['found']:,} added, "
+                        f"{extra['duplicates_dropped']:,} duplicates dropped, {extra['unreadable_skipped']:,} "
+                        "unreadable skipped"} if extra else {}
     if stage == "evaluate":
         kind = summary.get("network_kind", "keras" if summary.get("comparable_to_kaggle") else "random")
         return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f} " + {

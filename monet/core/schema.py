@@ -91,6 +91,13 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "synthetic_photos": Key("int", 7038, "Photos generated when data_dir is 'synthetic'.", minimum=1),
         "synthetic_monet": Key("int", 300, "Paintings generated when data_dir is 'synthetic'.", minimum=1),
         "sample_images": Key("int", 8, "Paintings and photos shown in data/samples.png.", minimum=1, maximum=32),
+        "extra_monet": Key(
+            "list[str]", [], "Folders of further Monet paintings added to the training paintings (the data params "
+            "live in this section: it is the issue's data.extra_monet). Each a path (relative ones from the "
+            "repository root, like data_dir) or kaggle:OWNER/SLUG[/SUBFOLDER], a Kaggle data set that the bundle "
+            "attaches and the kernel reads from /kaggle/input. Images are checked and converted like the "
+            "competition's (centre square crop, 256x256 RGB JPEG in the run folder); exact and near duplicates of "
+            "the competition's paintings or of each other are dropped and counted."),
     },
     "cyclegan": {
         "epochs": Key("int|auto", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint. "
@@ -102,8 +109,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "steps_per_epoch": Key(
             "int", None, "Steps per epoch; null = one pass over the photos (every photo once per epoch).",
             minimum=1, optional=True),
-        "learning_rate": Key("float", 2e-4, "Adam learning rate of all four optimizers.", minimum=0.0),
-        "beta_1": Key("float", 0.5, "Adam beta_1 of all four optimizers.", minimum=0.0, maximum=1.0),
+        "learning_rate": Key("float", 2e-4, "Adam learning rate of every optimizer (CycleGAN: four; CUT: three).",
+                             minimum=0.0),
+        "beta_1": Key("float", 0.5, "Adam beta_1 of every optimizer.", minimum=0.0, maximum=1.0),
         "lr_schedule": Key("str", "constant", "constant, or linear_decay: held for the first decay_from of the "
                            "run's steps, then linearly to 0 at its end.", choices=("constant", "linear_decay")),
         "decay_from": Key("float", 0.5, "Fraction of the run's steps after which linear_decay starts.",
@@ -154,6 +162,25 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "lambda_cycle": Key("float", 10.0, "Weight of the cycle-consistency loss.", minimum=0.0),
         "lambda_identity": Key("float", 0.5, "Identity loss weight relative to lambda_cycle (as in the paper's code).",
                                minimum=0.0),
+        "model": Key("str", "cyclegan", "cyclegan (four networks, cycle loss), or CUT / FastCUT (Park et al. 2020): "
+                     "gen_g, disc_y and a projection net_f trained with PatchNCE; no cycle loss, no gen_f or disc_x "
+                     "(lambda_cycle, lambda_identity unused; pool_size must be 0).",
+                     choices=("cyclegan", "cut", "fastcut")),
+        "lambda_nce": Key("float", None, "cut/fastcut: weight of the PatchNCE loss; null = the model's (cut 1, "
+                          "fastcut 10).", minimum=0.0, optional=True),
+        "nce_idt": Key("bool", None, "cut/fastcut: add the identity NCE term NCE(y, G(y)) and average the two; "
+                       "null = the model's (cut on, fastcut off).", optional=True),
+        "nce_layers": Key("int|list[int]", None, "cut/fastcut: positions in the generator's NCE layers (ResNet: "
+                          "padded input, each down conv, each residual block; U-Net: input, each down conv); null = "
+                          "the generator's default (ResNet 0, 1, 2, res blocks 1 and 5; U-Net the input and 4 down "
+                          "convs). --dry-run lists them.", minimum=0, optional=True),
+        "nce_t": Key("float", 0.07, "cut/fastcut: temperature of PatchNCE's logits.", minimum=0.001),
+        "num_patches": Key("int", 256, "cut/fastcut: positions sampled per NCE layer and step (all when fewer).",
+                           minimum=1),
+        "netf_units": Key("int", 256, "cut/fastcut: units of net_f's two Dense layers per NCE layer.", minimum=1),
+        "flip_equivariance": Key("bool", None, "cut/fastcut: with probability 0.5 a step flips the generator's input "
+                                 "and the queries' features back; null = the model's (fastcut on, cut off).",
+                                 optional=True),
         "jit_compile": Key("bool", False, "Compile the train step with XLA (helps on GPU/TPU)."),
         "strategy": Key("str", "auto", "tf.distribute strategy: auto (TPU, else several GPUs, else TF_CONFIG's "
                         "workers, else the default), or one by name.",
@@ -165,6 +192,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
                                  "package the best (cyclegan/checkpoint_scores.csv); 0: package the last weights.",
                                  minimum=0),
         "score_photos": Key("int", 1000, "Photos translated to score each checkpoint.", minimum=2),
+        "score_by": Key("str", "mifid", "What ranks the scored checkpoints: local MiFID on score_weights' network, "
+                        "or the judge that needs no downloaded weights (kid: KID on random CNN features, seconds; "
+                        "c2st: C2ST accuracy, about a minute a checkpoint); all are recorded.",
+                        choices=("mifid", "kid", "c2st")),
         "score_weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's "
                              "classify_image_graph_def.pb (Kaggle's scale), 'imagenet' or a Keras InceptionV3 weights "
                              "file (not Kaggle's scale), or 'none' (random: machinery only)."),
@@ -234,6 +265,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "nearest_images": Key("int", 4, "Generated images shown beside their nearest painting.", minimum=0,
                               maximum=16),
         "cache_dir": Key("str", None, "Feature cache; null: .feature-cache/ beside the run folders.", optional=True),
+        "judge": Key("bool", True, "Also the judge that needs no downloaded weights (monet.scoring.judge): C2ST "
+                     "accuracy of a small CNN trained from scratch (0.5: indistinguishable from the paintings) and KID "
+                     "on random CNN features; about a minute for 250 paintings against 1,000 images on 2 CPU cores."),
+        "judge_seed": Key("int", 0, "Seed of the judge's classifier, folds and random features.", minimum=0),
     },
 }
 

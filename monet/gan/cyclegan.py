@@ -7,6 +7,10 @@ Names follow the paper (Zhu et al. 2017): X = photos, Y = Monet paintings;
 A checkpoint (``<run>/cyclegan/checkpoints/epoch_NNNN[_step_SSSSSS]/``) holds the four models' weights, the
 optimizers' state (with the EMA weights), the image pools and dropout seed states, and ``checkpoint.json`` with the
 arguments that rebuild the models. The training loop is :mod:`monet.gan.training`.
+
+CUT and FastCUT (:mod:`monet.gan.cut`) reuse this machinery: :class:`CycleGAN`'s optimizers, EMA, loss scale and
+checkpoint state over whatever models :meth:`CycleGAN.build_models` returns, :func:`compiled_step` around their
+losses, and the checkpoint functions (``load_checkpoint``'s ``model_class`` says which class to rebuild).
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from monet.data import augment
 from monet.gan.image_pool import ImagePool
 from monet.models import architecture, losses, networks
 
-__all__ = ["CycleGAN", "cyclegan_losses", "STEP_KEYS", "make_train_step", "save_checkpoint",
+__all__ = ["CycleGAN", "cyclegan_losses", "STEP_KEYS", "make_train_step", "compiled_step", "step_keys",
+           "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
            "checkpoint_name", "packaged_generator", "LOSS_KEYS"]
 
@@ -32,12 +37,14 @@ MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
 LOSS_SCALE = "loss_scale"
 RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
-                  "score_checkpoints", "score_photos", "score_weights")
+                  "score_checkpoints", "score_photos", "score_weights", "score_by")
 
 
 class CycleGAN:
     """The four models and their four Adam optimizers (built eagerly so their state can be restored), created in
     ``strategy``'s scope (default: the current one). ``loss_scale`` wraps the optimizers for float16.
+    ``kind`` and ``loss_keys`` name the model and the losses its step returns (besides ``lr``); a subclass
+    (:class:`monet.gan.cut.CUT`) overrides :meth:`build_models` and those two.
 
     ``learning_rate`` is a float or a schedule (:mod:`monet.gan.schedules`); ``ema`` > 0 keeps an exponential moving
     average of gen_g's weights in its optimizer (saved with it); ``pool_size`` > 0 adds the paper's image pools
@@ -56,12 +63,7 @@ class CycleGAN:
         with self.strategy.scope():
             if hasattr(learning_rate, "build"):  # a schedule's variables (the global step it reads) live here too
                 learning_rate.build()
-            self.models = {
-                "gen_g": networks.generator(**args["generator"], name="gen_g"),
-                "gen_f": networks.generator(**args["generator"], name="gen_f"),
-                "disc_x": networks.patch_discriminator(**args["discriminator"], name="disc_x"),
-                "disc_y": networks.patch_discriminator(**args["discriminator"], name="disc_y"),
-            }
+            self.models = self.build_models(args)
             self.optimizers = {}
             for name, model in self.models.items():
                 averaged = {"use_ema": True, "ema_momentum": ema} if ema and name == "gen_g" else {}
@@ -77,6 +79,21 @@ class CycleGAN:
                 raise ValueError(f"cyclegan.pool_size needs one replica; this strategy has "
                                  f"{self.strategy.num_replicas_in_sync} (set pool_size: 0 or strategy: default)")
             self.pools = {"x": ImagePool(pool_size, image_shape), "y": ImagePool(pool_size, image_shape)}
+
+    kind = "cyclegan"
+    loss_keys = LOSS_KEYS
+
+    def build_models(self, args: dict) -> dict:
+        """The models by name, built from their factory arguments (in the strategy's scope)."""
+        if args.get("model", "cyclegan") != "cyclegan":
+            raise ValueError(f"model_args of a {args['model']!r} model: build it with monet.gan.cut.CUT (or "
+                             "monet.gan.cut.load_model_checkpoint)")
+        return {
+            "gen_g": networks.generator(**args["generator"], name="gen_g"),
+            "gen_f": networks.generator(**args["generator"], name="gen_f"),
+            "disc_x": networks.patch_discriminator(**args["discriminator"], name="disc_x"),
+            "disc_y": networks.patch_discriminator(**args["discriminator"], name="disc_y"),
+        }
 
     def __getattr__(self, name):
         models = self.__dict__.get("models", {})
@@ -174,7 +191,24 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
     so they are reproducible and resume exactly. ``diffaugment`` (a policy, see :mod:`monet.data.augment`) transforms
     real and generated images alike before every discriminator call, in the generators' losses too;
     ``label_smoothing`` lowers the discriminators' target for real images; ``m.pools`` (if any) feed the
-    discriminators a history of fakes (the generators are judged on the current ones).
+    discriminators a history of fakes (the generators are judged on the current ones). See :func:`compiled_step`
+    for several replicas.
+    """
+    def losses_of(real_x, real_y, key, T):
+        return cyclegan_losses(m, real_x, real_y, key, T, adversarial, lambda_cycle, lambda_identity,
+                               label_smoothing)
+
+    return compiled_step(m, losses_of, {name: f"{name}_loss" for name in MODEL_NAMES}, jit_compile, diffaugment,
+                         seed, draws=bool(m.pools))
+
+
+def compiled_step(m: CycleGAN, losses_of, targets: dict, jit_compile: bool = False, diffaugment=(), seed: int = 0,
+                  draws: bool = False):
+    """A compiled step ``(real_x, real_y, step) -> dict of scalar losses and lr`` that updates every model of
+    ``m``: ``losses_of(real_x, real_y, key, T)`` returns the losses of a batch (``T(images, salt)``: DiffAugment of
+    ``diffaugment``, the identity when off; ``key(salt)``: a stream of stateless draws of this replica and global
+    step, None unless ``draws`` or DiffAugment needs it), and ``targets`` names the loss each model's optimizer
+    minimizes (model name -> loss key).
 
     Under a strategy of several replicas each replica runs the step on its share of the global batch with its
     losses divided by the number of replicas; the optimizers sum the replicas' gradients, so the update equals
@@ -194,19 +228,18 @@ def make_train_step(m: CycleGAN, adversarial: str = "lsgan", lambda_cycle: float
         return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
 
     def replica_step(real_x, real_y, step=0):
-        key = step_keys(m, seed, step) if policy or m.pools else None  # no key arithmetic when nothing draws
+        key = step_keys(m, seed, step) if policy or draws else None  # no key arithmetic when nothing draws
 
         def T(images, salt):  # DiffAugment (the identity when off)
             return augment.diff_augment(images, policy, key(salt)) if policy else images
 
         with tf.GradientTape(persistent=True) as tape:
-            out = cyclegan_losses(m, real_x, real_y, key, T, adversarial, lambda_cycle, lambda_identity,
-                                  label_smoothing)
+            out = losses_of(real_x, real_y, key, T)
             # Inside the tape: the replica share and the float16 loss scale must be recorded to be differentiated.
-            targets = {name: scaled(name, per_replica(out[f"{name}_loss"])) for name in MODEL_NAMES}
-        grads = {name: tape.gradient(targets[name], m.models[name].trainable_variables) for name in MODEL_NAMES}
+            scaled_targets = {name: scaled(name, per_replica(out[loss])) for name, loss in targets.items()}
+        grads = {name: tape.gradient(scaled_targets[name], m.models[name].trainable_variables) for name in targets}
         del tape
-        for name in MODEL_NAMES:
+        for name in targets:
             m.optimizers[name].apply_gradients(list(zip(grads[name], m.models[name].trainable_variables)))
         return {k: per_replica(v) for k, v in out.items()}
 
@@ -241,12 +274,14 @@ def save_checkpoint(m: CycleGAN, folder: str | Path, meta: dict) -> Path:
 
 
 def load_checkpoint(folder: str | Path, learning_rate=2e-4, beta_1: float = 0.5, strategy=None,
-                    loss_scale: bool = False, **options) -> tuple[CycleGAN, dict]:
+                    loss_scale: bool = False, model_class=None, **options) -> tuple[CycleGAN, dict]:
     """Rebuild the models from a checkpoint's stored arguments (under any strategy) and restore weights,
-    optimizer state (EMA included) and image pools; ``options`` are :class:`CycleGAN`'s (ema, pool_size, ...)."""
+    optimizer state (EMA included) and image pools; ``model_class`` (default :class:`CycleGAN`) is the class that
+    rebuilds them (:func:`monet.gan.cut.load_model_checkpoint` picks it from the checkpoint); ``options`` are its
+    (ema, pool_size, ...)."""
     folder = Path(folder)
     meta = json.loads((folder / "checkpoint.json").read_text())
-    m = CycleGAN(meta["model_args"], learning_rate, beta_1, strategy, loss_scale, **options)
+    m = (model_class or CycleGAN)(meta["model_args"], learning_rate, beta_1, strategy, loss_scale, **options)
     for name, model in m.models.items():
         model.load_weights(str(folder / f"{name}.weights.h5"))
     with np.load(folder / "optimizers.npz") as arrays:

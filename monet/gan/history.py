@@ -10,7 +10,7 @@ import numpy as np
 
 from monet.core import files, plots
 from monet.data import tfdata
-from monet.gan.cyclegan import LOSS_KEYS, STEP_KEYS, CycleGAN, packaged_generator
+from monet.gan.cyclegan import LOSS_KEYS, CycleGAN, packaged_generator
 from monet.gan.session import Run
 
 __all__ = ["read_history", "write_history", "sample_photos", "end_of_epoch"]
@@ -25,8 +25,9 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
     return [r for r in rows if r["global_step"] <= up_to_step]
 
 
-def write_history(path: Path, rows: list[dict]) -> None:
-    files.write_csv(path, rows, ["epoch", "step", "global_step", *STEP_KEYS])
+def write_history(path: Path, rows: list[dict], loss_keys=LOSS_KEYS) -> None:
+    """The rows with the columns epoch, step, global_step, ``loss_keys`` (the model's ``loss_keys``) and lr."""
+    files.write_csv(path, rows, ["epoch", "step", "global_step", *loss_keys, "lr"])
 
 
 def sample_photos(run: Run):
@@ -46,11 +47,11 @@ def end_of_epoch(m: CycleGAN, out: Path, history: list[dict], samples, global_st
     epoch = -(-global_step // steps)
     rows = [h for h in history if h["epoch"] == epoch]
     if rows:
-        means = {k: float(np.mean([h[k] for h in rows])) for k in LOSS_KEYS}
+        means = {k: float(np.mean([h[k] for h in rows])) for k in m.loss_keys}
         log(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
             + f", lr {rows[-1].get('lr', float('nan')):.3g} ({time.time() - t_epoch:.1f} s)")
-    write_history(out / "history.csv", history)
-    plots.loss_curves(history, LOSS_KEYS[:4] + ["cycle_loss"], out / "losses.png")
+    write_history(out / "history.csv", history, m.loss_keys)
+    plots.loss_curves(history, m.loss_keys[:5], out / "losses.png")  # CycleGAN: the four models' and the cycle
     fakes = plots.to_uint8(packaged_generator(m)(samples, training=False))
     plots.image_grid([list(plots.to_uint8(samples)), list(fakes)], out / "samples" / f"epoch_{epoch:02d}.png",
                      row_titles=["photo X", "G(X)"], title=f"epoch {epoch}")

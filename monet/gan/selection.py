@@ -6,6 +6,10 @@ checkpoints' generators (the averaged one when ``ema`` is on), scoring them agai
 ``score_weights`` (Kaggle's ``classify_image_graph_def.pb`` for Kaggle's scale), and saving the lowest-MiFID one
 as ``cyclegan/generator.keras``. Every score goes to ``cyclegan/checkpoint_scores.csv`` and
 ``checkpoint_scores.png``. Newest first: when the time budget runs short the rest is skipped, and said.
+
+Without Kaggle's network at hand, ``score_by: kid`` or ``c2st`` ranks them by the judge that needs no downloaded
+weights (:mod:`monet.scoring.judge`: KID on random CNN features, or C2ST accuracy) on the same translated photos;
+the MiFID of ``score_weights``' network is recorded beside them either way.
 """
 from __future__ import annotations
 
@@ -15,42 +19,52 @@ from pathlib import Path
 import numpy as np
 
 from monet.core import files, plots
-from monet.scoring import inception, metrics
+from monet.scoring import inception, judge, metrics
 
-__all__ = ["SCORE_FIELDS", "pick", "feature_scorer", "score_checkpoints"]
+__all__ = ["SCORE_FIELDS", "RANKS", "pick", "feature_scorer", "score_checkpoints"]
 
-SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "seconds"]
+SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "kid", "c2st_accuracy",
+                "seconds"]
+RANKS = {"mifid": "mifid", "kid": "kid", "c2st": "c2st_accuracy"}  # score_by -> the column ranked (lowest best)
 
 
-def pick(rows: list[dict]) -> dict:
-    """The row with the lowest MiFID (the later checkpoint on a tie)."""
-    return min(rows, key=lambda r: (r["mifid"], -r["global_step"]))
+def pick(rows: list[dict], by: str = "mifid") -> dict:
+    """The row with the lowest figure of ``by`` (mifid, kid or c2st; the later checkpoint on a tie)."""
+    return min(rows, key=lambda r: (r[RANKS[by]], -r["global_step"]))
 
 
 def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon: float = 0.1, batch_size: int = 32,
-                   log=print):
-    """A scorer ``(generator, checkpoint folder) -> {fid, memorization_distance, mifid}``: the photos translated
-    in memory, their features against the run's paintings' (cached beside the run folders)."""
+                   log=print, score_by: str = "mifid", judge_seed: int = 0):
+    """A scorer ``(generator, checkpoint folder) -> {fid, memorization_distance, mifid[, kid, c2st_accuracy]}``:
+    the photos translated in memory, their features against the run's (competition) paintings' (cached beside the
+    run folders); with ``score_by`` kid or c2st, that judge's figure too."""
     import tensorflow as tf
 
     from monet.data import fetch, tfdata
     from monet.package.translator import translator
 
     net = inception.network(weights)
-    paintings = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+    paintings = [r["path"] for r in fetch.read_manifest(run_dir, extra=False)["monet"]]
     real, _ = metrics.cached_features(lambda: net, paintings, lambda p: Path(p).read_bytes(), weights,
                                       run_dir.parent / ".feature-cache", batch_size, log)
+    real_small = judge.load_images(paintings, judge.C2ST_SIZE) if score_by != "mifid" else None
 
     def score(generator, _folder) -> dict:
         translate = translator(generator)
-        feats = [net.features(tf.cast(translate(x), tf.float32)) for x in tfdata.photo_batches(photo_paths, batch_size)]
-        return metrics.score_features(real, np.concatenate(feats), epsilon)
+        images = [translate(x) for x in tfdata.photo_batches(photo_paths, batch_size)]
+        feats = np.concatenate([net.features(tf.cast(x, tf.float32)) for x in images])
+        out = metrics.score_features(real, feats, epsilon)
+        if real_small is not None:
+            small = tf.image.resize(tf.concat(images, 0), [judge.C2ST_SIZE] * 2, "area")
+            out.update(judge.judge_arrays(real_small, tf.cast(tf.round(small), tf.uint8).numpy(), judge_seed,
+                                          c2st=score_by == "c2st"))
+        return out
 
     return score
 
 
 def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, scorer, out: Path, network: str,
-                      seconds_left=lambda: None, reserve_seconds: float = 0.0, log=print) -> dict:
+                      seconds_left=lambda: None, reserve_seconds: float = 0.0, log=print, by: str = "mifid") -> dict:
     """Score ``candidates`` ((checkpoint meta, folder), newest first) with ``scorer`` and save the best generator
     as ``out/generator.keras``; skip what the time budget would not fit. Returns {chosen, rows, skipped, note}."""
     rows, skipped, per = [], [], None
@@ -63,19 +77,22 @@ def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, score
         figures = scorer(load_generator(folder), folder)
         rows.append({"checkpoint": folder.name, "epoch": meta["epoch"], "global_step": meta["global_step"],
                      **{k: float(figures[k]) for k in ("fid", "memorization_distance", "mifid")},
+                     **{k: float(figures[k]) if k in figures else None for k in ("kid", "c2st_accuracy")},
                      "seconds": round(time.perf_counter() - t0, 2)})
         per = rows[-1]["seconds"] if per is None else max(per, rows[-1]["seconds"])
-        log(f"checkpoint {folder.name}: MiFID {rows[-1]['mifid']:.3f} (FID {rows[-1]['fid']:.3f})")
+        judged = "".join(f", {k} {rows[-1][k]:.4f}" for k in ("kid", "c2st_accuracy") if rows[-1][k] is not None)
+        log(f"checkpoint {folder.name}: MiFID {rows[-1]['mifid']:.3f} (FID {rows[-1]['fid']:.3f}{judged})")
     if not rows:
         return {"chosen": None, "rows": [], "skipped": skipped, "note": "no checkpoint could be scored in time"}
-    best = pick(rows)
+    best = pick(rows, by)
     generator = load_generator(out / "checkpoints" / best["checkpoint"])
     with files.atomic_path(out / "generator.keras", ".keras") as tmp:
         generator.save(str(tmp))
     rows.sort(key=lambda r: r["global_step"])
     files.write_csv(out / "checkpoint_scores.csv", rows, SCORE_FIELDS)
-    plots.checkpoint_scores(rows, best["checkpoint"], out / "checkpoint_scores.png", network)
-    note = (f"packaged {best['checkpoint']}: the lowest local MiFID ({best['mifid']:.3f}) of {len(rows)} scored "
+    plots.checkpoint_scores(rows, best["checkpoint"], out / "checkpoint_scores.png",
+                            network if by == "mifid" else judge.describe(), RANKS[by])
+    note = (f"packaged {best['checkpoint']}: the lowest {RANKS[by]} ({best[RANKS[by]]:.4f}) of {len(rows)} scored "
             f"checkpoint(s)" + (f"; {len(skipped)} skipped for the time budget" if skipped else ""))
     log(note)
     return {"chosen": best, "rows": rows, "skipped": skipped, "note": note}

@@ -1,7 +1,9 @@
-"""CycleGAN training: the run's loop over epochs and steps, with its time budget, history and checkpoints.
+"""CycleGAN (or CUT / FastCUT) training: the run's loop over epochs and steps, with its time budget, history and
+checkpoints.
 
 :func:`train` is the ``cyclegan_train`` stage. It reads as its steps: prepare (strategy, precision, data), resume
-or build the models of :mod:`monet.gan.cyclegan`, set the budget (what the stages after training need, measured),
+or build the models of :mod:`monet.gan.cyclegan` (``cyclegan.model: cut`` or ``fastcut``: :mod:`monet.gan.cut`,
+every lever the same), set the budget (what the stages after training need, measured),
 train epoch after epoch (planning and re-planning an ``epochs: auto`` run from the measured speed, a checkpoint
 after every epoch and where the budget stops it), choose the checkpoint to package, save ``generator.keras`` and
 write ``summary.json``. It also writes ``cyclegan/history.csv`` (losses and the learning rate of every step),
@@ -27,20 +29,28 @@ from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
 from monet.data import fetch, tfdata
 from monet.gan import distribute, schedules
-from monet.gan.cyclegan import (LOSS_KEYS, RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint,
-                                list_checkpoints, load_checkpoint, make_train_step, packaged_generator,
-                                prune_checkpoints, remove_unfinished, save_checkpoint)
+from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
+from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint, list_checkpoints,
+                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
+                                save_checkpoint)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
 from monet.gan.session import Run, State, Stop
-from monet.models.architecture import model_args
+from monet.models.architecture import describe_nce, model_args
 
-__all__ = ["train"]
+__all__ = ["train", "UNUSED_KEYS"]
+
+# Keys that the other kind of model never reads: left out of the fingerprint, so that a CycleGAN run's
+# checkpoints written before CUT existed still resume, and a CUT run's do not depend on lambda_cycle.
+UNUSED_KEYS = {"cyclegan": ("model", "lambda_nce", "nce_idt", "nce_layers", "nce_t", "num_patches", "netf_units",
+                            "flip_equivariance"),
+               "cut": ("lambda_cycle", "lambda_identity", "pool_size")}
 
 
 def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = False, log=print,
           progress=None, scorer=None) -> dict:
-    """Train (or resume) the CycleGAN of a run with the ``cyclegan`` params section ``cfg``.
+    """Train (or resume) the CycleGAN (or with ``cfg['model']`` cut / fastcut, the CUT) of a run with the
+    ``cyclegan`` params section ``cfg``.
 
     Resumes from the run's last checkpoint (an epoch's end, or the step where a time budget stopped it) when
     ``cfg['resume']`` and the checkpoint was made with the same training params (``epochs``, the precision policy
@@ -87,7 +97,8 @@ def _prepare(run_dir: Path, cfg: dict, seed: int, deterministic: bool, log) -> R
                          "(Kaggle sets 270 by default) or a number of epochs")
     # Not in the fingerprint: what may change between sessions (RESUMABLE_KEYS), the batch param (its value, the
     # global batch, is), and the precision policy (weights are float32 under every policy; see load_checkpoint).
-    what = {"cfg": {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS + ("batch_size", "mixed_precision")},
+    left_out = RESUMABLE_KEYS + UNUSED_KEYS["cut" if cfg.get("model") in CUT_MODELS else "cyclegan"]
+    what = {"cfg": {k: v for k, v in cfg.items() if k not in left_out + ("batch_size", "mixed_precision")},
             "global_batch": batch, "seed": seed, "deterministic": deterministic,
             "data": fingerprint((run_dir / "data" / "manifest.csv").read_text())}
     fp = fingerprint(what)
@@ -131,11 +142,11 @@ def _resume_or_build(run: Run) -> State:
     if last is not None:
         meta = json.loads((last / "checkpoint.json").read_text())
         if cfg["resume"] and meta.get("fingerprint") in (run.fp, run.earlier_fp):
-            m, meta = load_checkpoint(last, lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
+            m, meta = load_model_checkpoint(last, lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
             return _resumed(run, m, lr, meta, last, planned)
         why = "resume is off" if not cfg["resume"] else "its training params or data differ"
         log(f"Existing checkpoints in {run.out} are not resumed ({why}); moved to {files.move_aside(run.out)}.")
-    m = CycleGAN(model_args(cfg), lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
+    m = build_model(model_args(cfg), lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
     run.out.mkdir(parents=True, exist_ok=True)
     return State(m, lr, 0, None, planned)
 
@@ -171,6 +182,8 @@ def _describe(run: Run, state: State) -> None:
     run.log(f"Generator {m.args['generator']['kind']}: {m.gen_g.count_params():,} parameters; discriminator "
             f"receptive field: {m.receptive_field}x{m.receptive_field} px; devices: "
             f"{[d.device_type for d in tf.config.list_logical_devices()]}")
+    run.log(f"Model {m.kind}: " + ", ".join(f"{name} {model.count_params():,}" for name, model in m.models.items())
+            + " parameters" + (f"; {describe_nce(m.args['generator'], m.args['nce'])}" if "nce" in m.args else ""))
     if run.cfg["jit_compile"] and (replicas > 1 or isinstance(run.strategy, tf.distribute.TPUStrategy)):
         run.log(f"NOTE: cyclegan.jit_compile applies to one device only; this step runs on {replicas} replicas "
                 "without it (a TPU compiles with XLA by itself).")
@@ -179,9 +192,7 @@ def _describe(run: Run, state: State) -> None:
 # ------------------------------------------------------------------------------------------------ training
 def _train_epochs(run: Run, state: State, progress) -> None:
     """Epoch after epoch until the plan is done, or until the budget stops the run (with a checkpoint)."""
-    cfg = run.cfg
-    step_fn = make_train_step(state.m, cfg["adversarial_loss"], cfg["lambda_cycle"], cfg["lambda_identity"],
-                              cfg["jit_compile"], cfg["diffaugment"], cfg["label_smoothing"], run.seed)
+    step_fn = _train_step(run, state.m)
     samples = sample_photos(run)
     live = monet_progress.Progress("training", unit="steps", deadline=run.deadline)
     try:
@@ -200,6 +211,16 @@ def _train_epochs(run: Run, state: State, progress) -> None:
         _stop(run, state)
     state.ended = time.time()
     live.close()
+
+
+def _train_step(run: Run, m: CycleGAN):
+    """The compiled step of the model that ``cyclegan.model`` names."""
+    cfg = run.cfg
+    if cfg.get("model", "cyclegan") in CUT_MODELS:
+        return make_cut_step(m, cfg["adversarial_loss"], cfg["jit_compile"], cfg["diffaugment"],
+                             cfg["label_smoothing"], run.seed)
+    return make_train_step(m, cfg["adversarial_loss"], cfg["lambda_cycle"], cfg["lambda_identity"],
+                           cfg["jit_compile"], cfg["diffaugment"], cfg["label_smoothing"], run.seed)
 
 
 def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
@@ -228,7 +249,7 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
             bar.update(1)
             if state.total is None or state.g < state.total:  # a finished plan is not re-planned
                 plan(run, state, time.time())
-            live.update(state.g, state.total, prefix=label, **{k[:-5]: values[k] for k in LOSS_KEYS[:4]})
+            live.update(state.g, state.total, prefix=label, **{k[:-5]: values[k] for k in state.m.loss_keys[:4]})
             if progress is not None:
                 progress({"epoch": epoch + 1, "step": state.g - epoch * run.steps, "steps": last_step,
                           "global_step": state.g, "total_steps": state.total, "losses": values,
@@ -263,7 +284,7 @@ def _stop(run: Run, state: State) -> None:
                            f"and the stages after training need about {state.reserve.seconds / 60:.1f} min. Run the "
                            "same command again (with more time) to train on from the checkpoint.")
     if g > state.done:
-        write_history(run.out / "history.csv", state.history)
+        write_history(run.out / "history.csv", state.history, state.m.loss_keys)
         _checkpoint(run, state, state.stopped_early)
     run.log("STOPPED EARLY: " + state.stopped_early)
 
@@ -288,16 +309,17 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
     candidates = [(json.loads((f / "checkpoint.json").read_text()), f) for f in found]
     if scorer is None:
         scorer = selection.feature_scorer(run.dir, sorted(photo_paths)[:cfg["score_photos"]], cfg["score_weights"],
-                                          log=run.log)
+                                          log=run.log, score_by=cfg["score_by"])
 
     def load_generator(folder):  # under the run's precision policy, with its loss-scale optimizers
-        m, _ = load_checkpoint(folder, state.lr, cfg["beta_1"], None, run.policy == "mixed_float16", **_options(run))
+        m, _ = load_model_checkpoint(folder, state.lr, cfg["beta_1"], None, run.policy == "mixed_float16",
+                                     **_options(run))
         return packaged_generator(m)
 
     run.log(f"Scoring the last {len(candidates)} checkpoint(s) with {network}")
     after = state.reserve.seconds - state.reserve.parts.get(SCORING, 0.0) if state.reserve else 0.0  # once scored
     result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
-                                         after, run.log)
+                                         after, run.log, cfg["score_by"])
     return {**result, "network": network}
 
 
@@ -311,7 +333,9 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         "stopped_early": state.stopped_early, "steps_per_epoch": run.steps, "batch_size": run.batch,
         "global_batch_size": run.batch, "strategy": distribute.describe(run.strategy),
         "replicas": run.strategy.num_replicas_in_sync, "mixed_precision": run.policy or "off",
-        "photos": len(run.photos), "paintings": len(run.monets), "generator_kind": m.args["generator"]["kind"],
+        "photos": len(run.photos), "paintings": len(run.monets), "model": m.kind,
+        "parameters": {name: model.count_params() for name, model in m.models.items()},
+        "generator_kind": m.args["generator"]["kind"],
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
         "levers": {k: cfg[k] for k in ("augment_photo", "augment_monet", "diffaugment", "label_smoothing",
                                        "pool_size", "lr_schedule", "decay_from", "ema")},
@@ -321,7 +345,7 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         "seconds_per_step": round(intervals, 4) if intervals else None,
         "train_seconds": round(state.train_seconds, 2), "seconds": round(time.time() - t_start, 2),
         "images_per_second": round(trained_now * run.batch / state.train_seconds, 3) if state.train_seconds else None,
-        "final_losses": {k: state.history[-1][k] for k in LOSS_KEYS} if state.history else None,
+        "final_losses": {k: state.history[-1][k] for k in m.loss_keys} if state.history else None,
         "generator": str(run.out / "generator.keras"), "model_args": m.args,
     }
     if run.deadline and state.reserve is not None:

@@ -1,7 +1,8 @@
 """The Kaggle kernel bundle: a params file turned into a folder for ``kaggle kernels push`` whose one notebook
 carries the package's code, runs the chosen stages on Kaggle's read-only mount, offline, and leaves
 ``/kaggle/working/images.zip``. Every weights setting must be a file attached to the kernel: the submission run is
-offline, so 'imagenet' is refused here, with the data set to attach."""
+offline, so 'imagenet' is refused here, with the data set to attach. Extra paintings (``fetch.extra_monet``) come
+the same way: each ``kaggle:OWNER/SLUG[/SUBFOLDER]`` entry is attached as a data set; a local folder is refused."""
 from __future__ import annotations
 
 import base64
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from monet.core.environment import COMPETITION
 from monet.core.weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
+from monet.data.fetch import DataError, kaggle_dataset
 from monet.kaggle.download import KaggleError
 
-__all__ = ["slugify", "bundle"]
+__all__ = ["slugify", "extra_monet_sources", "bundle"]
 
 
 # --------------------------------------------------------------------------------------------- bundle
@@ -87,6 +89,27 @@ if grid.is_file():
     display(Image(filename=str(grid)))'''
 
 
+def extra_monet_sources(entries) -> list[str]:
+    """The Kaggle data sets (OWNER/SLUG) that ``fetch.extra_monet`` needs attached: one for each
+    ``kaggle:OWNER/SLUG[/SUBFOLDER]`` entry (the kernel's fetch stage finds its mount). A path is kept only under
+    ``/kaggle/input/`` (a data set you attach yourself with ``kaggle.dataset_sources``); any other path is refused:
+    the kernel has no such folder."""
+    sources = []
+    for entry in entries:
+        try:
+            dataset = kaggle_dataset(entry)
+        except DataError as exc:
+            raise KaggleError(str(exc)) from exc
+        if dataset:
+            sources.append(dataset[0])
+        elif not entry.startswith("/kaggle/input/"):
+            raise KaggleError(f"fetch.extra_monet entry {entry!r} is a folder of this machine, which a Kaggle kernel "
+                              "does not have. Upload it as a Kaggle data set (kaggle datasets create -p FOLDER, "
+                              "after kaggle datasets init -p FOLDER) and give kaggle:OWNER/SLUG instead; the bundle "
+                              "attaches it.")
+    return list(dict.fromkeys(sources))
+
+
 def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None, overrides=(),
            repo: str | Path | None = None) -> Path:
     """Turn a params file into a folder for ``kaggle kernels push``: ``kernel-metadata.json`` and one
@@ -111,6 +134,7 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
                               + (", e.g. wendykan/dog-face-generation-competition-kid-metric-input for Kaggle's "
                                  "scoring network" if filename == KAGGLE_GRAPH else "") + ".")
     p["data_dir"] = "auto"  # Kaggle's mount
+    extra_sources = extra_monet_sources(p["fetch"]["extra_monet"])
     run_name = params_path.stem
     title = f"monet {run_name}"
     slug = slugify(title)
@@ -121,7 +145,8 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
         "id": f"{user}/{slug}", "title": title, "code_file": f"{slug}.ipynb", "language": "python",
         "kernel_type": "notebook", "is_private": True, "enable_gpu": accelerator == "gpu",
         "enable_tpu": accelerator == "tpu", "enable_internet": False, "competition_sources": [COMPETITION],
-        "dataset_sources": list(p["kaggle"]["dataset_sources"]), "model_sources": list(p["kaggle"]["model_sources"]),
+        "dataset_sources": list(dict.fromkeys(list(p["kaggle"]["dataset_sources"]) + extra_sources)),
+        "model_sources": list(p["kaggle"]["model_sources"]),
         "kernel_sources": [],
     }
     (out / "kernel-metadata.json").write_text(json.dumps(metadata, indent=1))

@@ -1,6 +1,6 @@
 """Losses, named after the maths.
 
-CycleGAN losses return a scalar float32 tensor (mean over their inputs). Discriminator outputs are logits (one
+CycleGAN and CUT losses return a scalar float32 tensor (mean over their inputs). Discriminator outputs are logits (one
 per patch); ``mode`` is 'lsgan' (least squares: real -> 1, fake -> 0, the paper's choice) or 'bce' (binary
 cross-entropy on the logits).
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from keras import ops
 
 __all__ = ["adversarial_loss", "generator_loss", "discriminator_loss", "cycle_loss", "identity_loss",
-           "gram_matrix", "style_loss", "content_loss", "total_variation_loss"]
+           "patch_nce_loss", "gram_matrix", "style_loss", "content_loss", "total_variation_loss"]
 
 MODES = ("lsgan", "bce")
 
@@ -56,6 +56,26 @@ def cycle_loss(real, cycled):
 def identity_loss(real, same):
     """Mean absolute error |y - G(y)| (L1), unweighted; weighted by lambda_cycle * lambda_identity."""
     return _l1(real, same)
+
+
+def patch_nce_loss(feat_q, feat_k, temperature: float = 0.07):
+    """PatchNCE (Park et al. 2020, the CUT code's ``PatchNCELoss``) for one layer, unweighted: the mean over every
+    image b and patch i of the cross-entropy of
+
+        logits = [q_bi . k_bi, q_bi . k_bj for every j != i] / temperature,  target 0 (the positive),
+
+    with ``feat_q``, ``feat_k`` of shape (batch, patches, dim) (the same patch positions in both; normalised by
+    net_f). The keys are held fixed (stop_gradient): gradients flow through the queries only. Negatives come from
+    the same image's other patches only; the diagonal (a patch with itself) is masked with -10 before the division
+    by the temperature, as the CUT code does, instead of being dropped."""
+    q = ops.cast(feat_q, "float32")
+    k = ops.stop_gradient(ops.cast(feat_k, "float32"))
+    l_pos = ops.sum(q * k, axis=-1, keepdims=True)  # (B, N, 1)
+    l_neg = ops.einsum("bnd,bmd->bnm", q, k)  # (B, N, N)
+    diagonal = ops.eye(ops.shape(l_neg)[-1], dtype="bool")
+    l_neg = ops.where(diagonal[None], ops.full_like(l_neg, -10.0), l_neg)
+    logits = ops.concatenate([l_pos, l_neg], axis=-1) / temperature
+    return -ops.mean(ops.log_softmax(logits, axis=-1)[..., 0])
 
 
 # ------------------------------------------------------------------------------------- style transfer

@@ -5,6 +5,8 @@
   (pix2pix / Kaggle's public tutorial).
 - :func:`patch_discriminator`: a configurable PatchGAN; :func:`receptive_field` gives its patch size.
 - :func:`instance_norm`, :class:`ReflectionPadding2D`: the building blocks they share.
+- :func:`nce_encoder`: a model sharing a generator's layers that returns the features PatchNCE reads (CUT);
+  :func:`projection_mlp`: CUT's net_f, one small MLP per NCE layer.
 
 Inputs are float images in [-1, 1], NHWC. The factories return plain ``keras.Model`` objects that save to
 ``.keras`` files (the custom layer is registered). The argument dictionaries and the arithmetic on them
@@ -15,10 +17,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from monet.models.architecture import GENERATORS, discriminator_args, generator_args, unet_filters
+from monet.models.architecture import GENERATORS, discriminator_args, generator_args, nce_layers, unet_filters
 
 __all__ = ["ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator",
-           "patch_discriminator"]
+           "patch_discriminator", "nce_encoder", "projection_mlp"]
 
 
 def _init() -> keras.initializers.Initializer:
@@ -183,4 +185,50 @@ def patch_discriminator(blocks: int = 4, filters: int = 64, kernel: int = 4, str
         x = _activation(activation)(x)
     x = layers.Conv2D(1, out_kernel, strides=out_stride, padding=out_padding, kernel_initializer=_init())(x)
     outputs = layers.Activation("linear", dtype="float32", name="patch_logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ----------------------------------------------------------------------------------------------- CUT
+def _nce_tensors(gen: keras.Model, kind: str) -> list:
+    """The symbolic tensors of every layer of :func:`monet.models.architecture.nce_layers`, found by the layers'
+    types in build order (the generators' layers keep Keras's automatic names: weights files address layers by
+    class and order, so checkpoints and saved generators load as before)."""
+    convs = [layer.output for layer in gen.layers
+             if type(layer) is layers.Conv2D and tuple(layer.strides) == (2, 2)]  # the down convs, not transposed
+    if kind == "unet":
+        return [gen.input, *convs]
+    padded = next(layer.output for layer in gen.layers if isinstance(layer, ReflectionPadding2D))
+    return [padded, *convs, *[layer.output for layer in gen.layers if isinstance(layer, layers.Add)]]
+
+
+def nce_encoder(gen: keras.Model, args: dict, positions: list[int], name: str = "nce_encoder") -> keras.Model:
+    """A model sharing ``gen``'s layers (no weights of its own) that maps images to the features at
+    ``positions`` of :func:`monet.models.architecture.nce_layers` (``args``: the generator's), always a list."""
+    tensors = _nce_tensors(gen, args.get("kind", "resnet"))
+    if len(tensors) != len(nce_layers(args)):
+        raise ValueError(f"generator {gen.name}: found {len(tensors)} NCE layers, its args describe "
+                         f"{len(nce_layers(args))}")
+    return keras.Model(gen.input, [tensors[i] for i in positions], name=name)
+
+
+def _xavier(gain: float = 0.02) -> keras.initializers.Initializer:
+    """Xavier (Glorot) normal scaled by ``gain``: std = gain * sqrt(2 / (fan_in + fan_out)), the CUT code's
+    ``init_type xavier, init_gain 0.02``."""
+    return keras.initializers.VarianceScaling(scale=gain ** 2, mode="fan_avg", distribution="untruncated_normal")
+
+
+def projection_mlp(channels: list[int], units: int = 256, name: str = "net_f") -> keras.Model:
+    """CUT's net_f ('mlp_sample'): for each NCE layer of ``channels[i]`` channels, Dense(units) -> ReLU ->
+    Dense(units) on every sampled patch, then each patch vector divided by its L2 norm (Keras's
+    UnitNormalization: x / sqrt(max(|x|^2, 1e-12)); the CUT code divides by |x| + 1e-7). Input i: (batch,
+    patches, channels[i]); outputs: a list of (batch, patches, units). Xavier-normal weights with gain 0.02, zero
+    biases; float32 under every precision policy (the features are cast to it)."""
+    inputs, outputs = [], []
+    for i, c in enumerate(channels):
+        x = keras.Input(shape=(None, c), name=f"layer_{i}", dtype="float32")
+        h = layers.Dense(units, kernel_initializer=_xavier(), dtype="float32")(x)
+        h = layers.ReLU(dtype="float32")(h)
+        h = layers.Dense(units, kernel_initializer=_xavier(), dtype="float32")(h)
+        inputs.append(x)
+        outputs.append(layers.UnitNormalization(axis=-1, dtype="float32")(h))
     return keras.Model(inputs, outputs, name=name)

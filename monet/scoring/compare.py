@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["load_run", "flatten", "relevant_params", "differing", "status", "table", "compare"]
+__all__ = ["load_run", "flatten", "relevant_params", "differing", "status", "table", "judged", "compare"]
 
 
 def _json(path: Path) -> dict:
@@ -119,7 +119,8 @@ def table(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
             ("total s", lambda r: fmt(round(sum(s.get("seconds", 0.0) for s in r["record"].get("stages", {}).values()),
                                             2))),
             ("images", lambda r: fmt(r["package"].get("count")) if r["package"] else NOT_RUN),
-            ("FID", lambda r: _metric(r, "fid")), ("MiFID", lambda r: _metric(r, "mifid"))):
+            ("FID", lambda r: _metric(r, "fid")), ("MiFID", lambda r: _metric(r, "mifid")),
+            ("C2ST accuracy (judge)", lambda r: judged(r, "c2st_accuracy")), ("KID (judge)", lambda r: judged(r, "kid"))):
         rows.append([label, *[get(r) for r in runs]])
     return ["", *[r["name"] for r in runs]], rows
 
@@ -129,6 +130,16 @@ def _metric(run: dict, key: str) -> str:
     if not m:
         return NOT_RUN
     return f"{m.get(key):,.2f}" + ("" if m.get("comparable_to_kaggle") else " *")
+
+
+def judged(run: dict, key: str) -> str:
+    """The judge's figure ``key`` (C2ST accuracy with its 95% interval, or KID on random features), or a dash."""
+    j = run["metrics"].get("judge") if run["metrics"] else None
+    if not j:
+        return NOT_RUN
+    if key == "c2st_accuracy":
+        return f"{j[key]:.3f} ({j['c2st_ci95'][0]:.2f}-{j['c2st_ci95'][1]:.2f})"
+    return f"{j[key]:.4f} +- {j['kid_std']:.4f}"
 
 
 def _markdown(header, rows) -> str:
@@ -217,7 +228,9 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path, photos: int = 4) ->
     losses = _loss_figure(runs, out_dir / "losses.png")
     strip = _strip(runs, out_dir / "strip.png", photos)
     legend = (f"\n\nOne column a run. Params: only those that differ among the runs whose stage used them; "
-              f"{NOT_RUN} where that stage did not run.")
+              f"{NOT_RUN} where that stage did not run. Judge: C2ST accuracy of a CNN trained from scratch to tell "
+              "the images from the real paintings (0.5: it cannot; 95% interval), KID on random CNN features; both "
+              "need no downloaded weights and are not on Kaggle's scale.")
     md = f"# Runs compared\n\n{_markdown(header, rows)}{legend}{note}\n"
     md += "".join(f"\n![{p.stem}]({p.name})\n" for p in (losses, strip) if p)
     (out_dir / "compare.md").write_text(md)

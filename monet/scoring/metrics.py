@@ -20,21 +20,26 @@ import hashlib
 import io
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from monet.core import files, progress as monet_progress
-from monet.scoring import inception
+from monet.scoring import inception, judge
+from monet.scoring.sources import image_source, read_path
 
-__all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid", "image_source",
-           "features", "cached_features", "evaluate", "evaluate_run", "NOT_COMPARABLE"]
+__all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid",
+           "features", "cached_features", "evaluate", "evaluate_run", "too_close", "nearest_figure",
+           "NOT_COMPARABLE"]
 
 NOT_COMPARABLE = ("weights is 'none': InceptionV3 has random weights, so these FID/MiFID figures are NOT comparable "
                   "to Kaggle's (a test of the machinery only)")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+NOTES = {"random": NOT_COMPARABLE,
+         "keras": "Keras InceptionV3, not Kaggle's network: these figures are not on Kaggle's scale (give "
+                  "evaluate.weights the path of classify_image_graph_def.pb for Kaggle's).",
+         "kaggle": "Kaggle's network; still an estimate: Kaggle scores against paintings it keeps hidden, "
+                   "not against these."}
 
 
 # -------------------------------------------------------------------------------------------- the maths
@@ -90,25 +95,6 @@ def mifid(fid_value: float, distance: float, epsilon: float = 0.1) -> float:
 
 
 # ------------------------------------------------------------------------------------------- features
-def image_source(path: str | Path, limit: int | None = None) -> tuple[list[str], callable]:
-    """(names, read(name) -> bytes) for an images.zip or a folder of JPEG/PNG images, in name order."""
-    path = Path(path)
-    if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = sorted(n for n in zf.namelist() if n.lower().endswith(IMAGE_SUFFIXES))[:limit]
-
-        def read(name: str, _zip=[None]) -> bytes:  # noqa: B006 - one open handle per source
-            if _zip[0] is None:
-                _zip[0] = zipfile.ZipFile(path)
-            return _zip[0].read(name)
-
-        return names, read
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-        return [str(p) for p in files], lambda name: Path(name).read_bytes()
-    raise FileNotFoundError(f"{path}: expected an images.zip or a folder of .jpg/.png images")
-
-
 def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True,
              task: str = "scoring") -> np.ndarray:
     """Pool features of the images with ``net`` (:class:`monet.scoring.inception.FeatureNetwork`), batched; decoding
@@ -175,19 +161,22 @@ def score_features(real_feats: np.ndarray, gen_feats: np.ndarray, epsilon: float
 # ------------------------------------------------------------------------------------------- evaluate
 def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str | Path, weights: str = "imagenet",
              batch_size: int = 32, epsilon: float = 0.1, max_images: int | None = None,
-             nearest_images: int = 4, cache_dir: str | Path | None = None, log=print) -> dict:
+             nearest_images: int = 4, cache_dir: str | Path | None = None, log=print, judge_seed: int | None = 0,
+             training: list[str] | None = None) -> dict:
     """Score ``generated`` (an images.zip or a folder) against ``real`` (a folder, or a list of image paths).
 
-    Writes ``<out_dir>/metrics.json`` and ``<out_dir>/evaluate/nearest.png`` (the generated images closest to a
-    training painting, beside it); returns the metrics.
+    FID and MiFID on the ``weights`` network; KID on its features too when it is Kaggle's or Keras's; the judge
+    (:mod:`monet.scoring.judge`: C2ST, and KID on random features) unless ``judge_seed`` is None; and, when
+    ``training`` (paths of every training painting, extra ones included) differs from ``real``, how many generated
+    images sit closer than ``epsilon`` to one of them. Writes ``<out_dir>/metrics.json`` and
+    ``<out_dir>/evaluate/nearest.png`` (the generated images closest to a painting, beside it); returns the
+    metrics.
     """
-    from monet.core import plots
-
     out_dir = Path(out_dir)
     t0 = time.time()
     gen_names, gen_read = image_source(generated, max_images)
     if isinstance(real, (list, tuple)):
-        real_names, real_read = sorted(map(str, real)), (lambda name: Path(name).read_bytes())
+        real_names, real_read = sorted(map(str, real)), read_path
     else:
         real_names, real_read = image_source(real)
     if len(gen_names) < 2 or len(real_names) < 2:
@@ -210,38 +199,74 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
         "real": str(real) if not isinstance(real, (list, tuple)) else f"{len(real)} paintings of the run",
         "weights": weights, "network": inception.describe(weights), "network_kind": kind,
         "comparable_to_kaggle": kind == "kaggle", "real_features_cached": from_cache,
-        "seconds": round(time.time() - t0, 2),
-        "note": {"random": NOT_COMPARABLE,
-                 "keras": "Keras InceptionV3, not Kaggle's network: these figures are not on Kaggle's scale (give "
-                          "evaluate.weights the path of classify_image_graph_def.pb for Kaggle's).",
-                 "kaggle": "Kaggle's network; still an estimate: Kaggle scores against paintings it keeps hidden, "
-                           "not against these."}[kind],
+        "seconds": round(time.time() - t0, 2), "note": NOTES[kind],
     }
+    if kind != "random":
+        metrics["kid_inception"] = {**judge.kid(real_feats, gen_feats), "features": inception.describe(weights)}
+    if judge_seed is not None:
+        metrics["judge"] = judge.judge(real, generated, judge_seed, max_images, log=log)
+    if training:
+        train_feats, _ = cached_features(net_factory, sorted(map(str, training)), read_path, weights,
+                                         cache_dir, batch_size, log)
+        metrics["memorization"] = too_close(gen_feats, train_feats, epsilon, len(training), weights, log)
     out_dir.mkdir(parents=True, exist_ok=True)
     files.write_json(out_dir / "metrics.json", metrics)
     if nearest_images:
-        g = _normalize_rows(np.where(np.sum(gen_feats, 1, keepdims=True) != 0, gen_feats, 1e-12))
-        r = _normalize_rows(np.where(np.sum(real_feats, 1, keepdims=True) != 0, real_feats, 1e-12))
-        d = 1.0 - np.abs(g @ r.T)
-        closest = np.argsort(d.min(axis=1))[:nearest_images]
-        as_rgb = lambda blob: np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))  # noqa: E731
-        rows = [[as_rgb(gen_read(gen_names[i])), as_rgb(real_read(real_names[int(d[i].argmin())]))] for i in closest]
-        plots.image_grid(rows, out_dir / "evaluate" / "nearest.png", col_titles=["generated", "nearest painting"],
-                         row_titles=[f"d={d[i].min():.3f}" for i in closest],
-                         title="Generated images closest to a training painting\n"
-                         + inception.describe(weights))
+        nearest_figure((gen_feats, gen_names, gen_read), (real_feats, real_names, real_read), nearest_images,
+                       out_dir / "evaluate" / "nearest.png", inception.describe(weights))
     return metrics
 
 
+def nearest_figure(generated: tuple, real: tuple, count: int, path: Path, network: str) -> Path:
+    """The ``count`` generated images closest (1 - |cos| of their features) to a painting, beside it; ``generated``
+    and ``real`` are (features, names, read)."""
+    from monet.core import plots
+
+    (gen_feats, gen_names, gen_read), (real_feats, real_names, real_read) = generated, real
+    g = _normalize_rows(np.where(np.sum(gen_feats, 1, keepdims=True) != 0, gen_feats, 1e-12))
+    r = _normalize_rows(np.where(np.sum(real_feats, 1, keepdims=True) != 0, real_feats, 1e-12))
+    d = 1.0 - np.abs(g @ r.T)
+    closest = np.argsort(d.min(axis=1))[:count]
+    as_rgb = lambda blob: np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))  # noqa: E731
+    rows = [[as_rgb(gen_read(gen_names[i])), as_rgb(real_read(real_names[int(d[i].argmin())]))] for i in closest]
+    return plots.image_grid(rows, path, col_titles=["generated", "nearest painting"],
+                            row_titles=[f"d={d[i].min():.3f}" for i in closest],
+                            title="Generated images closest to a training painting\n" + network)
+
+
+def too_close(gen_feats: np.ndarray, train_feats: np.ndarray, epsilon: float, paintings: int, weights: str,
+              log=print) -> dict:
+    """How many generated images sit closer (1 - |cos| of their features) than ``epsilon`` to a training painting:
+    MiFID's memorization threshold. The competition forbids submitting paintings or transformations of them, and a
+    painting from an outside collection may be among those Kaggle scores against; a warning names the count."""
+    g = _normalize_rows(np.where(np.sum(gen_feats, 1, keepdims=True) != 0, gen_feats, 1e-12))
+    t = _normalize_rows(np.where(np.sum(train_feats, 1, keepdims=True) != 0, train_feats, 1e-12))
+    nearest = (1.0 - np.abs(g @ t.T)).min(axis=1)
+    close = int(np.sum(nearest < epsilon))
+    out = {"closer_than_epsilon": close, "generated": len(gen_feats), "training_paintings": paintings,
+           "min_distance": float(nearest.min()), "epsilon": epsilon, "network": inception.describe(weights)}
+    if close:
+        out["warning"] = (f"{close} of {len(gen_feats)} generated images sit closer than epsilon {epsilon} to one of "
+                          f"the {paintings} training paintings (extra ones included) on this network: Kaggle's "
+                          "rules forbid submitting paintings or transformations of them")
+        log("WARNING: " + out["warning"])
+    return out
+
+
 def evaluate_run(run_dir: str | Path, cfg: dict, log=print) -> dict:
-    """The evaluate stage: score the run's images.zip against ``cfg['real_dir']`` or the run's own paintings."""
+    """The evaluate stage: score the run's images.zip against ``cfg['real_dir']`` or the run's own (competition)
+    paintings, with the judge when ``cfg['judge']``; when the run trained on extra paintings, also count generated
+    images too close to any training painting."""
     from monet.data import fetch
 
     run_dir = Path(run_dir)
     zip_path = run_dir / "images.zip"
     if not zip_path.is_file():
         raise FileNotFoundError(f"{zip_path} not found: the package_submission stage writes it")
-    real = cfg["real_dir"] or [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+    competition = [r["path"] for r in fetch.read_manifest(run_dir, extra=False)["monet"]]
+    training = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+    real = cfg["real_dir"] or competition
     cache = Path(cfg["cache_dir"]) if cfg["cache_dir"] else run_dir.parent / ".feature-cache"
     return evaluate(zip_path, real, run_dir, cfg["weights"], cfg["batch_size"], cfg["epsilon"], cfg["max_images"],
-                    cfg["nearest_images"], cache, log)
+                    cfg["nearest_images"], cache, log, cfg["judge_seed"] if cfg["judge"] else None,
+                    training if len(training) > len(competition) else None)

@@ -200,6 +200,20 @@ def test_bundle_accelerator_sources_and_weights(tmp_path, repo):
         B.bundle(repo / "params" / "exp1.yaml", "not a name", tmp_path / "d", repo=repo)
 
 
+def test_bundle_attaches_the_extra_paintings_data_sets(tmp_path, repo):
+    out = B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "b", repo=repo, overrides=[
+        "fetch.extra_monet=[kaggle:someone/monet-art/images, kaggle:someone/monet-art/more, /kaggle/input/mine/p]",
+        "kaggle.dataset_sources=[me/mine, someone/monet-art]"])
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["me/mine", "someone/monet-art"]  # each data set once
+    assert "kaggle:someone/monet-art/images" in (out / "monet-exp1.ipynb").read_text()  # resolved in the kernel
+    with pytest.raises(K.KaggleError, match=r"'data/more' is a folder of this machine.*kaggle:OWNER/SLUG"):
+        B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
+                 overrides=["fetch.extra_monet=[data/more]"])
+    with pytest.raises(K.KaggleError, match="expected kaggle:OWNER/SLUG"):
+        B.extra_monet_sources(["kaggle:no-owner"])
+
+
 def test_submit_validates_before_submitting(tmp_path):
     from tests.package.test_submission import make_zip
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from monet import cli
 from monet.package import images_zip
-from monet.scoring import metrics as S
+from monet.scoring import metrics as S, sources
 
 
 def test_fid_of_a_set_with_itself_is_zero():
@@ -88,23 +88,25 @@ def images(tmp_path):
 def test_evaluate_writes_metrics_and_reuses_then_invalidates_the_cache(images, tmp_path):
     real, gen = images
     cache = tmp_path / "cache"
-    m = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache, log=lambda *_: None)
+    m = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache, log=lambda *_: None,
+                   judge_seed=None)
     assert m["generated_images"] == 6 and m["real_images"] == 6 and not m["real_features_cached"]
     assert np.isfinite(m["fid"]) and not m["comparable_to_kaggle"] and "NOT comparable" in m["note"]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mifid"] == m["mifid"]
     assert (tmp_path / "run" / "evaluate" / "nearest.png").is_file()
     again = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache,
-                       log=lambda *_: None)
+                       log=lambda *_: None, judge_seed=None)
     assert again["real_features_cached"] and again["fid"] == pytest.approx(m["fid"], rel=1e-5)
     Image.new("RGB", (64, 64), (1, 2, 3)).save(real / "r0.jpg")  # a painting changed: the cache is stale
     third = S.evaluate(gen, real, tmp_path / "run", weights="none", batch_size=4, cache_dir=cache,
-                       log=lambda *_: None)
+                       log=lambda *_: None, judge_seed=None)
     assert not third["real_features_cached"] and len(list(cache.glob("*.npz"))) == 2
 
 
 def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
     real, _ = images
-    m = S.evaluate(real, real, tmp_path / "run", weights="none", batch_size=3, nearest_images=0, log=lambda *_: None)
+    m = S.evaluate(real, real, tmp_path / "run", weights="none", batch_size=3, nearest_images=0, log=lambda *_: None,
+                   judge_seed=None)
     assert abs(m["fid"]) < 1e-2 and 0 <= m["memorization_distance"] < 1e-6
     assert m["memorization_distance_thresholded"] == m["memorization_distance"]  # below epsilon: penalized
 
@@ -112,7 +114,10 @@ def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
 def test_scoring_command_line(images, tmp_path, capsys):
     real, gen = images
     assert cli.main(["score", str(gen), "--real", str(real), "--weights", "none", "--out", str(tmp_path / "o")]) == 0
-    assert "MiFID" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MiFID" in out and "judge: C2ST accuracy" in out and "random" in out  # the judge, no downloaded weights
+    saved = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert 0 <= saved["judge"]["c2st_accuracy"] <= 1 and "kid_inception" not in saved  # random Inception: no KID on it
     assert cli.main(["score", str(tmp_path / "nothing"), "--real", str(real), "--weights", "none"]) == 2
 
 
@@ -170,7 +175,7 @@ def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(g
     real, _ = images
     net = inception.network(str(path))
     assert net.kind == "kaggle" and "Kaggle's scale" in net.description and net.key.startswith("graph:")
-    names, read = S.image_source(real)
+    names, read = sources.image_source(real)
     feats = S.features(net, names, read, batch_size=4, progress=False)  # batches of 4 and 2
     pixels = np.stack([tf.image.resize(tf.cast(tf.io.decode_image(read(n), channels=3), tf.float32), [256, 256])
                        .numpy() for n in names])
@@ -194,11 +199,14 @@ def test_the_cache_never_mixes_two_networks(graph, images, tmp_path):
     real, gen = images
     cache = tmp_path / "cache"
     quiet = lambda *_: None  # noqa: E731
-    first = S.evaluate(gen, real, tmp_path / "a", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
-    second = S.evaluate(gen, real, tmp_path / "b", weights=str(other), batch_size=4, cache_dir=cache, log=quiet)
+    first = S.evaluate(gen, real, tmp_path / "a", weights=str(path), batch_size=4, cache_dir=cache, log=quiet,
+                       judge_seed=None)
+    second = S.evaluate(gen, real, tmp_path / "b", weights=str(other), batch_size=4, cache_dir=cache, log=quiet,
+                       judge_seed=None)
     assert not first["real_features_cached"] and not second["real_features_cached"]
     assert len(list(cache.glob("*.npz"))) == 2 and first["fid"] != pytest.approx(second["fid"])
-    again = S.evaluate(gen, real, tmp_path / "c", weights=str(path), batch_size=4, cache_dir=cache, log=quiet)
+    again = S.evaluate(gen, real, tmp_path / "c", weights=str(path), batch_size=4, cache_dir=cache, log=quiet,
+                       judge_seed=None)
     assert again["real_features_cached"] and again["fid"] == pytest.approx(first["fid"], rel=1e-6)
     assert first["comparable_to_kaggle"] and first["network_kind"] == "kaggle" and "Kaggle's network" in first["note"]
     keys = {inception.network_key(w) for w in (str(path), str(other), "none", "imagenet")}
@@ -208,7 +216,9 @@ def test_the_cache_never_mixes_two_networks(graph, images, tmp_path):
 def test_scoring_command_line_with_kaggles_graph(graph, images, tmp_path, capsys):
     path, _ = graph
     real, gen = images
-    assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(path), "--out", str(tmp_path / "o"),
+                     "--no-judge"]) == 0
     out = capsys.readouterr().out
-    assert "MiFID" in out and "network: Kaggle's network" in out
-    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["network_kind"] == "kaggle"
+    assert "MiFID" in out and "network: Kaggle's network" in out and "KID" in out and "on the same network" in out
+    saved = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert saved["network_kind"] == "kaggle" and "Kaggle's network" in saved["kid_inception"]["features"]

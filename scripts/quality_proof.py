@@ -1,0 +1,213 @@
+"""The quality proof: train named recipes for the same wall time on real data, judge each, write docs/quality.md.
+
+    python scripts/quality_proof.py --work /tmp/quality --minutes 15 calibrate untrained exp1 leaderboard
+    python scripts/quality_proof.py --work /tmp/quality --write-docs
+
+Data: ``../shared/data/gan-getting-started-train/`` (250 of the competition's paintings, all 7,038 photos; read-only)
+or ``--data``. The 250 paintings are split once, seeded: :data:`HELD_OUT` paintings are kept for the judge and
+never trained on, the rest (with every photo) are the recipes' training data (symlinked into ``WORK/data``).
+
+Each recipe is ``python pipeline.py --params params/<file> --set ...`` with stages fetch and cyclegan_train,
+``epochs: auto`` and one ``time_budget_minutes`` for all (the planner fills it), at the sizes of
+:data:`SIZES` (2 CPU cores: the recipes' full-size networks would take ~10 s a step). Then the same
+:data:`JUDGE_PHOTOS` photos are translated by each recipe's packaged generator and judged against the held-out
+paintings (:mod:`monet.scoring.judge`: C2ST and KID on random features), beside baselines: the photos themselves
+(the ceiling), the training paintings (real against real: the floor) and the untrained generator. Results go to
+``WORK/results.json`` (a recipe already there is not run again); ``--write-docs`` writes the table between the
+markers of ``docs/quality.md`` and the grid (the same photos through every recipe) to ``WORK/grid.jpg``: made from
+the competition's photos, it is not committed (the data's terms); copy it where you like.
+
+``--src DIR`` runs the recipes from another checkout (a snapshot of the code, so that editing this one while a
+recipe trains changes nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "gan-getting-started-train"
+HELD_OUT = 100  # paintings kept for the judge (fewer leave C2ST too little to learn from)
+JUDGE_PHOTOS = 500  # photos translated by every recipe and judged
+GRID_PHOTOS = 6
+SEEDS = (0, 1, 2)  # judge seeds for the baselines (how much the judge varies)
+MARK_BEGIN, MARK_END = "<!-- quality table: begin -->", "<!-- quality table: end -->"
+
+# Sizes that fit 2 CPU cores: generators at 16 filters (ResNet: 4 residual blocks), steps of 250 per epoch
+# (a checkpoint and samples every 250 steps). Every recipe keeps its own levers.
+SIZES = ["cyclegan.gen_filters=16", "cyclegan.gen_res_blocks=4", "cyclegan.steps_per_epoch=250",
+         "cyclegan.keep_checkpoints=1", "cyclegan.score_checkpoints=0"]
+RECIPES = {
+    "exp1": ("exp1.yaml", [], "the report's recipe: ResNet, exp1's 8-filter PatchGAN (RF 32), lr 1e-4, constant"),
+    "best": ("best.yaml", [], "the report's best: exp1's settings (it only trains longer)"),
+    "leaderboard": ("leaderboard.yaml", ["cyclegan.batch_size=1"],
+                    "the leaderboard levers: U-Net, jitter/flip/rot90, DiffAugment, label smoothing 0.3, BCE, "
+                    "linear decay from 60%"),
+    "cut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT (the cut_kaggle recipe)"),
+    "fastcut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.model=fastcut"],
+                "FastCUT (the cut_kaggle recipe with model fastcut)"),
+}
+
+
+def split(data: Path, seed: int = 0) -> tuple[list[Path], list[Path], list[Path]]:
+    """(training paintings, held-out paintings, photos), the paintings split by a seeded permutation."""
+    paintings = sorted((data / "monet_jpg").glob("*.jpg"))
+    photos = sorted((data / "photo_jpg").glob("*.jpg"))
+    order = np.random.default_rng(seed).permutation(len(paintings))
+    held = [paintings[i] for i in sorted(order[:HELD_OUT])]
+    train = [paintings[i] for i in sorted(order[HELD_OUT:])]
+    return train, held, photos
+
+
+def training_folder(work: Path, train: list[Path], photos: list[Path]) -> Path:
+    """WORK/data with monet_jpg/ (the training paintings) and photo_jpg/ (every photo) as symlinks."""
+    root = work / "data"
+    for name, items in (("monet_jpg", train), ("photo_jpg", photos)):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for p in items:
+            if not (folder / p.name).exists():
+                (folder / p.name).symlink_to(p)
+    return root
+
+
+def judge_photos(photos: list[Path]) -> list[Path]:
+    picked = np.random.default_rng(1).choice(len(photos), JUDGE_PHOTOS, replace=False)
+    return [photos[i] for i in sorted(picked)]
+
+
+def train_recipe(name: str, work: Path, data_root: Path, minutes: int, src: Path) -> dict:
+    """Run the recipe's pipeline (fetch, train) for ``minutes``; returns its training summary."""
+    params, extra, _ = RECIPES[name]
+    cmd = [sys.executable, str(src / "pipeline.py"), "--params", str(src / "params" / params),
+           "--outputs", str(work / "outputs"), "--run-name", name, "--set", f"data_dir={data_root}",
+           "--set", "stages=[fetch, cyclegan_train]", "--set", f"time_budget_minutes={minutes}",
+           "--set", "cyclegan.epochs=auto"]
+    for item in SIZES + extra:
+        cmd += ["--set", item]
+    log = work / f"{name}.log"
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd)}", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    with open(log, "w") as fh:
+        rc = subprocess.call(cmd, cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    summary = work / "outputs" / name / "cyclegan" / "summary.json"
+    if rc != 0 or not summary.is_file():
+        raise RuntimeError(f"{name}: the pipeline exited {rc}; see {log}")
+    return json.loads(summary.read_text())
+
+
+def translated(generator, photos: list[Path]) -> np.ndarray:
+    """The photos through ``generator``, as uint8 at 256 px."""
+    import tensorflow as tf
+
+    from monet.data import tfdata
+    from monet.package.translator import translator
+
+    translate = translator(generator)
+    return np.concatenate([translate(tf.cast(x, tf.float32)).numpy()
+                           for x in tfdata.photo_batches([str(p) for p in photos], 32)])
+
+
+def judged(held: list[Path], images: np.ndarray, seeds=(0,)) -> dict:
+    """The judge's figures of uint8 256-px images against the held-out paintings, for each seed; mean and spread."""
+    from PIL import Image
+
+    from monet.scoring import judge
+
+    small = np.stack([np.asarray(Image.fromarray(im).resize((judge.C2ST_SIZE,) * 2, Image.BOX)) for im in images])
+    real = judge.load_images(held, judge.C2ST_SIZE)
+    runs = []
+    for seed in seeds:
+        runs.append(judge.judge_arrays(real, small, seed))
+    out = {"seeds": list(seeds), "runs": runs}
+    for key in ("c2st_accuracy", "kid"):
+        values = [r[key] for r in runs]
+        out[key], out[f"{key}_seed_sd"] = float(np.mean(values)), float(np.std(values))
+    out["c2st_ci95"] = runs[0]["c2st_ci95"]
+    out["kid_std"] = runs[0]["kid_std"]
+    return out
+
+
+def load_images(paths: list[Path]) -> np.ndarray:
+    from monet.scoring import judge
+
+    return judge.load_images([str(p) for p in paths], 256)
+
+
+def untrained_generator(seed: int = 42):
+    import keras
+
+    from monet.models import networks
+
+    keras.utils.set_random_seed(seed)
+    return networks.generator(kind="resnet", filters=16, down_blocks=2, res_blocks=4)
+
+
+def packaged(work: Path, name: str):
+    import keras
+
+    from monet.models import networks  # noqa: F401 - registers the custom layers for loading
+
+    return keras.saving.load_model(str(work / "outputs" / name / "cyclegan" / "generator.keras"), compile=False)
+
+
+def run(names: list[str], work: Path, data: Path, minutes: int, src: Path) -> None:
+    results_path = work / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    train, held, photos = split(data)
+    data_root = training_folder(work, train, photos)
+    probe = judge_photos(photos)
+    for name in names:
+        if name in results:
+            print(f"{name}: already in {results_path}", flush=True)
+            continue
+        t0 = time.time()
+        if name == "calibrate":
+            entry = {"photos": judged(held, load_images(probe), SEEDS),
+                     "paintings": judged(held, load_images(train), SEEDS)}
+        elif name == "untrained":
+            entry = judged(held, translated(untrained_generator(), probe), SEEDS)
+        else:
+            summary = train_recipe(name, work, data_root, minutes, src)
+            entry = {**judged(held, translated(packaged(work, name), probe), SEEDS[:2]),
+                     "train_seconds": summary.get("train_seconds"), "steps": summary.get("global_steps"),
+                     "summary": {k: summary.get(k) for k in (
+                         "global_steps", "planned_steps", "seconds_per_step", "stopped_early", "undertrained",
+                         "seconds", "train_seconds", "generator_parameters", "generator_kind", "learning_rate_first",
+                         "learning_rate_last", "final_losses")}}
+        entry["judge_seconds"] = round(time.time() - t0, 1)
+        results[name] = entry
+        results_path.write_text(json.dumps(results, indent=1, default=str))
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: {json.dumps(entry, default=str)[:400]}", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("names", nargs="*", help=f"calibrate, untrained, {', '.join(RECIPES)}")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/quality"))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--minutes", type=int, default=15, help="time budget of each recipe's run")
+    ap.add_argument("--src", type=Path, default=REPO, help="the checkout whose pipeline.py trains the recipes")
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.names:
+        run(args.names, args.work, args.data, args.minutes, args.src.resolve())
+    if args.write_docs:
+        write_docs(args.work, args.data)
+    return 0
+
+
+def write_docs(work: Path, data: Path) -> None:  # filled in below
+    raise NotImplementedError
+
+
+if __name__ == "__main__":
+    sys.exit(main())
