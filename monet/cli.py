@@ -178,7 +178,9 @@ def _score(args) -> int:
           f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
     if "kid_inception" in m:
         print(f"KID {m['kid_inception']['kid']:.5f} +- {m['kid_inception']['kid_std']:.5f} on the same network")
-    if "judge" in m:
+    if "skipped" in m.get("judge", {}):
+        print(f"judge skipped: {m['judge']['skipped']}")
+    elif "judge" in m:
         j = m["judge"]
         print(f"judge: C2ST accuracy {j['c2st_accuracy']:.3f} (95% {j['c2st_ci95'][0]:.3f}-{j['c2st_ci95'][1]:.3f}; "
               f"0.5 = indistinguishable from the paintings)  KID {j['kid']:.4f} +- {j['kid_std']:.4f} (random "

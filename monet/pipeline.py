@@ -36,13 +36,17 @@ def list_experiments() -> int:
 
 
 def resolve_params(params: dict) -> dict:
-    """Make a relative data_dir and the paths of fetch.extra_monet absolute (from the repository root; notebooks
+    """Make a relative data_dir, cyclegan.restart_from and the paths of fetch.extra_monet absolute (from the
+    repository root; notebooks
     run with it as working directory). ``kaggle:`` entries stay as they are: the fetch stage finds their mount."""
     if params["data_dir"] not in ("synthetic", "auto", "kaggle"):
         path = Path(params["data_dir"]).expanduser()
         params["data_dir"] = str(path if path.is_absolute() else (REPO / path).resolve())
     params["fetch"]["extra_monet"] = [e if e.startswith("kaggle:") else str(resolve_extra_folder(e, REPO))
                                       for e in params["fetch"]["extra_monet"]]
+    if params["cyclegan"]["restart_from"]:
+        path = Path(params["cyclegan"]["restart_from"]).expanduser()
+        params["cyclegan"]["restart_from"] = str(path if path.is_absolute() else (REPO / path).resolve())
     return params
 
 
@@ -142,7 +146,11 @@ def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> l
 
         try:  # what the schema cannot check alone: e.g. cyclegan.nce_layers against the generator's layers
             architecture.model_args(params["cyclegan"])
-        except ValueError as exc:
+            if params["cyclegan"]["restart_from"] and "cyclegan_train" in running:
+                from monet.gan.selection import restart_checkpoint
+
+                restart_checkpoint(Path(params["cyclegan"]["restart_from"]))
+        except (ValueError, FileNotFoundError) as exc:
             problems.append(f"{params_file}: {exc}")
     return problems + weights.check_weights({**params, "stages": running})
 

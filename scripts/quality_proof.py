@@ -1,7 +1,7 @@
 """The quality proof: train named recipes for the same wall time on real data, judge each, write docs/quality.md.
 
     python scripts/quality_proof.py --work /tmp/quality --minutes 15 calibrate untrained exp1 leaderboard
-    python scripts/quality_proof.py --work /tmp/quality --write-docs
+    python scripts/quality_proof.py --work /tmp/quality --rejudge --write-docs
 
 Data: ``../shared/data/gan-getting-started-train/`` (250 of the competition's paintings, all 7,038 photos; read-only)
 or ``--data``. The 250 paintings are split once, seeded: :data:`HELD_OUT` paintings are kept for the judge and
@@ -115,13 +115,15 @@ def translated(generator, photos: list[Path]) -> np.ndarray:
                            for x in tfdata.photo_batches([str(p) for p in photos], 32)])
 
 
-def judged(held: list[Path], images: np.ndarray, seeds=(0,)) -> dict:
-    """The judge's figures of uint8 256-px images against the held-out paintings, for each seed; mean and spread."""
+def judged(held: list[Path], images: np.ndarray, seeds=(0,), generated: bool = True) -> dict:
+    """The judge's figures of uint8 256-px images against the held-out paintings, for each seed; mean and spread.
+    Generated images are judged as submitted (JPEG at quality 95), as the paintings are JPEGs."""
     from PIL import Image
 
     from monet.scoring import judge
 
-    small = np.stack([np.asarray(Image.fromarray(im).resize((judge.C2ST_SIZE,) * 2, Image.BOX)) for im in images])
+    small = (judge.as_submitted(images) if generated else
+             np.stack([np.asarray(Image.fromarray(im).resize((judge.C2ST_SIZE,) * 2, Image.BOX)) for im in images]))
     real = judge.load_images(held, judge.C2ST_SIZE)
     runs = []
     for seed in seeds:
@@ -158,6 +160,25 @@ def packaged(work: Path, name: str):
     return keras.saving.load_model(str(work / "outputs" / name / "cyclegan" / "generator.keras"), compile=False)
 
 
+def rejudge(work: Path, data: Path) -> None:
+    """Judge every entry of WORK/results.json again with the judge as it is now (the trained generators are kept
+    in WORK/outputs): the figures of one table all come from one judge."""
+    results_path = work / "results.json"
+    results = json.loads(results_path.read_text())
+    train, held, photos = split(data)
+    probe = judge_photos(photos)
+    for name in list(results):
+        if name == "calibrate":
+            results[name] = {"photos": judged(held, load_images(probe), SEEDS, generated=False),
+                             "paintings": judged(held, load_images(train), SEEDS, generated=False)}
+        elif name == "untrained":
+            results[name] = {**results[name], **judged(held, translated(untrained_generator(), probe), SEEDS)}
+        else:
+            results[name] = {**results[name], **judged(held, translated(packaged(work, name), probe), SEEDS[:2])}
+        results_path.write_text(json.dumps(results, indent=1, default=str))
+        print(f"[{time.strftime('%H:%M:%S')}] rejudged {name}", flush=True)
+
+
 def run(names: list[str], work: Path, data: Path, minutes: int, src: Path) -> None:
     results_path = work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
@@ -170,8 +191,8 @@ def run(names: list[str], work: Path, data: Path, minutes: int, src: Path) -> No
             continue
         t0 = time.time()
         if name == "calibrate":
-            entry = {"photos": judged(held, load_images(probe), SEEDS),
-                     "paintings": judged(held, load_images(train), SEEDS)}
+            entry = {"photos": judged(held, load_images(probe), SEEDS, generated=False),
+                     "paintings": judged(held, load_images(train), SEEDS, generated=False)}
         elif name == "untrained":
             entry = judged(held, translated(untrained_generator(), probe), SEEDS)
         else:
@@ -196,17 +217,74 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=int, default=15, help="time budget of each recipe's run")
     ap.add_argument("--src", type=Path, default=REPO, help="the checkout whose pipeline.py trains the recipes")
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--rejudge", action="store_true", help="judge every recorded entry again with today's judge")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.names:
         run(args.names, args.work, args.data, args.minutes, args.src.resolve())
+    if args.rejudge:
+        rejudge(args.work, args.data)
     if args.write_docs:
         write_docs(args.work, args.data)
     return 0
 
 
-def write_docs(work: Path, data: Path) -> None:  # filled in below
-    raise NotImplementedError
+BASELINES = {"paintings": "real paintings: the 150 training paintings (the floor: real against real)",
+             "photos": "the photos themselves, untranslated (the ceiling)",
+             "untrained": "the untrained generator (ResNet, 16 filters, 4 residual blocks)"}
+
+
+def table(results: dict) -> str:
+    """The Markdown table of every baseline and recipe in ``results``."""
+    rows = ["| set judged against the 100 held-out paintings | training | steps (s/step) | C2ST accuracy (95% CI) "
+            "[sd over seeds] | KID, random features (+- sd over subsets) [sd over seeds] |", "|---|---|---|---|---|"]
+    entries = [(BASELINES[k], results["calibrate"][k]) for k in ("paintings", "photos") if "calibrate" in results]
+    entries += [(BASELINES["untrained"], results["untrained"])] if "untrained" in results else []
+    entries += [(f"**{name}**: {RECIPES[name][2]}", results[name]) for name in RECIPES if name in results]
+    for label, e in entries:
+        training = f"{e['train_seconds'] / 60:.1f} min" if e.get("train_seconds") else "-"
+        sps = (e.get("summary") or {}).get("seconds_per_step")
+        steps = f"{e['steps']:,} ({sps:.2f})" if e.get("steps") else "-"
+        lo, hi = e["c2st_ci95"]
+        rows.append(f"| {label} | {training} | {steps} | {e['c2st_accuracy']:.3f} ({lo:.2f}-{hi:.2f}) "
+                    f"[{e['c2st_accuracy_seed_sd']:.3f}] | {e['kid']:.3f} (+-{e['kid_std']:.3f}) "
+                    f"[{e['kid_seed_sd']:.3f}] |")
+    return "\n".join(rows)
+
+
+def grid(work: Path, data: Path, results: dict) -> Path:
+    """WORK/grid.jpg: the same photos through the untrained generator and every trained recipe, and held-out
+    paintings for reference."""
+    from PIL import Image
+
+    from monet.core import plots
+
+    train, held, photos = split(data)
+    chosen = judge_photos(photos)[:: JUDGE_PHOTOS // GRID_PHOTOS][:GRID_PHOTOS]
+    rows, titles = [list(load_images(chosen))], ["photo"]
+    rows.append(list(translated(untrained_generator(), chosen)))
+    titles.append("untrained")
+    for name in RECIPES:
+        if name in results:
+            rows.append(list(translated(packaged(work, name), chosen)))
+            titles.append(name)
+    rows.append(list(load_images(held[:GRID_PHOTOS])))
+    titles.append("held-out paintings")
+    png = plots.image_grid(rows, work / "grid.png", row_titles=titles,
+                           title="The same photos through every recipe (15 min on 2 CPU cores each)")
+    Image.open(png).convert("RGB").save(work / "grid.jpg", quality=88)
+    return work / "grid.jpg"
+
+
+def write_docs(work: Path, data: Path) -> None:
+    """The table between the markers of docs/quality.md, and WORK/grid.jpg (not committed: made from the
+    competition's photos)."""
+    results = json.loads((work / "results.json").read_text())
+    doc = REPO / "docs" / "quality.md"
+    text = doc.read_text()
+    begin, end = text.index(MARK_BEGIN) + len(MARK_BEGIN), text.index(MARK_END)
+    doc.write_text(text[:begin] + "\n" + table(results) + "\n" + text[end:])
+    print(f"{doc}: table of {len(results)} entries; grid: {grid(work, data, results)}")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,14 @@ def summary_markdown(summary: dict, title: str | None = None) -> str:
     return "\n".join(rows)
 
 
+def judged(figures: dict) -> str:
+    """The judge's figures for a note: C2ST accuracy with its interval and KID on random features, or nothing."""
+    if "c2st_accuracy" not in figures:
+        return ""
+    lo, hi = figures["c2st_ci95"]
+    return f"; judge: C2ST accuracy {figures['c2st_accuracy']:.3f} ({lo:.2f}-{hi:.2f}), KID {figures['kid']:.4f}"
+
+
 _STAGE_SUMMARIES = {"fetch": "data/summary.json", "cyclegan_train": "cyclegan/summary.json",
                     "nst_generate": "nst/summary.json", "evaluate": "metrics.json"}
 
@@ -147,10 +155,10 @@ def stage_extras(run_dir: str | Path, stage: str) -> dict:
         kind = summary.get("network_kind", "keras" if summary.get("comparable_to_kaggle") else "random")
         return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f} " + {
             "kaggle": "(Kaggle's network)", "keras": "(Keras InceptionV3: not Kaggle's scale)",
-            "random": "(random weights: not comparable)"}[kind]}
+            "random": "(random weights: not comparable)"}[kind] + judged(summary.get("judge") or {})}
     extras = {k: summary[k] for k in ("strategy", "mixed_precision", "global_steps", "planned_steps", "undertrained",
                                       "predicted_end_of_training", "end_of_training", "budget_slack_s",
-                                      "below_min_iterations") if k in summary}
+                                      "below_min_iterations", "restarted_from") if summary.get(k) is not None}
     if summary.get("stopped_early"):
         extras["note"] = summary["stopped_early"]
         extras["status"] = "stopped_early"  # not done: a rerun goes on from the checkpoint or the painted images

@@ -202,6 +202,12 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
                              minimum=1, maximum=16),
         "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
+        "restart_from": Key(
+            "str", None, "Start from another run's best checkpoint, with this run's (lower) learning_rate and its "
+            "own schedule: a run folder (the checkpoint its checkpoint scoring packaged, cyclegan/summary.json's "
+            "chosen_checkpoint) or a checkpoint folder. Weights and Adam's state are loaded, the networks are the "
+            "checkpoint's; steps and plan start afresh. Recorded in summary.json and run.json. null: off.",
+            optional=True),
     },
     "nst": {
         "vgg_weights": Key("str", "imagenet",

@@ -399,7 +399,8 @@ def _scan_extra_folder(entry: str, folder: Path, converted_dir: Path, index: dup
         if key is None:
             unreadable.append({"file": check.source, "why": check.problem})
         elif match:
-            dups.append({"file": check.source, "of": match[0], "how": match[1], "distance": match[2]})
+            dups.append({"file": check.source, "of": match[0], "how": match[1], "distance": match[2],
+                         "mirrored": match[3]})
         else:
             name = _unique_name(check.name, taken)
             index.add(name, key)
@@ -580,7 +581,8 @@ def extra_monet_report(summary: dict, shown: int = 20) -> list[str]:
         where = part["entry"] + (f" ({part['folder']})" if part["folder"] != part["entry"] else "")
         lines.append(f"  {where}: {part['found']:,} found, {part['added']:,} added, "
                      f"{part['duplicates_dropped']:,} duplicates, {part['unreadable_skipped']:,} unreadable")
-        lines += [f"    duplicate ({d['how']}, distance {d['distance']}): {d['file']} = {d['of']}"
+        lines += [f"    duplicate ({d['how']}{', mirrored' if d.get('mirrored') else ''}, distance {d['distance']}): "
+                  f"{d['file']} = {d['of']}"
                   for d in part["duplicates"][:shown]]
         lines += [f"    skipped (unreadable): {u['file']}: {u['why']}" for u in part["unreadable"][:shown]]
         more = max(0, len(part["duplicates"]) - shown) + max(0, len(part["unreadable"]) - shown)

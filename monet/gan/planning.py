@@ -19,6 +19,9 @@ PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured ste
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
 REPLAN_CHANGE = 0.01  # and moved when it changes by more than this fraction
 SCORING = "checkpoint scoring"  # its part of the reserve (what scoring itself may spend)
+# The judge on a CPU (benchmarks/bench_judge.py: 250 paintings against 1,000 images): KID seconds, C2ST about a
+# minute; kept with a margin (a GPU is faster).
+JUDGE_S = {"mifid": 0.0, "kid": 15.0, "c2st": 120.0}
 SCORING_SETUP_S = 30.0  # checkpoint scoring's first call: the scoring network, the paintings' features, a trace
 
 
@@ -76,10 +79,12 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
         n = cfg["score_checkpoints"]
         per_image = reserve.per_image or translator.measure_packaging(m.gen_g, run.photos).per_image
         # and the chosen one loaded once more to be saved as generator.keras
+        judged = JUDGE_S.get(cfg["score_by"], 0.0)  # the judge's figure of each checkpoint, when it ranks them
         reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
-            15.0 + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"])), SCORING)
+            15.0 + judged + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"])), SCORING)
     if "evaluate" in later:
         reserve.add(budget.KERNEL_OVERHEAD_S + 60.0, "evaluate's kernel, InceptionV3 load and trace")
+        reserve.add(JUDGE_S["c2st"], "evaluate's judge (C2ST and KID, at most 1,000 images; on by default)")
         reserve.per_image *= 2  # features of every image: about one more generator pass
         reserve.how += ", x2 per image for evaluate"
     return reserve

@@ -21,7 +21,7 @@ import numpy as np
 from monet.core import files, plots
 from monet.scoring import inception, judge, metrics
 
-__all__ = ["SCORE_FIELDS", "RANKS", "pick", "feature_scorer", "score_checkpoints"]
+__all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "feature_scorer", "score_checkpoints"]
 
 SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "kid", "c2st_accuracy",
                 "seconds"]
@@ -31,6 +31,29 @@ RANKS = {"mifid": "mifid", "kid": "kid", "c2st": "c2st_accuracy"}  # score_by ->
 def pick(rows: list[dict], by: str = "mifid") -> dict:
     """The row with the lowest figure of ``by`` (mifid, kid or c2st; the later checkpoint on a tie)."""
     return min(rows, key=lambda r: (r[RANKS[by]], -r["global_step"]))
+
+
+def restart_checkpoint(path: Path) -> tuple[Path, str]:
+    """The checkpoint ``cyclegan.restart_from`` names, and why: a checkpoint folder itself, or a run folder's best
+    (the checkpoint its scoring packaged). A clear error otherwise."""
+    import json
+
+    key = "cyclegan.restart_from"
+    if (path / "checkpoint.json").is_file():
+        return path, "the checkpoint given"
+    summary = path / "cyclegan" / "summary.json"
+    if not summary.is_file():
+        raise FileNotFoundError(f"{key} {path}: neither a checkpoint folder (checkpoint.json) nor a run folder with "
+                                "cyclegan/summary.json")
+    chosen = json.loads(summary.read_text()).get("chosen_checkpoint")
+    if not chosen:
+        raise ValueError(f"{key} {path}: that run scored no checkpoint (cyclegan.score_checkpoints was 0 or nothing "
+                         f"could be scored), so it has no best; give a checkpoint folder under "
+                         f"{path / 'cyclegan' / 'checkpoints'} instead")
+    folder = path / "cyclegan" / "checkpoints" / chosen
+    if not (folder / "checkpoint.json").is_file():
+        raise FileNotFoundError(f"{key} {path}: its best checkpoint {folder} is gone (keep_checkpoints pruned it?)")
+    return folder, f"the best of {path.name}'s scored checkpoints"
 
 
 def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon: float = 0.1, batch_size: int = 32,
@@ -54,10 +77,9 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
         images = [translate(x) for x in tfdata.photo_batches(photo_paths, batch_size)]
         feats = np.concatenate([net.features(tf.cast(x, tf.float32)) for x in images])
         out = metrics.score_features(real, feats, epsilon)
-        if real_small is not None:
-            small = tf.image.resize(tf.concat(images, 0), [judge.C2ST_SIZE] * 2, "area")
-            out.update(judge.judge_arrays(real_small, tf.cast(tf.round(small), tf.uint8).numpy(), judge_seed,
-                                          c2st=score_by == "c2st"))
+        if real_small is not None:  # judged as submitted: JPEG-encoded, like the paintings it is held against
+            generated = judge.as_submitted(np.concatenate([x.numpy() for x in images])[:judge.MAX_IMAGES])
+            out.update(judge.judge_arrays(real_small, generated, judge_seed, c2st=score_by == "c2st"))
         return out
 
     return score

@@ -61,6 +61,7 @@ class State:
     last_plan_at: float = 0.0
     predicted_end: float | None = None
     ended: float | None = None
+    restarted_from: dict | None = None  # cyclegan.restart_from: the checkpoint this run started from
 
 
 class Stop(Exception):

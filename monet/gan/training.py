@@ -30,6 +30,7 @@ from monet.core.params import fingerprint
 from monet.data import fetch, tfdata
 from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
+from monet.gan.selection import restart_checkpoint
 from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint, list_checkpoints,
                                 make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
                                 save_checkpoint)
@@ -146,9 +147,27 @@ def _resume_or_build(run: Run) -> State:
             return _resumed(run, m, lr, meta, last, planned)
         why = "resume is off" if not cfg["resume"] else "its training params or data differ"
         log(f"Existing checkpoints in {run.out} are not resumed ({why}); moved to {files.move_aside(run.out)}.")
-    m = build_model(model_args(cfg), lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
     run.out.mkdir(parents=True, exist_ok=True)
+    if cfg["restart_from"]:
+        return _restarted(run, lr, planned)
+    m = build_model(model_args(cfg), lr, cfg["beta_1"], run.strategy, loss_scale, **_options(run))
     return State(m, lr, 0, None, planned)
+
+
+def _restarted(run: Run, lr, planned: int | None) -> State:
+    """A new run from another run's best checkpoint (``restart_from``): its networks, weights and Adam's state,
+    with this run's learning rate and schedule from step 0."""
+    folder, why = restart_checkpoint(Path(run.cfg["restart_from"]))
+    m, meta = load_model_checkpoint(folder, lr, run.cfg["beta_1"], run.strategy, run.policy == "mixed_float16",
+                                    **_options(run))
+    if m.args != model_args(run.cfg):
+        run.log("NOTE: restart_from: the networks are the checkpoint's; this run's generator/discriminator params "
+                "differ and are not used.")
+    restarted = {"checkpoint": str(folder), "why": why, "global_step": meta["global_step"],
+                 "learning_rate": run.cfg["learning_rate"], "lr_schedule": run.cfg["lr_schedule"]}
+    run.log(f"Restarting from {folder} ({why}; {meta['global_step']:,} steps trained there) with learning rate "
+            f"{run.cfg['learning_rate']:g} ({run.cfg['lr_schedule']}) from step 0.")
+    return State(m, lr, 0, None, planned, restarted_from=restarted)
 
 
 def _resumed(run: Run, m: CycleGAN, lr, meta: dict, folder: Path, planned: int | None) -> State:
@@ -330,6 +349,7 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
     summary = {
         "epochs": cfg["epochs"], "epochs_completed": g // run.steps, "global_steps": g, "planned_steps": state.total,
         "undertrained": False, "epochs_trained_now": trained_now / run.steps, "resumed_from": state.resumed_from,
+        "restarted_from": state.restarted_from,
         "stopped_early": state.stopped_early, "steps_per_epoch": run.steps, "batch_size": run.batch,
         "global_batch_size": run.batch, "strategy": distribute.describe(run.strategy),
         "replicas": run.strategy.num_replicas_in_sync, "mixed_precision": run.policy or "off",

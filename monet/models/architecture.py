@@ -16,7 +16,9 @@ of gen_g's encoder at positions of :func:`nce_layers` (the generator's available
 
 - ResNet: the reflection-padded input, the output of each stride-2 down conv (before its norm), the output of each
   residual block. Default (:func:`default_nce_layers`): the padded input, the first two down convs, residual
-  blocks 1 and 5 (the last one if fewer): the official ``nce_layers 0,4,8,12,16`` of the CUT code's ResNet.
+  blocks 1 and 5 (the last one if fewer): the official ``nce_layers 0,4,8,12,16`` of the CUT code's ResNet, whose
+  default down-sampling is anti-aliased (a stride-1 conv, then a blur-pool): its layers 4 and 8 are stride-1 convs
+  at full and half resolution, ours the stride-2 convs' outputs at half and a quarter.
 - U-Net: the input, and the output of each down block's stride-2 conv (before its norm and activation). Default:
   the input and the first four down convs (128, 64, 32 and 16 px at 256 px): the encoder side, fine to coarse, as
   the official choice is; the deeper blocks have fewer than 256 positions and see most of the image.

@@ -1,5 +1,7 @@
 """How good a set of images is: the feature networks (Kaggle's 2015 Inception graph, Keras InceptionV3:
-``inception``), FID, MiFID and the evaluate stage (``metrics``), and runs compared side by side (``compare``).
+``inception``), where images come from (``sources``), the judge that needs no downloaded weights (``judge``: C2ST
+and KID on random features), FID, MiFID and the evaluate stage (``metrics``), and runs compared side by side
+(``compare``).
 
 May import: ``monet.core``, ``monet.data``, ``monet.models``.
 """

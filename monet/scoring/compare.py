@@ -135,8 +135,8 @@ def _metric(run: dict, key: str) -> str:
 def judged(run: dict, key: str) -> str:
     """The judge's figure ``key`` (C2ST accuracy with its 95% interval, or KID on random features), or a dash."""
     j = run["metrics"].get("judge") if run["metrics"] else None
-    if not j:
-        return NOT_RUN
+    if not j or key not in j:
+        return "skipped" if j else NOT_RUN
     if key == "c2st_accuracy":
         return f"{j[key]:.3f} ({j['c2st_ci95'][0]:.2f}-{j['c2st_ci95'][1]:.2f})"
     return f"{j[key]:.4f} +- {j['kid_std']:.4f}"

@@ -15,7 +15,7 @@ Two measures that need no pretrained network, each figure naming what it is:
   weights are at hand (:mod:`monet.scoring.metrics`), and always on :func:`random_features`: a randomly
   initialised CNN (He-normal, ReLU, seeded; the random-feature papers' recipe: Naeem et al. 2020 use random
   embeddings, Lee et al. 2022 random CNNs) whose per-channel mean and standard deviation at five scales (texture
-  and colour statistics, as a Gram matrix's diagonal) are standardised by the two sets' pooled spread.
+  and colour statistics, as a Gram matrix's diagonal) are standardised by the real paintings' spread.
 
 ``docs/quality.md`` records how both read on known sets (real against real: the floor; photos against paintings:
 the ceiling) and between seeds. Neither replaces Kaggle's own score (Kynkaanniemi et al. 2023).
@@ -30,21 +30,23 @@ import numpy as np
 
 from monet.scoring.sources import image_source, read_path
 
-__all__ = ["C2ST_SIZE", "RANDOM_FEATURES", "load_images", "random_features", "standardised", "kid",
-           "classifier_test", "judge_arrays", "judge", "describe"]
+__all__ = ["C2ST_SIZE", "MAX_IMAGES", "RANDOM_FEATURES", "as_submitted", "load_images", "random_features",
+           "standardised", "kid", "classifier_test", "judge_arrays", "judge", "describe"]
 
 WIDTHS = (16, 32, 64, 128, 240)  # channels of the random network's five stages
+MAX_IMAGES = 1000  # generated images judged at most (evenly spaced): about a minute against 250 paintings
 C2ST_SIZE = 128  # px the judge sees (C2ST and random features): images are downsampled by area
 RANDOM_FEATURES = ("random CNN features (seeded He-normal, per-channel mean and std at 5 scales, standardised by "
-                   "both sets' pooled spread): offline, NOT Inception, NOT Kaggle's scale")
+                   "the real paintings' spread): offline, NOT Inception, NOT Kaggle's scale")
 C2ST_NOTE = ("C2ST balanced accuracy of a small CNN trained from scratch, k-fold: 0.5 = indistinguishable from the "
              "real paintings, 1.0 = plainly different")
 
 
 # ------------------------------------------------------------------------------------------------ images
-def load_images(source, size: int, limit: int | None = None) -> np.ndarray:
+def load_images(source, size: int, limit: int | None = None, most: int | None = None) -> np.ndarray:
     """(n, size, size, 3) uint8 from an images.zip, a folder of JPEG/PNG images or a list of paths, in name order
-    (at most ``limit``), resized by area when ``size`` is not the images' own."""
+    (the first ``limit``; of those at most ``most``, evenly spaced), resized by area when ``size`` is not the
+    images' own."""
     import io
 
     from PIL import Image
@@ -53,12 +55,31 @@ def load_images(source, size: int, limit: int | None = None) -> np.ndarray:
         names, read = sorted(map(str, source))[:limit], read_path
     else:
         names, read = image_source(source, limit)
+    if most and len(names) > most:
+        names = [names[i] for i in np.linspace(0, len(names) - 1, most).round().astype(int)]
     out = np.empty((len(names), size, size, 3), np.uint8)
     for i, name in enumerate(names):
         image = Image.open(io.BytesIO(read(name))).convert("RGB")
         if image.size != (size, size):
             image = image.resize((size, size), Image.BOX)
         out[i] = np.asarray(image)
+    return out
+
+
+def as_submitted(images: np.ndarray, quality: int = 95, size: int = C2ST_SIZE) -> np.ndarray:
+    """Generated uint8 images (n, 256, 256, 3) as the judge sees submitted ones: JPEG-encoded at ``quality`` (as
+    packaging writes them), decoded, downsampled by area to ``size``. Judging raw arrays against decoded JPEG
+    paintings would let C2ST learn the compression instead of the painting."""
+    import io
+
+    from PIL import Image
+
+    out = np.empty((len(images), size, size, 3), np.uint8)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(image, np.uint8)).save(buffer, "JPEG", quality=quality)
+        decoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+        out[i] = np.asarray(decoded if decoded.size == (size, size) else decoded.resize((size, size), Image.BOX))
     return out
 
 
@@ -96,13 +117,14 @@ def feature_network(seed: int):
 
 
 def standardised(real: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both feature sets centred on the real set's mean and scaled by the two sets' pooled standard deviation
-    (the real set's alone would blow up a feature that barely varies among a few dozen paintings); features
-    constant in both (a channel that never fires) dropped."""
-    sd = np.sqrt((real.var(0) + other.var(0)) / 2)
-    keep = sd > 1e-6
-    mu, sd = real.mean(0)[keep], sd[keep]
-    return (real[:, keep] - mu) / sd, (other[:, keep] - mu) / sd
+    """Both feature sets centred and scaled by the *real* set's per-feature mean and standard deviation, so every
+    set judged against the same paintings is measured on the same scale (a set's own spread never shrinks its
+    distance); a feature that barely varies among the paintings is scaled by a tenth of the median spread instead
+    (a few dozen paintings would otherwise blow it up)."""
+    mu, sd = real.mean(0), real.std(0)
+    floor = 0.1 * float(np.median(sd[sd > 0])) if np.any(sd > 0) else 1.0
+    sd = np.maximum(sd, floor)
+    return (real - mu) / sd, (other - mu) / sd
 
 
 # ---------------------------------------------------------------------------------------------------- KID
@@ -210,9 +232,10 @@ def judge_arrays(real: np.ndarray, other: np.ndarray, seed: int = 0, c2st: bool 
 def judge(real, other, seed: int = 0, limit: int | None = None, c2st_folds: int = 5, c2st_epochs: int = 8,
           kid_subsets: int = 100, log=print) -> dict:
     """C2ST and KID (random features) of ``other`` (an images.zip, a folder or a list of paths; at most ``limit``
-    images) against the real paintings ``real``, with the seconds each took and what each figure is."""
+    images, and at most :data:`MAX_IMAGES` spread evenly over them) against the real paintings ``real``, with the
+    seconds each took and what each figure is."""
     t0 = time.perf_counter()
-    real_images, other_images = load_images(real, C2ST_SIZE), load_images(other, C2ST_SIZE, limit)
+    real_images, other_images = load_images(real, C2ST_SIZE), load_images(other, C2ST_SIZE, limit, MAX_IMAGES)
     loaded = time.perf_counter() - t0
     out = judge_arrays(real_images, other_images, seed, True, c2st_folds, c2st_epochs, kid_subsets)
     out.update({"real_images": len(real_images), "other_images": len(other_images), "seed": seed,

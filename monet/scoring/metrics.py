@@ -30,7 +30,7 @@ from monet.scoring import inception, judge
 from monet.scoring.sources import image_source, read_path
 
 __all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid",
-           "features", "cached_features", "evaluate", "evaluate_run", "too_close", "nearest_figure",
+           "features", "cached_features", "evaluate", "evaluate_run", "too_close", "nearest_figure", "judge_or_skip",
            "NOT_COMPARABLE"]
 
 NOT_COMPARABLE = ("weights is 'none': InceptionV3 has random weights, so these FID/MiFID figures are NOT comparable "
@@ -175,10 +175,7 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
     out_dir = Path(out_dir)
     t0 = time.time()
     gen_names, gen_read = image_source(generated, max_images)
-    if isinstance(real, (list, tuple)):
-        real_names, real_read = sorted(map(str, real)), read_path
-    else:
-        real_names, real_read = image_source(real)
+    real_names, real_read = (sorted(map(str, real)), read_path) if isinstance(real, (list, tuple)) else image_source(real)
     if len(gen_names) < 2 or len(real_names) < 2:
         raise ValueError(f"need at least 2 generated and 2 real images, got {len(gen_names)} and {len(real_names)}")
     net = None
@@ -204,8 +201,11 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
     if kind != "random":
         metrics["kid_inception"] = {**judge.kid(real_feats, gen_feats), "features": inception.describe(weights)}
     if judge_seed is not None:
-        metrics["judge"] = judge.judge(real, generated, judge_seed, max_images, log=log)
-    if training:
+        metrics["judge"] = judge_or_skip(real, generated, judge_seed, max_images, log)
+    if training and kind == "random":
+        metrics["memorization"] = {"skipped": "not measured: a random network puts every image near every painting "
+                                              "(give evaluate.weights Kaggle's graph or Keras's weights)"}
+    elif training:
         train_feats, _ = cached_features(net_factory, sorted(map(str, training)), read_path, weights,
                                          cache_dir, batch_size, log)
         metrics["memorization"] = too_close(gen_feats, train_feats, epsilon, len(training), weights, log)
@@ -232,6 +232,16 @@ def nearest_figure(generated: tuple, real: tuple, count: int, path: Path, networ
     return plots.image_grid(rows, path, col_titles=["generated", "nearest painting"],
                             row_titles=[f"d={d[i].min():.3f}" for i in closest],
                             title="Generated images closest to a training painting\n" + network)
+
+
+def judge_or_skip(real, generated, seed: int, limit: int | None, log=print) -> dict:
+    """The judge's figures (:func:`monet.scoring.judge.judge`), or ``{"skipped": why}`` when the sets are too small
+    for its folds: FID and MiFID stand without it."""
+    try:
+        return judge.judge(real, generated, seed, limit, log=log)
+    except ValueError as exc:
+        log(f"judge skipped: {exc}")
+        return {"skipped": str(exc)}
 
 
 def too_close(gen_feats: np.ndarray, train_feats: np.ndarray, epsilon: float, paintings: int, weights: str,

@@ -73,6 +73,7 @@ def test_extra_paintings_are_added_deduplicated_and_counted(layout, tmp_path):
     assert dups == {"same_as_c0.jpg": ("c0", "exact"), "c1_quality40.jpg": ("c1", "near"),
                     "c2_original.png": ("c2", "near"), "c3_original.jpg": ("c3", "near"),
                     "new10_larger.jpg": ("new10", "near")}  # against the competition's and each other
+    assert not any(d["mirrored"] for d in part_a["duplicates"] + part_b["duplicates"])
     assert part_a["unreadable"][0]["file"].endswith("broken.jpg")
     manifest = data.read_manifest(out.parent)
     assert [(r["name"], r["origin"]) for r in manifest["monet"]] == [
@@ -100,7 +101,9 @@ def test_sources_are_never_written_and_conversions_live_in_the_run_folder(layout
     assert kept == ["new10.png.jpg", "new12_grey.jpg.jpg"]  # duplicates' conversions are removed
 
 
-def test_distinct_paintings_are_all_kept(tmp_path):
+def test_distinct_paintings_are_all_kept_but_mirrored_copies_are_dropped(tmp_path):
+    """Training flips paintings: a mirrored copy (even re-encoded, or of a non-square source) is a duplicate, while
+    24 distinct paintings, compared as they are and mirrored, all stay."""
     root = tmp_path / "gan"
     (root / "monet_jpg").mkdir(parents=True)
     (root / "photo_jpg").mkdir()
@@ -111,23 +114,58 @@ def test_distinct_paintings_are_all_kept(tmp_path):
     extra.mkdir()
     for s in range(6, 30):
         painting(s, (320, 256) if s % 2 else (256, 256)).save(extra / f"e{s}.jpg", quality=85)
-    painting(5).transpose(Image.FLIP_LEFT_RIGHT).save(extra / "c5_mirrored.jpg")  # another image by content
+    painting(5).transpose(Image.FLIP_LEFT_RIGHT).save(extra / "z_c5_mirrored.jpg")  # of the competition's
+    painting(7, (320, 256)).transpose(Image.FLIP_LEFT_RIGHT).save(extra / "z_e7_mirrored.jpg", quality=60)  # of e7
     summary = data.prepare(root, tmp_path / "out", extra_monet=[str(extra)])
-    assert (summary["extra_monet"]["added"], summary["extra_monet"]["duplicates_dropped"]) == (25, 0)
+    assert (summary["extra_monet"]["added"], summary["extra_monet"]["duplicates_dropped"]) == (24, 2)
+    dups = {d["file"].rsplit("/", 1)[1]: (d["of"], d["how"], d["mirrored"])
+            for d in summary["extra_monet"]["by_folder"][0]["duplicates"]}
+    assert dups == {"z_c5_mirrored.jpg": ("c5", "near", True), "z_e7_mirrored.jpg": ("e7", "near", True)}
+    assert "duplicate (near, mirrored, distance" in "\n".join(data.extra_monet_report(summary))
 
 
 def test_the_near_duplicate_test_itself():
     base = np.asarray(painting(1))
     index = duplicates.Index()
     index.add("one", duplicates.image_key(base))
-    assert index.find(duplicates.image_key(base)) == ("one", "exact", 0.0)
+    assert index.find(duplicates.image_key(base)) == ("one", "exact", 0.0, False)
     brighter = np.clip(base.astype(np.int16) * 11 // 10 + 5, 0, 255).astype(np.uint8)
-    name, how, distance = index.find(duplicates.image_key(brighter))
-    assert (name, how) == ("one", "near") and distance <= duplicates.NEAR_DISTANCE
+    name, how, distance, mirrored = index.find(duplicates.image_key(brighter))
+    assert (name, how, mirrored) == ("one", "near", False) and distance <= duplicates.NEAR_DISTANCE
+    assert index.find(duplicates.image_key(np.ascontiguousarray(base[:, ::-1]))) == ("one", "near", 0.0, True)
+    name, how, distance, mirrored = index.find(duplicates.image_key(np.ascontiguousarray(brighter[:, ::-1])))
+    assert (name, how, mirrored) == ("one", "near", True) and distance <= duplicates.NEAR_DISTANCE
     assert index.find(duplicates.image_key(np.asarray(painting(2)))) is None
+    assert index.find(duplicates.image_key(np.asarray(painting(2).transpose(Image.FLIP_LEFT_RIGHT)))) is None
     flat = duplicates.Index()  # flat images: the same hash and thumbnail shape, told apart by their colour
     flat.add("red", duplicates.image_key(np.full((256, 256, 3), (200, 30, 30), np.uint8)))
     assert flat.find(duplicates.image_key(np.full((256, 256, 3), (30, 30, 200), np.uint8))) is None
+
+
+def test_a_mirrored_thumbnail_is_the_mirrored_images_thumbnail():
+    """find mirrors the new image's thumbnails instead of the image: the same thing for the 256x256 view (16x16
+    boxes), within rounding for the whole (squashed) view of a non-square source (600 px in 16 boxes)."""
+    square, wide = painting(4), painting(5, (600, 400))
+    key = duplicates.image_key(np.asarray(square), wide)
+    flipped = duplicates.image_key(np.asarray(square.transpose(Image.FLIP_LEFT_RIGHT)),
+                                   wide.transpose(Image.FLIP_LEFT_RIGHT))
+    np.testing.assert_array_equal(flipped.thumbs[0], key.thumbs[0, :, ::-1])
+    np.testing.assert_allclose(flipped.thumbs[1], key.thumbs[1, :, ::-1], atol=2)
+
+
+def test_hash_distances_need_no_numpy_2(monkeypatch):
+    """requirements allow numpy 1.26, which has no np.bitwise_count: the Hamming distance is a byte lookup table,
+    equal to counting unpacked bits, and find works without bitwise_count."""
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, (5, 32), dtype=np.uint8), rng.integers(0, 256, (7, 32), dtype=np.uint8)
+    expected = np.unpackbits(a[:, None, :] ^ b[None, :, :], axis=-1).sum(-1)
+    np.testing.assert_array_equal(duplicates._bit_distance(a, b), expected)
+    assert duplicates._bit_distance(a[:1], ~a[:1]).item() == 256
+    index = duplicates.Index()
+    index.add("one", duplicates.image_key(np.asarray(painting(1))))
+    brighter = np.clip(np.asarray(painting(1), np.int16) + 6, 0, 255).astype(np.uint8)
+    assert index.find(duplicates.image_key(brighter))[:2] == ("one", "near")
 
 
 def test_a_missing_or_empty_folder_is_an_error_naming_the_key(layout, tmp_path):

@@ -197,3 +197,48 @@ def test_the_runs_loss_figure_leaves_a_panel_that_a_cut_run_has_no_column_for(tm
                                  ["gen_g_loss", "disc_y_loss", "cycle_loss"], tmp_path / "losses.png")
     assert path.is_file()
     assert plots.loss_comparison([("cut", cut_rows, 10)], ["cycle_loss"], tmp_path / "only.png").is_file()
+
+
+def hand_nce(m, source, target, key, term):
+    """lambda_NCE x the mean over the NCE layers of losses.patch_nce_loss, computed here: the encoder's features
+    of ``source`` (keys) and ``target`` (queries), gathered in numpy at the positions cut_losses draws (per layer
+    i: patch_ids from sub_key(key(PATCH_SALT + term), i)), projected by net_f."""
+    from monet.data import augment
+    from monet.models import losses
+
+    nce = m.args["nce"]
+    feats_k = [np.asarray(f) for f in cut._as_list(m.encoder(source, training=True))]
+    feats_q = [np.asarray(f) for f in cut._as_list(m.encoder(target, training=True))]
+    assert len(feats_k) == len(nce["layers"]) > 1  # several layers: a sum would differ from the mean
+    ids = [np.asarray(cut.patch_ids(f, nce["patches"], augment.sub_key(key(cut.PATCH_SALT + term), i)))
+           for i, f in enumerate(feats_k)]
+    gather = lambda f, i: f.reshape(f.shape[0], -1, f.shape[-1])[:, i]  # noqa: E731
+    proj_k = m.net_f([gather(f, i) for f, i in zip(feats_k, ids)])
+    proj_q = m.net_f([gather(f, i) for f, i in zip(feats_q, ids)])
+    per_layer = [float(losses.patch_nce_loss(q, k, nce["temperature"])) for q, k in zip(proj_q, proj_k)]
+    return nce["lambda"] * float(np.mean(per_layer))
+
+
+@pytest.mark.parametrize("model", ["cut", "fastcut"])
+def test_gen_g_loss_is_adversarial_plus_lambda_times_the_layer_mean_of_patchnce(monkeypatch, model):
+    """CUT (nce_idt on): gen_g_loss = adversarial + 0.5 (nce_loss + nce_idt_loss); FastCUT (nce_idt off):
+    adversarial + nce_loss; each NCE term lambda_NCE (2 here, not the default) x the mean over layers."""
+    from monet.models import losses
+
+    m = new_cut(model, lambda_nce=2.0)
+    assert m.args["nce"]["lambda"] == 2.0 and m.args["nce"]["idt"] == (model == "cut")
+    adversarial = []
+    real = losses.generator_loss
+    monkeypatch.setattr(losses, "generator_loss", lambda *a, **k: adversarial.append(float(real(*a, **k)))
+                        or adversarial[-1])
+    x, y, key = images(), images(seed=1), keys(m, 3)
+    out = {k: float(v) for k, v in cut.cut_losses(m, x, y, key, identity).items()}
+    assert len(adversarial) == 1 and adversarial[0] > 0
+    nce = out["gen_g_loss"] - adversarial[0]
+    if model == "cut":
+        assert nce == pytest.approx(0.5 * (out["nce_loss"] + out["nce_idt_loss"]), rel=1e-5)
+        assert out["nce_idt_loss"] == pytest.approx(hand_nce(m, y, m.gen_g(y, training=True), key, 1), rel=1e-5)
+    else:
+        assert "nce_idt_loss" not in out and nce == pytest.approx(out["nce_loss"], rel=1e-5)
+    assert out["nce_loss"] == pytest.approx(hand_nce(m, x, m.gen_g(x, training=True), key, 0), rel=1e-5)
+    assert out["nce_loss"] != pytest.approx(out.get("nce_idt_loss", 0.0), rel=1e-2)  # the terms differ

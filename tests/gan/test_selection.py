@@ -44,3 +44,49 @@ def test_the_scorer_adds_the_judges_figure_when_asked(small_run):
     assert np.isfinite(by_kid["kid"]) and "c2st_accuracy" not in by_kid and np.isfinite(by_kid["mifid"])
     plain = selection.feature_scorer(small_run, photos, "none", batch_size=6, log=lambda *_: None)(generator, None)
     assert "kid" not in plain and plain["mifid"] == pytest.approx(by_kid["mifid"], rel=1e-5)
+
+
+def test_restart_from_a_runs_best_checkpoint_with_its_own_learning_rate(small_run, tmp_path):
+    """A run folder's best scored checkpoint is loaded (weights and Adam's state) and trained with the new run's
+    learning rate from step 0: with a rate of 0 the packaged generator is that checkpoint's, bit for bit."""
+    import json
+    import shutil
+
+    import keras
+
+    from monet.gan import cyclegan, training
+    from tests.conftest import tiny_cyclegan
+
+    first = tmp_path / "first"
+    shutil.copytree(small_run / "data", first / "data")
+    known = {"epoch_0001": 5.0, "epoch_0002": 3.0, "epoch_0003": 4.0}
+    stub = lambda generator, folder: {"fid": 1.0, "memorization_distance": 0.5, "mifid": known[folder.name]}  # noqa
+    training.train(first, tiny_cyclegan(epochs=3, keep_checkpoints=0, score_checkpoints=3), seed=2,
+                   log=lambda *_: None, scorer=stub)
+    second = tmp_path / "second"
+    shutil.copytree(small_run / "data", second / "data")
+    lines = []
+    summary = training.train(second, tiny_cyclegan(epochs=1, learning_rate=0.0, restart_from=str(first)), seed=3,
+                             log=lines.append)
+    restarted = summary["restarted_from"]
+    assert restarted["checkpoint"].endswith("epoch_0002") and restarted["learning_rate"] == 0.0
+    assert summary["global_steps"] == summary["steps_per_epoch"] and summary["learning_rate_first"] == 0.0
+    assert any("Restarting from" in line and "epoch_0002" in line for line in lines)
+    best, _ = cyclegan.load_checkpoint(first / "cyclegan" / "checkpoints" / "epoch_0002")
+    packaged = keras.saving.load_model(second / "cyclegan" / "generator.keras", compile=False)
+    for a, b in zip(packaged.get_weights(), best.gen_g.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert json.loads((second / "cyclegan" / "summary.json").read_text())["restarted_from"] == restarted
+
+
+def test_restart_from_names_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cyclegan.restart_from .*neither a checkpoint folder"):
+        selection.restart_checkpoint(tmp_path)
+    run = tmp_path / "run"
+    (run / "cyclegan").mkdir(parents=True)
+    (run / "cyclegan" / "summary.json").write_text('{"chosen_checkpoint": null}')
+    with pytest.raises(ValueError, match="scored no checkpoint"):
+        selection.restart_checkpoint(run)
+    (run / "cyclegan" / "summary.json").write_text('{"chosen_checkpoint": "epoch_0004"}')
+    with pytest.raises(FileNotFoundError, match="is gone"):
+        selection.restart_checkpoint(run)

@@ -137,3 +137,47 @@ def test_a_short_training_on_real_data_moves_the_judge_toward_the_paintings():
         step(small(x), small(y), tf.constant(g, tf.int64))
     after = kid_now()
     assert after < 0.7 * before, (before, after)
+
+
+def test_the_scale_is_the_paintings_so_a_wider_worse_set_never_reads_closer():
+    """Scaled by the pooled spread, a set far off and widely spread shrank its own distance (KID 2.7 against 7.2
+    for a plainly closer set); scaled by the paintings alone it cannot."""
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 50))
+    closer, worse = rng.normal(1.0, 1.0, size=(300, 50)), rng.normal(3.0, 6.0, size=(300, 50))
+    kid_closer = judge.kid(*judge.standardised(real, closer), subsets=10)["kid"]
+    kid_worse = judge.kid(*judge.standardised(real, worse), subsets=10)["kid"]
+    assert kid_worse > 10 * kid_closer
+    flat = np.c_[real[:, :1], np.zeros((300, 1))]  # a feature that never varies among the paintings
+    a, b = judge.standardised(flat, np.c_[closer[:, :1], np.ones((300, 1))])
+    assert np.isfinite(b).all() and np.abs(b[:, 1]).max() < 100
+
+
+def test_too_few_images_skip_the_judge_not_the_score():
+    from monet.scoring import metrics
+
+    out = metrics.judge_or_skip(_tiny_folder(3, "a"), _tiny_folder(3, "b"), 0, None, log=lambda _: None)
+    assert "at least 4 images" in out["skipped"]
+    out = metrics.judge_or_skip(_tiny_folder(4, "c"), _tiny_folder(4, "d"), 0, None, log=lambda _: None)
+    assert "C2ST with 5 folds needs at least 5" in out["skipped"]
+
+
+def _tiny_folder(n: int, name: str):
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp()) / name
+    folder.mkdir()
+    for i, image in enumerate(_textures(n, rough=False, seed=n)):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    return folder
+
+
+def test_too_close_counts_and_warns():
+    from monet.scoring import metrics
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(10, 8))
+    generated = np.r_[train[:3] * 1.01, rng.normal(size=(5, 8))]
+    lines = []
+    out = metrics.too_close(generated, train, 0.01, 10, "none", lines.append)
+    assert out["closer_than_epsilon"] == 3 and "3 of 8" in out["warning"] and lines

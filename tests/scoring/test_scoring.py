@@ -106,8 +106,9 @@ def test_evaluate_writes_metrics_and_reuses_then_invalidates_the_cache(images, t
 def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
     real, _ = images
     m = S.evaluate(real, real, tmp_path / "run", weights="none", batch_size=3, nearest_images=0, log=lambda *_: None,
-                   judge_seed=None)
+                   judge_seed=None, training=[str(p) for p in real.glob("*.jpg")])
     assert abs(m["fid"]) < 1e-2 and 0 <= m["memorization_distance"] < 1e-6
+    assert "not measured" in m["memorization"]["skipped"]  # a random network: every image near every painting
     assert m["memorization_distance_thresholded"] == m["memorization_distance"]  # below epsilon: penalized
 
 
