@@ -92,12 +92,13 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "synthetic_monet": Key("int", 300, "Paintings generated when data_dir is 'synthetic'.", minimum=1),
         "sample_images": Key("int", 8, "Paintings and photos shown in data/samples.png.", minimum=1, maximum=32),
         "extra_monet": Key(
-            "list[str]", [], "Folders of further Monet paintings added to the training paintings (the data params "
-            "live in this section: it is the issue's data.extra_monet). Each a path (relative ones from the "
+            "list[str]", [], "Folders of further Monet paintings added to the training paintings (what the issue "
+            "calls data.extra_monet: the data params live in this section). Each a path (relative ones from the "
             "repository root, like data_dir) or kaggle:OWNER/SLUG[/SUBFOLDER], a Kaggle data set that the bundle "
             "attaches and the kernel reads from /kaggle/input. Images are checked and converted like the "
-            "competition's (centre square crop, 256x256 RGB JPEG in the run folder); exact and near duplicates of "
-            "the competition's paintings or of each other are dropped and counted."),
+            "competition's (centre square crop, 256x256 RGB JPEG in the run folder); exact and near duplicates "
+            "(mirrored ones too: training flips paintings) of the competition's paintings or of each other are "
+            "dropped and counted."),
     },
     "cyclegan": {
         "epochs": Key("int|auto", 1, "Epochs to train; raising it on a finished run trains on from the last checkpoint. "

@@ -234,6 +234,18 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def _checked_in_threads(found: list[Path], check, converted_dir: Path, task: str) -> list:
+    """``check(path)`` of every file, in threads, in ``found``'s order, with a progress line."""
+    converted_dir.mkdir(parents=True, exist_ok=True)
+    live = progress.Progress(task, len(found), "images")
+    out = []
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        for result in pool.map(check, found):
+            out.append(result)
+            live.update(len(out))
+    return out
+
+
 def _check_one(path: Path, converted_dir: Path) -> ImageCheck:
     try:
         with Image.open(path) as im:
@@ -262,13 +274,8 @@ def scan_domain(folder: Path, converted_dir: Path) -> list[ImageCheck]:
     Names (file stems) are made unique with a ``_2``, ``_3``... suffix.
     """
     found = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
-    converted_dir.mkdir(parents=True, exist_ok=True)
-    live = progress.Progress(f"checking {Path(folder).name}", len(found), "images")
-    checks = []
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        for check in pool.map(lambda p: _check_one(p, converted_dir), found):
-            checks.append(check)
-            live.update(len(checks))
+    checks = _checked_in_threads(found, lambda p: _check_one(p, converted_dir), converted_dir,
+                                 f"checking {Path(folder).name}")
     seen: dict[str, int] = {}
     for c in checks:
         if c.path is None:
@@ -386,13 +393,8 @@ def _scan_extra_folder(entry: str, folder: Path, converted_dir: Path, index: dup
     """One extra folder: its rows to add to the manifest and its part of the summary. A duplicate's conversion
     is removed (only kept paintings stay in the run folder)."""
     found = _image_files(folder)
-    converted_dir.mkdir(parents=True, exist_ok=True)
-    live = progress.Progress(f"checking extra paintings {folder.name}", len(found), "images")
-    results = []
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        for result in pool.map(lambda p: _check_extra(p, converted_dir), found):
-            results.append(result)
-            live.update(len(results))
+    results = _checked_in_threads(found, lambda p: _check_extra(p, converted_dir), converted_dir,
+                                  f"checking extra paintings {folder.name}")
     rows, dups, unreadable, converted = [], [], [], 0
     for check, key in results:  # in name order: which of two duplicates is kept does not depend on threads
         match = index.find(key) if key is not None else None

@@ -1,7 +1,6 @@
 """fetch.extra_monet: folders of further paintings checked, converted, de-duplicated against the competition's
 paintings and each other, counted, and added to the manifest's training paintings (small generated images)."""
 import csv
-import hashlib
 import shutil
 
 import numpy as np
@@ -10,6 +9,7 @@ from PIL import Image
 
 from monet.core import runs
 from monet.data import duplicates, fetch as data
+from tests.data.test_data import tree_hash
 
 
 def painting(seed: int, size=(256, 256)) -> Image.Image:
@@ -20,12 +20,6 @@ def painting(seed: int, size=(256, 256)) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(low, dtype=np.float32) + strokes, 0, 255).astype(np.uint8))
 
 
-def tree_hash(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture()
