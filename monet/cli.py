@@ -169,13 +169,25 @@ def _submit(args) -> int:
 
 
 def _score(args) -> int:
-    from monet.scoring import metrics
+    from monet.core import files
+    from monet.core.weights import WeightsError
+    from monet.scoring import judge, metrics
 
     out = Path(args.out) if args.out else Path(args.images).resolve().parent
-    m = metrics.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon, args.max_images,
-                         cache_dir=args.cache, judge_seed=None if args.no_judge else args.judge_seed, log=lambda _: None)
-    print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
-          f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
+    try:
+        m = metrics.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon,
+                             args.max_images, cache_dir=args.cache,
+                             judge_seed=None if args.no_judge else args.judge_seed, log=lambda _: None)
+    except WeightsError as exc:  # no scoring network here: the judge needs none
+        if args.no_judge:
+            raise
+        print(f"FID/MiFID not computed: {exc}")
+        m = {"fid": None, "mifid": None, "weights_error": str(exc),
+             "judge": judge.judge(args.real, args.images, args.judge_seed, args.max_images, log=lambda _: None)}
+        files.write_json(out / "metrics.json", m)
+    else:
+        print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
+              f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
     if "kid_inception" in m:
         print(f"KID {m['kid_inception']['kid']:.5f} +- {m['kid_inception']['kid_std']:.5f} on the same network")
     if "skipped" in m.get("judge", {}):

@@ -112,6 +112,17 @@ def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
     assert m["memorization_distance_thresholded"] == m["memorization_distance"]  # below epsilon: penalized
 
 
+def test_scoring_command_line_without_any_scoring_network_still_judges(images, tmp_path, capsys):
+    real, gen = images
+    missing = tmp_path / "nowhere" / "classify_image_graph_def.pb"
+    assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(missing), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "FID/MiFID not computed" in out and "judge: C2ST accuracy" in out
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["fid"] is None and 0 <= saved["judge"]["c2st_accuracy"] <= 1
+    assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(missing), "--no-judge"]) == 2
+
+
 def test_scoring_command_line(images, tmp_path, capsys):
     real, gen = images
     assert cli.main(["score", str(gen), "--real", str(real), "--weights", "none", "--out", str(tmp_path / "o")]) == 0
