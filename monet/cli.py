@@ -171,7 +171,7 @@ def _submit(args) -> int:
 def _score(args) -> int:
     from monet.core import files
     from monet.core.weights import WeightsError
-    from monet.scoring import judge, metrics
+    from monet.scoring import metrics
 
     out = Path(args.out) if args.out else Path(args.images).resolve().parent
     try:
@@ -182,10 +182,11 @@ def _score(args) -> int:
         if args.no_judge:
             raise
         print(f"FID/MiFID not computed: {exc}")
-        m = {"fid": None, "mifid": None, "weights_error": str(exc),
-             "judge": judge.judge(args.real, args.images, args.judge_seed, args.max_images, log=lambda _: None)}
-        files.write_json(out / "metrics.json", m)
+        m = {"weights_error": str(exc), "judge": metrics.judge_or_skip(args.real, args.images, args.judge_seed,
+                                                                       args.max_images, lambda _: None)}
+        written = files.write_json(out / "judge.json", m)  # not metrics.json: a run's scored metrics stay
     else:
+        written = out / "metrics.json"
         print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
               f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
     if "kid_inception" in m:
@@ -197,7 +198,7 @@ def _score(args) -> int:
         print(f"judge: C2ST accuracy {j['c2st_accuracy']:.3f} (95% {j['c2st_ci95'][0]:.3f}-{j['c2st_ci95'][1]:.3f}; "
               f"0.5 = indistinguishable from the paintings)  KID {j['kid']:.4f} +- {j['kid_std']:.4f} (random "
               f"features)\n       {j['judge']}")
-    print(out / "metrics.json")
+    print(written)
     return 0
 
 

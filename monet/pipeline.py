@@ -149,7 +149,7 @@ def preflight(params_file, params: dict, run_dir: Path, running: list[str]) -> l
             if params["cyclegan"]["restart_from"] and "cyclegan_train" in running:
                 from monet.gan.selection import restart_checkpoint
 
-                restart_checkpoint(Path(params["cyclegan"]["restart_from"]))
+                restart_checkpoint(Path(params["cyclegan"]["restart_from"]), params["cyclegan"])
         except (ValueError, FileNotFoundError) as exc:
             problems.append(f"{params_file}: {exc}")
     return problems + weights.check_weights({**params, "stages": running})

@@ -21,7 +21,7 @@ import numpy as np
 from monet.core import files, plots
 from monet.scoring import inception, judge, metrics
 
-__all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "feature_scorer", "score_checkpoints"]
+__all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "find_restart", "feature_scorer", "score_checkpoints"]
 
 SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "kid", "c2st_accuracy",
                 "seconds"]
@@ -33,9 +33,28 @@ def pick(rows: list[dict], by: str = "mifid") -> dict:
     return min(rows, key=lambda r: (r[RANKS[by]], -r["global_step"]))
 
 
-def restart_checkpoint(path: Path) -> tuple[Path, str]:
+def restart_checkpoint(path: Path, cfg: dict | None = None) -> tuple[Path, str]:
     """The checkpoint ``cyclegan.restart_from`` names, and why: a checkpoint folder itself, or a run folder's best
-    (the checkpoint its scoring packaged). A clear error otherwise."""
+    (the checkpoint its scoring packaged). A clear error otherwise, also when the checkpoint was trained as another
+    model, or with other NCE settings, than the run's ``cfg`` (the cyclegan section) asks for."""
+    folder, why = find_restart(path)
+    if cfg is not None:
+        import json
+
+        from monet.models.architecture import model_args
+
+        saved, wanted = json.loads((folder / "checkpoint.json").read_text())["model_args"], model_args(cfg)
+        for key in ("model", "nce"):
+            if saved.get(key, "cyclegan" if key == "model" else None) != wanted.get(key, "cyclegan" if key ==
+                                                                                     "model" else None):
+                raise ValueError(f"cyclegan.restart_from {path}: its checkpoint was trained with {key} "
+                                 f"{saved.get(key, 'cyclegan')!r}, this run asks for {wanted.get(key)!r}; set "
+                                 f"cyclegan.{'model' if key == 'model' else 'lambda_nce/nce_idt/nce_layers'} to match")
+    return folder, why
+
+
+def find_restart(path: Path) -> tuple[Path, str]:
+    """The checkpoint folder of :func:`restart_checkpoint`, and why it is that one."""
     import json
 
     key = "cyclegan.restart_from"

@@ -157,7 +157,7 @@ def _resume_or_build(run: Run) -> State:
 def _restarted(run: Run, lr, planned: int | None) -> State:
     """A new run from another run's best checkpoint (``restart_from``): its networks, weights and Adam's state,
     with this run's learning rate and schedule from step 0."""
-    folder, why = restart_checkpoint(Path(run.cfg["restart_from"]))
+    folder, why = restart_checkpoint(Path(run.cfg["restart_from"]), run.cfg)
     m, meta = load_model_checkpoint(folder, lr, run.cfg["beta_1"], run.strategy, run.policy == "mixed_float16",
                                     **_options(run))
     if m.args != model_args(run.cfg):
@@ -189,7 +189,8 @@ def _resumed(run: Run, m: CycleGAN, lr, meta: dict, folder: Path, planned: int |
         log(f"NOTE: this run has trained {done:,} steps, more than cyclegan.epochs = {run.cfg['epochs']} asks "
             f"({planned:,}); nothing more is trained and generator.keras is rewritten from that checkpoint.")
     history = read_history(run.out / "history.csv", done)
-    return State(m, lr, done, str(folder), total, g=done, history=history)
+    return State(m, lr, done, str(folder), total, g=done, history=history,
+                 restarted_from=meta.get("restarted_from"))  # a restarted run stays one across sessions
 
 
 def _describe(run: Run, state: State) -> None:
@@ -283,7 +284,8 @@ def _checkpoint(run: Run, state: State, note: str | None = None) -> Path:
     meta = {"epoch": g // steps, "step_in_epoch": g % steps, "global_step": g, "planned_steps": state.total,
             "fingerprint": run.fp, "steps_per_epoch": steps, "batch_size": run.batch, "precision": run.policy,
             "schedule": state.lr.state() if hasattr(state.lr, "state") else None,
-            "losses": state.history[-1] if state.history else None, "stopped_early": note}
+            "losses": state.history[-1] if state.history else None, "stopped_early": note,
+            "restarted_from": state.restarted_from}
     folder = run.out / "checkpoints" / checkpoint_name(meta["epoch"], meta["step_in_epoch"])
     found = dict((f, s) for s, f in list_checkpoints(run.out / "checkpoints"))
     if found.get(folder) == g:

@@ -17,7 +17,7 @@ from monet.core.weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
 from monet.data.fetch import DataError, kaggle_dataset
 from monet.kaggle.download import KaggleError
 
-__all__ = ["slugify", "extra_monet_sources", "bundle"]
+__all__ = ["slugify", "check_readable_offline", "extra_monet_sources", "bundle"]
 
 
 # --------------------------------------------------------------------------------------------- bundle
@@ -89,6 +89,24 @@ if grid.is_file():
     display(Image(filename=str(grid)))'''
 
 
+def check_readable_offline(p: dict) -> None:
+    """What the kernel reads must be there without internet: no 'imagenet' weights (all three settings: Kaggle's
+    submission run is offline), a ``cyclegan.restart_from`` under /kaggle/input."""
+    for key, value, filename in weights_settings(p):
+        if value == "imagenet":
+            filename = KERAS_FILES["vgg"] if key == "nst.vgg_weights" else filename
+            raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "
+                              f"without it. Attach a data set holding {filename} (kaggle.dataset_sources) and set "
+                              f"{key} to its /kaggle/input/... path"
+                              + (", e.g. wendykan/dog-face-generation-competition-kid-metric-input for Kaggle's "
+                                 "scoring network" if filename == KAGGLE_GRAPH else "") + ".")
+    restart = p["cyclegan"]["restart_from"]
+    if restart and not str(restart).startswith("/kaggle/input/"):
+        raise KaggleError(f"cyclegan.restart_from {restart!r} is a folder of this machine, which a Kaggle kernel "
+                          "cannot read: upload the earlier run's folder (or its output) as a Kaggle data set, attach "
+                          "it (kaggle.dataset_sources) and give its /kaggle/input/... path")
+
+
 def extra_monet_sources(entries) -> list[str]:
     """The Kaggle data sets (OWNER/SLUG) that ``fetch.extra_monet`` needs attached: one for each
     ``kaggle:OWNER/SLUG[/SUBFOLDER]`` entry (the kernel's fetch stage finds its mount). A path is kept only under
@@ -125,14 +143,7 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     p = P.load_params(params_path, list(overrides))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", user or ""):
         raise KaggleError(f"--user {user!r}: expected your Kaggle user name")
-    for key, value, filename in weights_settings(p):  # all three: Kaggle's submission run is offline
-        if value == "imagenet":
-            filename = KERAS_FILES["vgg"] if key == "nst.vgg_weights" else filename
-            raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "
-                              f"without it. Attach a data set holding {filename} (kaggle.dataset_sources) and set "
-                              f"{key} to its /kaggle/input/... path"
-                              + (", e.g. wendykan/dog-face-generation-competition-kid-metric-input for Kaggle's "
-                                 "scoring network" if filename == KAGGLE_GRAPH else "") + ".")
+    check_readable_offline(p)
     p["data_dir"] = "auto"  # Kaggle's mount
     extra_sources = extra_monet_sources(p["fetch"]["extra_monet"])
     run_name = params_path.stem

@@ -129,6 +129,8 @@ def _metric(run: dict, key: str) -> str:
     m = run["metrics"]
     if not m:
         return NOT_RUN
+    if m.get(key) is None:
+        return "not computed"
     return f"{m.get(key):,.2f}" + ("" if m.get("comparable_to_kaggle") else " *")
 
 

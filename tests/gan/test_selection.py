@@ -54,6 +54,7 @@ def test_restart_from_a_runs_best_checkpoint_with_its_own_learning_rate(small_ru
 
     import keras
 
+    from monet.core import runs
     from monet.gan import cyclegan, training
     from tests.conftest import tiny_cyclegan
 
@@ -77,6 +78,17 @@ def test_restart_from_a_runs_best_checkpoint_with_its_own_learning_rate(small_ru
     for a, b in zip(packaged.get_weights(), best.gen_g.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert json.loads((second / "cyclegan" / "summary.json").read_text())["restarted_from"] == restarted
+    assert runs.stage_extras(second, "cyclegan_train")["restarted_from"] == restarted  # what run.json gets
+    # Adam's state came along: its step count goes on from the best checkpoint's
+    done, _ = cyclegan.load_checkpoint(cyclegan.latest_checkpoint(second / "cyclegan" / "checkpoints"))
+    steps = summary["steps_per_epoch"]
+    assert int(done.optimizers["gen_g"].iterations.numpy()) == int(best.optimizers["gen_g"].iterations.numpy()) + steps
+    # a restarted run that resumes (another session, more epochs) is still recorded as restarted
+    again = training.train(second, tiny_cyclegan(epochs=2, learning_rate=0.0, restart_from=str(first)), seed=3,
+                           log=lambda *_: None)
+    assert again["resumed_from"] and again["restarted_from"] == restarted
+    with pytest.raises(ValueError, match="trained with model 'cyclegan', this run asks for 'cut'"):
+        selection.restart_checkpoint(first, tiny_cyclegan(model="cut"))
 
 
 def test_restart_from_names_what_is_wrong(tmp_path):

@@ -214,6 +214,15 @@ def test_bundle_attaches_the_extra_paintings_data_sets(tmp_path, repo):
         B.extra_monet_sources(["kaggle:no-owner"])
 
 
+def test_bundle_refuses_a_restart_from_this_machine(tmp_path, repo):
+    with pytest.raises(K.KaggleError, match="cyclegan.restart_from 'outputs/cut_kaggle' is a folder of this machine"):
+        B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "b", repo=repo,
+                 overrides=["cyclegan.restart_from=outputs/cut_kaggle"])
+    out = B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
+                   overrides=["cyclegan.restart_from=/kaggle/input/my-run/outputs/exp1"])
+    assert "/kaggle/input/my-run/outputs/exp1" in (out / "monet-exp1.ipynb").read_text()
+
+
 def test_submit_validates_before_submitting(tmp_path):
     from tests.package.test_submission import make_zip
 
