@@ -19,7 +19,9 @@ from pathlib import Path
 
 from monet.core import budget, environment, params as P, progress, runs, weights
 from monet.core.schema import STAGES, Stage
-from monet.data.fetch import DataError, check_extra_folders, check_layout, resolve_data_dir, resolve_extra_folder
+from monet.data.extra import check_extra_folders, resolve_extra_folder
+from monet.data.fetch import check_layout, resolve_data_dir
+from monet.data.images import DataError
 from monet.kaggle import download as kaggle_download
 
 REPO = Path(__file__).resolve().parents[1]  # notebooks/, params/ and outputs/ live beside the package

@@ -27,7 +27,7 @@ from pathlib import Path
 from monet.core import budget, files, progress as monet_progress
 from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
-from monet.data import fetch, tfdata
+from monet.data import fetch, images, tfdata
 from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
 from monet.gan.selection import restart_checkpoint
@@ -117,14 +117,14 @@ def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
     files_ = {d: summary["domains"][d]["tfrecords"] for d in ("photo", "monet")}
     missing = [d for d, f in files_.items() if not f]
     if missing:
-        raise fetch.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
+        raise images.DataError(f"cyclegan.data_format is 'tfrec' but {summary['data_dir']} has no "
                              f"{', '.join(fetch.TFREC_FOLDERS[d] + '/*.tfrec' for d in missing)}; use data_format: jpg")
     return tfdata.read_tfrecord_images(files_["photo"]), tfdata.read_tfrecord_images(files_["monet"]), False
 
 
 def _options(run: Run) -> dict:
     return {"ema": run.cfg["ema"], "pool_size": run.cfg["pool_size"],
-            "image_shape": (fetch.IMAGE_SIZE, fetch.IMAGE_SIZE, 3)}
+            "image_shape": (images.IMAGE_SIZE, images.IMAGE_SIZE, 3)}
 
 
 # ------------------------------------------------------------------------------------------- resume or build

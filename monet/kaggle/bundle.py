@@ -14,7 +14,8 @@ from pathlib import Path
 
 from monet.core.environment import COMPETITION
 from monet.core.weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
-from monet.data.fetch import DataError, kaggle_dataset
+from monet.data.extra import kaggle_dataset
+from monet.data.images import DataError
 from monet.kaggle.download import KaggleError
 
 __all__ = ["slugify", "check_readable_offline", "extra_monet_sources", "bundle"]

@@ -50,7 +50,7 @@ def entry_names(names: list[str]) -> list[str]:
 
 
 def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
-    from monet.data.fetch import jpeg_bytes
+    from monet.data.images import jpeg_bytes
 
     return [jpeg_bytes(image, quality) for image in batch]
 

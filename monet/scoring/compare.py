@@ -191,7 +191,7 @@ def _strip(runs: list[dict], path: Path, photos: int) -> Path | None:
     """The same photos as each run submitted them: photos that every run with images translated; a run without
     them (it failed, or ran on other data) says so in its row title instead of showing grey squares alone."""
     from monet.core import plots
-    from monet.data import fetch
+    from monet.data import fetch, images
 
     names = {r["name"]: _submitted_names(r) for r in runs}
     candidates = []
@@ -199,7 +199,7 @@ def _strip(runs: list[dict], path: Path, photos: int) -> Path | None:
         try:
             candidates = fetch.read_manifest(r["dir"])["photo"]
             break
-        except (fetch.DataError, FileNotFoundError, OSError):
+        except (images.DataError, FileNotFoundError, OSError):
             continue
     if not candidates:
         return None

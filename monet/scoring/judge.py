@@ -74,11 +74,11 @@ def as_submitted(images: np.ndarray, quality: int = 95, size: int = C2ST_SIZE) -
 
     from PIL import Image
 
+    from monet.data.images import jpeg_bytes
+
     out = np.empty((len(images), size, size, 3), np.uint8)
     for i, image in enumerate(images):
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(image, np.uint8)).save(buffer, "JPEG", quality=quality)
-        decoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+        decoded = Image.open(io.BytesIO(jpeg_bytes(np.asarray(image, np.uint8), quality))).convert("RGB")
         out[i] = np.asarray(decoded if decoded.size == (size, size) else decoded.resize((size, size), Image.BOX))
     return out
 

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from monet.core.weights import KERAS_FILES, keras_application
-from monet.data import fetch
+from monet.data import images
 from monet.models import losses
 
 __all__ = ["VGG_MEAN_BGR", "vgg_preprocess", "vgg_deprocess", "vgg19_layer_names", "load_vgg19",
@@ -183,7 +183,7 @@ def load_image(path, size: tuple[int, int] | None = None, max_side: int | None =
     resized to ``size`` (height, width) or so that its longest side is ``max_side``."""
     with Image.open(path) as im:
         im.load()
-        im = fetch.to_rgb(im)
+        im = images.to_rgb(im)
         if size is not None and im.size != (size[1], size[0]):
             im = im.resize((size[1], size[0]), Image.LANCZOS)
         elif max_side is not None:

@@ -24,7 +24,7 @@ from PIL import Image
 from monet.core import budget, files, progress
 from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
-from monet.data import fetch
+from monet.data import fetch, images
 from monet.style.painter import BatchPainter, feature_extractor, load_image, load_vgg19
 
 __all__ = ["NOT_REAL", "pair_styles", "paint_photos", "paint_user_images"]
@@ -73,7 +73,7 @@ def _rewrite_results(path: Path, rows: list[dict]) -> None:
 
 
 def _save_jpeg(array: np.ndarray, path: Path, quality: int = 95) -> None:
-    files.write_bytes(path, fetch.jpeg_bytes(array, quality))
+    files.write_bytes(path, images.jpeg_bytes(array, quality))
 
 
 def paint_photos(run_dir: str | Path, cfg: dict, seed: int = 42, log=print, deterministic: bool = False) -> dict:

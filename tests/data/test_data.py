@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from monet.data import fetch as data, tfdata as datasets
+from monet.data import fetch as data, images, tfdata as datasets
 
 
 def jpeg(color, size=(256, 256), mode="RGB", fmt="JPEG") -> bytes:
@@ -99,20 +99,20 @@ def test_prepare_converts_skips_lists_and_never_modifies_raw_data(messy, tmp_pat
 def test_no_usable_images_is_an_error(messy, tmp_path):
     for p in (messy / "monet_jpg").iterdir():
         p.write_bytes(b"broken")
-    with pytest.raises(data.DataError, match=r"no usable images: .*monet_jpg: 2 files, none readable"):
+    with pytest.raises(images.DataError, match=r"no usable images: .*monet_jpg: 2 files, none readable"):
         data.prepare(messy, tmp_path / "out")
 
 
 def test_missing_layout_names_what_was_found(tmp_path):
     (tmp_path / "gan" / "monet_jpg").mkdir(parents=True)
     (tmp_path / "gan" / "photo_jpg").mkdir()
-    with pytest.raises(data.DataError, match=r"missing monet_jpg/, photo_jpg/.*Found: gan/.*one level down"):
+    with pytest.raises(images.DataError, match=r"missing monet_jpg/, photo_jpg/.*Found: gan/.*one level down"):
         data.check_layout(tmp_path)
 
 
 def test_resolve_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MONET_KAGGLE_ROOT", str(tmp_path / "kaggle"))
-    with pytest.raises(data.DataError, match="'auto'.*data_dir: kaggle.*synthetic"):
+    with pytest.raises(images.DataError, match="'auto'.*data_dir: kaggle.*synthetic"):
         data.resolve_data_dir("auto", tmp_path, repo_root=tmp_path)
     mount = tmp_path / "kaggle" / "input" / "gan-getting-started"
     mount.mkdir(parents=True)

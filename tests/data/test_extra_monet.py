@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from monet.core import runs
-from monet.data import duplicates, fetch as data
+from monet.data import duplicates, extra as extras, fetch as data, images
 from tests.data.test_data import tree_hash
 
 
@@ -115,7 +115,7 @@ def test_distinct_paintings_are_all_kept_but_mirrored_copies_are_dropped(tmp_pat
     dups = {d["file"].rsplit("/", 1)[1]: (d["of"], d["how"], d["mirrored"])
             for d in summary["extra_monet"]["by_folder"][0]["duplicates"]}
     assert dups == {"z_c5_mirrored.jpg": ("c5", "near", True), "z_e7_mirrored.jpg": ("e7", "near", True)}
-    assert "duplicate (near, mirrored, distance" in "\n".join(data.extra_monet_report(summary))
+    assert "duplicate (near, mirrored, distance" in "\n".join(extras.extra_monet_report(summary))
 
 
 def test_the_near_duplicate_test_itself():
@@ -164,16 +164,16 @@ def test_hash_distances_need_no_numpy_2(monkeypatch):
 
 def test_a_missing_or_empty_folder_is_an_error_naming_the_key(layout, tmp_path):
     root, a, _ = layout
-    with pytest.raises(data.DataError, match=r"fetch.extra_monet entry 'no/such/folder': .* is not a folder"):
+    with pytest.raises(images.DataError, match=r"fetch.extra_monet entry 'no/such/folder': .* is not a folder"):
         data.prepare(root, tmp_path / "out", extra_monet=["no/such/folder"], repo_root=tmp_path)
     empty = tmp_path / "empty"
     (empty / "paintings").mkdir(parents=True)
     (empty / "readme.txt").write_text("x")
-    with pytest.raises(data.DataError, match=r"fetch.extra_monet entry '.*empty': .* holds no images .*"
+    with pytest.raises(images.DataError, match=r"fetch.extra_monet entry '.*empty': .* holds no images .*"
                                              r"found: paintings/, readme.txt. Name a subfolder"):
         data.prepare(root, tmp_path / "out", extra_monet=[str(a), str(empty)])
     assert not (tmp_path / "out").exists()  # checked before anything was scanned or written
-    with pytest.raises(data.DataError, match="fetch.extra_monet entry 'missing'"):  # before generating data
+    with pytest.raises(images.DataError, match="fetch.extra_monet entry 'missing'"):  # before generating data
         data.fetch(tmp_path / "run", "synthetic", extra_monet=["missing"], repo_root=tmp_path)
     assert not (tmp_path / "run").exists()
 
@@ -193,19 +193,19 @@ def test_preflight_stops_the_run_on_a_missing_folder(tmp_path, repo, capsys):
 
 def test_kaggle_entries_resolve_to_the_kernels_mount(tmp_path, monkeypatch):
     monkeypatch.setenv("MONET_KAGGLE_ROOT", str(tmp_path / "kaggle"))
-    assert data.kaggle_dataset("kaggle:someone/monet-art/images/") == ("someone/monet-art", "images")
-    assert data.kaggle_dataset("some/folder") is None
-    with pytest.raises(data.DataError, match="expected kaggle:OWNER/SLUG"):
-        data.kaggle_dataset("kaggle:just-a-slug")
-    with pytest.raises(data.DataError, match=r"someone/monet-art is not mounted here .*kaggle datasets download"):
-        data.resolve_extra_folder("kaggle:someone/monet-art/images")
+    assert extras.kaggle_dataset("kaggle:someone/monet-art/images/") == ("someone/monet-art", "images")
+    assert extras.kaggle_dataset("some/folder") is None
+    with pytest.raises(images.DataError, match="expected kaggle:OWNER/SLUG"):
+        extras.kaggle_dataset("kaggle:just-a-slug")
+    with pytest.raises(images.DataError, match=r"someone/monet-art is not mounted here .*kaggle datasets download"):
+        extras.resolve_extra_folder("kaggle:someone/monet-art/images")
     mount = tmp_path / "kaggle" / "input" / "monet-art"
     (mount / "images").mkdir(parents=True)
-    assert data.resolve_extra_folder("kaggle:someone/monet-art/images") == mount / "images"
-    with pytest.raises(data.DataError, match="holds no images"):
-        data.check_extra_folders(["kaggle:someone/monet-art/images"])
+    assert extras.resolve_extra_folder("kaggle:someone/monet-art/images") == mount / "images"
+    with pytest.raises(images.DataError, match="holds no images"):
+        extras.check_extra_folders(["kaggle:someone/monet-art/images"])
     painting(3).save(mount / "images" / "a.jpg")
-    assert data.check_extra_folders(["kaggle:someone/monet-art/images"]) == [mount / "images"]
+    assert extras.check_extra_folders(["kaggle:someone/monet-art/images"]) == [mount / "images"]
 
 
 def test_no_extra_keeps_the_manifest_as_it_was(layout, tmp_path):
@@ -213,14 +213,14 @@ def test_no_extra_keeps_the_manifest_as_it_was(layout, tmp_path):
     summary = data.prepare(root, tmp_path / "data")
     with open(tmp_path / "data" / "manifest.csv", newline="") as fh:
         assert next(csv.reader(fh)) == ["domain", "name", "path", "source"]  # no origin column: same fingerprint
-    assert "extra_monet" not in summary and data.extra_monet_report(summary) == []
+    assert "extra_monet" not in summary and extras.extra_monet_report(summary) == []
     assert data.read_manifest(tmp_path)["monet"][0]["origin"] == "competition"
 
 
 def test_summary_report_lines_and_run_json_note(layout, tmp_path):
     root, a, b = layout
     summary = data.prepare(root, tmp_path / "run" / "data", extra_monet=[str(a), str(b)])
-    lines = data.extra_monet_report(summary, shown=1)
+    lines = extras.extra_monet_report(summary, shown=1)
     assert lines[0] == ("extra paintings: 2 folder(s), 9 found, 3 added (2 converted), 5 duplicates dropped, "
                         "1 unreadable skipped")
     assert lines[1] == f"  {a}: 7 found, 2 added, 4 duplicates, 1 unreadable"

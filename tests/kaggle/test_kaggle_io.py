@@ -10,7 +10,7 @@ import pytest
 
 from monet import cli
 from monet.core import environment
-from monet.data import fetch as data
+from monet.data import fetch as data, images
 from monet.kaggle import bundle as B, download as K, submit as S
 
 
@@ -145,7 +145,7 @@ def test_data_dir_semantics(tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     assert data.resolve_data_dir("kaggle", tmp_path, repo) == (repo / "data" / "gan-getting-started", "download")
     assert data.resolve_data_dir(str(tmp_path / "new"), tmp_path, repo)[1] == "download"
-    with pytest.raises(data.DataError, match="data_dir: kaggle"):
+    with pytest.raises(images.DataError, match="data_dir: kaggle"):
         data.resolve_data_dir("auto", tmp_path, repo)
     (repo / "data" / "gan-getting-started").mkdir(parents=True)
     (repo / "data" / "gan-getting-started" / ".download-complete.json").write_text("{}")
