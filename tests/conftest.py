@@ -9,6 +9,56 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _isolate_weights_cache():
+    """Kaggle's converted network where this machine keeps it (``python -m monet weights kaggle``; .ci/run makes it),
+    found before each test process gets an empty cache folder of its own: there ``auto`` means 'imagenet' unless a
+    test names the network (the ``kaggle_net`` fixture)."""
+    import tempfile
+
+    from monet.core import weights
+
+    found = weights.kaggle_converted()
+    os.environ[weights.CACHE_ENV] = tempfile.mkdtemp(prefix="monet-test-cache-")
+    return found
+
+
+KAGGLE_NET = _isolate_weights_cache()
+SHARED = REPO.parent / "shared" / "data"
+
+
+def needed(what: str, how: str):
+    """Skip a test whose input this machine lacks; in CI (CI=true), where .ci/run provides it, fail instead."""
+    if os.environ.get("CI", "") not in ("", "0", "false"):
+        pytest.fail(f"{what} is missing in CI: {how}")
+    pytest.skip(f"{what} is missing here: {how}")
+
+
+@pytest.fixture(scope="session")
+def kaggle_net() -> Path:
+    """The converted file of Kaggle's network (weights 'kaggle' as a path)."""
+    if KAGGLE_NET is None:
+        needed("Kaggle's converted network", "run python -m monet weights kaggle")
+    return KAGGLE_NET
+
+
+@pytest.fixture(scope="session")
+def kaggle_reference() -> Path:
+    """What Kaggle's network returns for the shared sample (features.npz, figures.json; never committed)."""
+    path = Path(os.environ.get("MONET_REFERENCE_DIR", SHARED / "kaggle-inception-reference"))
+    if not (path / "features.npz").is_file():
+        needed(f"{path}/features.npz", "the shared kaggle-inception-reference folder (or MONET_REFERENCE_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The shared sample of real competition images (MONET_DATA_DIR in CI)."""
+    path = Path(os.environ.get("MONET_DATA_DIR", SHARED / "gan-getting-started-sample"))
+    if not (path / "monet_jpg").is_dir():
+        needed(f"{path}/monet_jpg", "the shared gan-getting-started-sample folder (or MONET_DATA_DIR)")
+    return path
+
+
 def pytest_collection_modifyitems(config, items):
     """Longest first: with two workers (pytest-xdist, see pyproject), the groups that share an expensive fixture
     (the ci.yaml chain, the distribute child) and the other end-to-end runs start at once and the quick tests fill

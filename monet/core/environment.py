@@ -95,6 +95,14 @@ STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom
                  "computation placer already registered", "TF-TRT Warning: Could not find TensorRT")
 
 
+# Lines TensorFlow writes while it runs that look like failures and are not: grappler's remapper declining a fusion
+# (an "E0000" line on the first step of a model with a fused conv), deprecation notes, retracing notices.
+RUNTIME_NOISE = ("remapper failed", "Instructions for updating", "is deprecated and will be removed",
+                 "Use `tf.image.resize(", "triggered tf.function retracing", "I0000 00:00",
+                 "absl::InitializeLog", "Compiled cluster using XLA")
+QUIET = STARTUP_NOISE + RUNTIME_NOISE
+
+
 # A fatal message is never noise, whatever file it comes from (absl's "F<date>" prefix, CHECK failures): a CPU
 # without AVX is refused by cpu_feature_guard.cc with one.
 FATAL_MARKS = ("FATAL", "Check failed", "Fatal Python error")
@@ -139,12 +147,12 @@ def prepare_tensorflow(deterministic: bool = False, verbose: bool | None = None)
             warnings.warn("TensorFlow was imported before prepare_tensorflow(deterministic=True): restart the kernel "
                           "and run this cell first", stacklevel=2)
         return
-    with _held_stderr(keep=None if verbose else STARTUP_NOISE):
+    with held_stderr(keep=None if verbose else STARTUP_NOISE):
         importlib.import_module("tensorflow")
 
 
 @contextlib.contextmanager
-def _held_stderr(keep):
+def held_stderr(keep=QUIET):
     """Send file descriptor 2 (where C++ code writes) to a named file meanwhile (``MONET_TF_LOAD_LOG``, else a
     temporary one); then write back every line that is not noise (all lines when ``keep`` is None) and remove it.
     A process that dies while loading (a CPU without AVX, a CUDA abort) leaves the file, with its message, for

