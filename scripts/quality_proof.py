@@ -138,6 +138,62 @@ def judged(held: list[Path], images: np.ndarray, seeds=(0,), generated: bool = T
     return out
 
 
+def on_kaggle(held: list[Path], images: np.ndarray, epsilon: float = 0.1) -> dict:
+    """FID, KID and MiFID on Kaggle's network (the port: ``python -m monet weights kaggle`` once) of uint8 256-px
+    images against the held-out paintings; the images are scored as they would be submitted (JPEG q95) unless
+    they are files already."""
+    from monet.scoring import inception, judge, metrics
+
+    net = inception.network("kaggle")
+    real = feats_of(net, load_images(held))
+    gen = feats_of(net, images)
+    kid = judge.kid(real, gen)
+    return {**metrics.score_features(real, gen, epsilon), "kid": kid["kid"], "kid_std": kid["kid_std"],
+            "count": len(images), "real_count": len(held)}
+
+
+def feats_of(net, images: np.ndarray) -> np.ndarray:
+    return np.concatenate([net.features(images[i:i + 32].astype(np.float32)) for i in range(0, len(images), 32)])
+
+
+def as_jpeg(images: np.ndarray, quality: int) -> np.ndarray:
+    """Each image encoded as a JPEG at ``quality`` with the package's encoder and decoded again by Pillow."""
+    from monet.data import images as data_images
+    from monet.scoring import metrics
+
+    return np.stack([metrics.decoded(data_images.jpeg_bytes(im, quality)) for im in images])
+
+
+def colour_matched(photos: np.ndarray, paintings: np.ndarray) -> np.ndarray:
+    """Each photo's channels shifted and scaled to the paintings' mean and standard deviation per channel (no
+    learning): the cheapest move toward Monet's palette."""
+    target_mean = paintings.reshape(-1, 3).mean(0)
+    target_std = paintings.reshape(-1, 3).std(0)
+    x = photos.astype(np.float64)
+    mean, std = x.mean(axis=(1, 2), keepdims=True), x.std(axis=(1, 2), keepdims=True) + 1e-6
+    return np.clip((x - mean) / std * target_std + target_mean, 0, 255).round().astype(np.uint8)
+
+
+def anchors(work: Path, data: Path) -> dict:
+    """The anchors on Kaggle's network against the 100 held-out paintings: real paintings (the 150 training ones),
+    the photos untranslated (500, and 150 for FID at the paintings' count), colour-matched, re-encoded at q75 and
+    q95, and the untrained generator."""
+    train, held, photos = split(data)
+    probe = load_images(judge_photos(photos))
+    paintings = load_images(train)
+    out = {"paintings_150": on_kaggle(held, paintings), "photos_500": on_kaggle(held, probe),
+           "photos_150": on_kaggle(held, probe[:: len(probe) // 150][:150]),
+           "colour_matched_500": on_kaggle(held, colour_matched(probe, paintings)),
+           "photos_q75_500": on_kaggle(held, as_jpeg(probe, 75)), "photos_q95_500": on_kaggle(held, as_jpeg(probe, 95)),
+           "untrained_500": on_kaggle(held, as_jpeg(translated(untrained_generator(), judge_photos(photos)), 95))}
+    path = work / "kaggle_anchors.json"
+    path.write_text(json.dumps(out, indent=1))
+    for name, e in out.items():
+        print(f"{name:22s} FID {e['fid']:8.2f}  KID {e['kid']:.4f} +- {e['kid_std']:.4f}  MiFID {e['mifid']:8.2f}  "
+              f"d {e['memorization_distance']:.3f}  ({e['count']} against {e['real_count']})", flush=True)
+    return out
+
+
 def load_images(paths: list[Path]) -> np.ndarray:
     from monet.scoring import judge
 
@@ -219,8 +275,12 @@ def main(argv=None) -> int:
     ap.add_argument("--src", type=Path, default=REPO, help="the checkout whose pipeline.py trains the recipes")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--rejudge", action="store_true", help="judge every recorded entry again with today's judge")
+    ap.add_argument("--anchors", action="store_true",
+                    help="FID, KID and MiFID on Kaggle's network of the anchors (WORK/kaggle_anchors.json)")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.anchors:
+        anchors(args.work, args.data)
     if args.names:
         run(args.names, args.work, args.data, args.minutes, args.src.resolve())
     if args.rejudge:

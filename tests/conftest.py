@@ -17,8 +17,12 @@ def _isolate_weights_cache():
 
     from monet.core import weights
 
+    import atexit
+    import shutil
+
     found = weights.kaggle_converted()
     os.environ[weights.CACHE_ENV] = tempfile.mkdtemp(prefix="monet-test-cache-")
+    atexit.register(shutil.rmtree, os.environ[weights.CACHE_ENV], True)
     return found
 
 

@@ -367,3 +367,15 @@ def test_every_notebook_runs_with_its_defaults(tmp_path, monkeypatch):
         assert all(noise not in stream_text(here / f"{name}.out.ipynb") for noise in NOISE)
     assert images_zip.validate_zip(here / "outputs" / "notebook" / "images.zip")["count"] == 7038
     assert json.loads((here / "outputs" / "notebook" / "metrics.json").read_text())["generated_images"] == 32
+
+
+@pytest.mark.e2e
+def test_an_absurd_learning_rate_ends_in_a_non_finite_error_and_no_zip(tmp_path):
+    """The ci.yaml chain with learning rate 1e30: training stops at the first non-finite loss with an error that
+    names the step, and nothing is packaged (no images.zip of black images)."""
+    proc = pipeline("--params", "params/ci.yaml", "--run-name", "nan", "--set", "cyclegan.learning_rate=1e30",
+                    outputs=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "NonFinite: cyclegan: non-finite losses at global step 2" in proc.stdout + proc.stderr
+    assert not (tmp_path / "nan" / "images.zip").exists()
+    assert not list((tmp_path / "nan" / "cyclegan" / "checkpoints").glob("epoch_*"))

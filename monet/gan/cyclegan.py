@@ -28,7 +28,7 @@ from monet.models import architecture, losses, networks
 __all__ = ["CycleGAN", "cyclegan_losses", "STEP_KEYS", "make_train_step", "compiled_step", "step_keys",
            "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
-           "checkpoint_name", "packaged_generator", "LOSS_KEYS"]
+           "checkpoint_name", "packaged_generator", "agreed_overflow", "LOSS_KEYS"]
 
 LOSS_KEYS = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
 STEP_KEYS = [*LOSS_KEYS, "lr"]  # what the train step returns: the losses and the learning rate it applied
@@ -239,6 +239,7 @@ def compiled_step(m: CycleGAN, losses_of, targets: dict, jit_compile: bool = Fal
             scaled_targets = {name: scaled(name, per_replica(out[loss])) for name, loss in targets.items()}
         grads = {name: tape.gradient(scaled_targets[name], m.models[name].trainable_variables) for name in targets}
         del tape
+        grads = agreed_overflow(m, grads)
         for name in targets:
             m.optimizers[name].apply_gradients(list(zip(grads[name], m.models[name].trainable_variables)))
         return {k: per_replica(v) for k, v in out.items()}
@@ -258,6 +259,28 @@ def compiled_step(m: CycleGAN, losses_of, targets: dict, jit_compile: bool = Fal
     # XLA compiles the one-device step; several replicas run uncompiled (a TPU compiles by itself), and the
     # training log says so when jit_compile asked for it.
     return tf.function(step_fn, jit_compile=jit_compile and one_device)
+
+
+def agreed_overflow(m: CycleGAN, grads: dict) -> dict:
+    """Every replica's gradients made non-finite where any replica's are (per optimizer), so that float16's loss
+    scaling skips the step and lowers the scale on all of them. Keras's LossScaleOptimizer decides from the
+    gradients it is handed before the replicas' sum (replica 0's, off XLA): an overflow on replica 1 alone would
+    otherwise be summed into the weights as NaN. One all-reduce of a few counts a step; nothing when one replica or
+    no loss scaling."""
+    import keras
+    import tensorflow as tf
+
+    names = [n for n in grads if isinstance(m.optimizers[n], keras.optimizers.LossScaleOptimizer)]
+    if m.strategy.num_replicas_in_sync == 1 or not names:
+        return grads
+    bad = tf.stack([tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads[n]
+                              if g is not None]) for n in names])
+    bad = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, bad)
+    out = dict(grads)
+    for i, name in enumerate(names):
+        poison = tf.where(bad[i] > 0, float("nan"), 0.0)  # adding 0.0 leaves a finite gradient as it is
+        out[name] = [None if g is None else g + tf.cast(poison, g.dtype) for g in grads[name]]
+    return out
 
 
 # ---------------------------------------------------------------------------------------- checkpoints

@@ -1,7 +1,8 @@
 """Strategy and precision selection in one place, using TensorFlow's own distribution engine.
 
 ``strategy`` (the ``cyclegan.strategy`` param):
-- ``auto``: a TPU when a TPU cluster resolves, else ``MirroredStrategy`` when more than one GPU is visible, else
+- ``auto``: the TPU when one is attached (its resolver as the environment names it, else the local TPU of a TPU
+  VM; one that is attached but does not start is an error, not a CPU run), else ``MirroredStrategy`` when more than one GPU is visible, else
   ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers, else the default strategy;
 - ``tpu``, ``mirrored`` (every GPU, or every logical CPU device when there is no GPU), ``multi_worker``,
   ``default``: that one.
@@ -20,16 +21,46 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["STRATEGIES", "PRECISIONS", "global_batch", "make_strategy", "precision_policy", "describe"]
+__all__ = ["STRATEGIES", "PRECISIONS", "global_batch", "make_strategy", "precision_policy", "describe", "TPUError",
+           "tpu_present", "tpu_resolver", "auto_tpu", "TPU_ENV"]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
 
 
-def _tpu_strategy():
+class TPUError(RuntimeError):
+    """A TPU is attached but does not start: training on the host's CPU instead would run at a fraction of the
+    speed, silently, so the run stops and says why."""
+
+
+# What a machine with a TPU shows before TensorFlow starts: Colab and Kaggle name it in the environment, a TPU VM
+# has its chips as /dev/accel* (or /dev/vfio on newer ones).
+TPU_ENV = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_HOSTNAMES")
+TPU_DEVICES = ("/dev/accel0", "/dev/vfio/0")
+
+
+def tpu_present(environ=None, exists=os.path.exists) -> bool:
+    """Whether this machine has a TPU attached (whether or not it starts)."""
+    environ = os.environ if environ is None else environ
+    return any(environ.get(k) for k in TPU_ENV) or any(exists(p) for p in TPU_DEVICES)
+
+
+def tpu_resolver(factory=None):
+    """The TPU cluster resolver: as the environment names it (``TPU_NAME``, Colab's address), else the local TPU
+    (``tpu="local"``: TPU VMs, which set no name). Raises the last error when neither resolves."""
     import tensorflow as tf
 
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()  # raises when no TPU is there
+    factory = factory or tf.distribute.cluster_resolver.TPUClusterResolver
+    try:
+        return factory()
+    except Exception:  # noqa: BLE001 - no name given: a TPU VM's own TPU
+        return factory(tpu="local")
+
+
+def _tpu_strategy(factory=None):
+    import tensorflow as tf
+
+    resolver = tpu_resolver(factory)
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
@@ -43,13 +74,27 @@ def _workers_in_tf_config() -> int:
 
 
 def _tpu_available() -> bool:
+    if not tpu_present():
+        return False
     try:
-        import tensorflow as tf
-
-        tf.distribute.cluster_resolver.TPUClusterResolver()
+        tpu_resolver()
         return True
     except Exception:  # noqa: BLE001 - no TPU here
         return False
+
+
+def auto_tpu(factory=None, present=None):
+    """``strategy: auto``'s first choice: the TPU strategy where a TPU is attached, None where none is; a TPU that
+    is attached but does not start raises TPUError (with the resolver's reason) rather than train on the CPU."""
+    if not (tpu_present() if present is None else present):
+        return None
+    try:
+        return _tpu_strategy(factory)
+    except Exception as exc:  # noqa: BLE001 - any failure to start it
+        raise TPUError(f"a TPU is attached ({', '.join(k for k in TPU_ENV if os.environ.get(k)) or 'a TPU device'}) "
+                       f"but did not start ({type(exc).__name__}: {exc}). Restart the session (a TPU can be held "
+                       "by another process), or set cyclegan.strategy: default to train on the CPU on purpose."
+                       ) from None
 
 
 def global_batch(batch_size, strategy: str = "auto") -> int:
@@ -72,16 +117,16 @@ def make_strategy(name: str = "auto", batch: int | None = None):
     if name not in STRATEGIES:
         raise ValueError(f"strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
     if name == "auto":
-        try:
-            strategy = _tpu_strategy()
-        except Exception:  # noqa: BLE001 - no TPU here: try the next kind
-            gpus = len(tf.config.list_logical_devices("GPU"))
-            if gpus > 1 and (batch is None or batch % gpus == 0):
-                strategy = tf.distribute.MirroredStrategy()
-            elif _workers_in_tf_config() > 1:
-                strategy = tf.distribute.MultiWorkerMirroredStrategy()
-            else:
-                strategy = tf.distribute.get_strategy()
+        strategy = auto_tpu()
+        gpus = len(tf.config.list_logical_devices("GPU"))
+        if strategy is not None:
+            pass
+        elif gpus > 1 and (batch is None or batch % gpus == 0):
+            strategy = tf.distribute.MirroredStrategy()
+        elif _workers_in_tf_config() > 1:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        else:
+            strategy = tf.distribute.get_strategy()
     elif name == "tpu":
         strategy = _tpu_strategy()
     elif name == "mirrored":

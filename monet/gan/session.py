@@ -62,9 +62,14 @@ class State:
     predicted_end: float | None = None
     ended: float | None = None
     restarted_from: dict | None = None  # cyclegan.restart_from: the checkpoint this run started from
+    nonfinite: int = 0  # consecutive steps whose losses were not finite (float16's loss scale skips a few)
 
 
 class Stop(Exception):
     """The time budget ends training here."""
+
+
+class NonFinite(RuntimeError):
+    """The losses are no longer finite: training diverged. Its message names the step and the checkpoint kept."""
 
 

@@ -164,6 +164,8 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     out = Path(out_dir) if out_dir else repo / "build" / "kaggle" / slug
     out.mkdir(parents=True, exist_ok=True)
     accelerator = p["kaggle"]["accelerator"]
+    if accelerator == "tpu" and p["cyclegan"]["strategy"] == "auto":
+        p["cyclegan"]["strategy"] = "tpu"  # a TPU kernel trains on its TPU, or stops at once and says why
     metadata = {
         "id": f"{user}/{slug}", "title": title, "code_file": f"{slug}.ipynb", "language": "python",
         "kernel_type": "notebook", "is_private": True, "enable_gpu": accelerator == "gpu",

@@ -19,7 +19,7 @@ from PIL import Image
 from monet.core import files
 
 __all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "encode_batches",
-           "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards"]
+           "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards", "FLAT_STD", "FLAT_SHARE"]
 
 MIN_IMAGES, MAX_IMAGES = 7_000, 10_000
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip timestamps when deterministic
@@ -108,22 +108,28 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
     return write_jpegs_zip(encode_batches(batches, quality, workers, depth), names, zip_path, deterministic, comment)
 
 
-def _check_jpeg(name: str, blob: bytes) -> str | None:
+FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image is one flat colour
+FLAT_SHARE = 0.5  # a zip more than this share of whose images are flat is refused: a diverged generator
+
+
+def _check_jpeg(name: str, blob: bytes) -> tuple[str | None, bool]:
+    """(what is wrong with the entry or None, whether it is one flat colour)."""
     try:
         with Image.open(io.BytesIO(blob)) as im:
             im.load()
             if im.format != "JPEG":
-                return f"{name}: {im.format} image, not JPEG"
+                return f"{name}: {im.format} image, not JPEG", False
             if im.mode != "RGB" or im.size != (256, 256):
-                return f"{name}: {im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256"
+                return f"{name}: {im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256", False
+            return None, float(np.asarray(im)[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD
     except Exception as exc:  # noqa: BLE001
-        return f"{name}: does not decode ({type(exc).__name__}: {exc})"
-    return None
+        return f"{name}: does not decode ({type(exc).__name__}: {exc})", False
 
 
 def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) -> dict:
     """Check ``zip_path`` against Kaggle's rules; returns {count, bytes} or raises SubmissionError that lists
-    what was wrong (count, folders, non-JPEG names, duplicates, images that are not 256x256x3 JPEGs).
+    what was wrong (count, folders, non-JPEG names, duplicates, images that are not 256x256x3 JPEGs, and with
+    ``decode`` a zip of mostly flat images: check 'near-constant').
     ``rules=False`` skips the image count (a shard, or timing the check on a sample)."""
     zip_path = Path(zip_path)
     if not zip_path.is_file():
@@ -146,16 +152,28 @@ def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) 
     if rules and not MIN_IMAGES <= len(images) <= MAX_IMAGES:
         problems.append(f"{len(images):,} images; Kaggle needs {MIN_IMAGES:,}-{MAX_IMAGES:,}")
     if decode and not problems:
-        bad: list[str] = []
-        with zipfile.ZipFile(zip_path) as zf, ThreadPoolExecutor(max_workers=4) as pool:
-            for start in range(0, len(images), 256):  # bounded memory: one chunk of JPEGs at a time
-                chunk = [(i.filename, zf.read(i)) for i in images[start:start + 256]]
-                bad += [p for p in pool.map(lambda item: _check_jpeg(*item), chunk) if p]
-        if bad:
-            problems.append(f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}")
+        problems += _decoded_problems(zip_path, images)
     if problems:
         raise SubmissionError(f"{zip_path} would be rejected: " + "; ".join(problems))
     return {"count": len(images), "bytes": zip_path.stat().st_size}
+
+
+def _decoded_problems(zip_path: Path, images: list) -> list[str]:
+    """Every entry decoded (threads, one chunk at a time): those that are not 256x256 RGB JPEGs, and a zip whose
+    images are mostly one flat colour (check 'near-constant': what a generator with NaN weights leaves)."""
+    bad: list[str] = []
+    flat = 0
+    with zipfile.ZipFile(zip_path) as zf, ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, len(images), 256):  # bounded memory: one chunk of JPEGs at a time
+            chunk = [(i.filename, zf.read(i)) for i in images[start:start + 256]]
+            for problem, is_flat in pool.map(lambda item: _check_jpeg(*item), chunk):
+                bad += [problem] if problem else []
+                flat += is_flat
+    problems = [f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}"] if bad else []
+    if images and flat > FLAT_SHARE * len(images):
+        problems.append(f"check 'near-constant': {flat:,} of {len(images):,} images are one flat colour (pixel "
+                        f"standard deviation < {FLAT_STD} level): a diverged generator, not paintings")
+    return problems
 
 
 def _checked_shards(paths: list[str | Path]) -> list[tuple[dict, Path]]:

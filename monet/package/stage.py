@@ -17,7 +17,7 @@ from PIL import Image
 from monet.core import files
 from monet.package.images_zip import (MAX_IMAGES, MIN_IMAGES, SubmissionError, check_count, entry_names, validate_zip,
                                       write_jpegs_zip)
-from monet.package.translator import translate_to_zip
+from monet.package.translator import check_output, translate_to_zip
 
 __all__ = ["fit_count", "package", "shard_range"]
 
@@ -138,6 +138,7 @@ def _write_candidate(run_dir: Path, cfg: dict, photos: list[dict], span: tuple[i
         raise SubmissionError(f"generator {generator_path} not found: run the cyclegan_train stage first, or "
                               "set package.generator to a saved .keras generator")
     generator = keras.saving.load_model(generator_path, compile=False)
+    check_output(generator, [r["path"] for r in photos])
     summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate, cfg["batch_size"],
                                     cfg["jpeg_quality"], deterministic, comment=comment, span=span))
     summary["generator"] = str(generator_path)

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from monet.core import budget, progress as monet_progress
-from monet.package.images_zip import encode_batches, validate_zip, write_jpegs_zip
+from monet.package.images_zip import FLAT_STD, SubmissionError, encode_batches, validate_zip, write_jpegs_zip
 
-__all__ = ["translator", "translate_to_zip", "measure_packaging"]
+__all__ = ["translator", "translate_to_zip", "measure_packaging", "check_output"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -26,6 +26,29 @@ def translator(generator):
         return tf.cast(tf.clip_by_value(tf.round((tf.cast(y, tf.float32) + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
     return translate
+
+
+def check_output(generator, photo_paths: list[str], count: int = 8) -> None:
+    """Refuse a generator whose output is not an image, before hours of packaging: SubmissionError naming the
+    check when any value of its first ``count`` photos' output is non-finite (NaN weights, which the uint8 cast
+    would turn into black images), or when every one of them is near-constant (a diverged or collapsed network)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from monet.data import tfdata
+
+    x = next(iter(tfdata.photo_batches(list(photo_paths[:count]), count)))
+    y = tf.cast(generator(tf.cast(x, tf.float32), training=False), tf.float32).numpy()
+    bad = int(np.size(y) - np.isfinite(y).sum())
+    if bad:
+        raise SubmissionError(f"check 'non-finite output': the generator returns {bad:,} NaN or infinite values for "
+                              f"its first {len(y)} photos (training diverged); nothing was packaged. Package an "
+                              "earlier checkpoint (package.generator) or train again with a lower learning rate.")
+    levels = (y + 1.0) * 127.5
+    if all(float(im[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD for im in levels):
+        raise SubmissionError(f"check 'near-constant output': the generator paints each of its first {len(y)} photos "
+                              f"as one flat colour (pixel standard deviation < {FLAT_STD} level); nothing was "
+                              "packaged. Package an earlier checkpoint (package.generator) or train again.")
 
 
 def _batch_plan(photo_paths: list[str], start: int, stop: int, batch_size: int):

@@ -88,3 +88,27 @@ def test_style_transfer_killed_mid_run_resumes_to_a_byte_identical_zip(small_run
         zips.append(run / "submission" / "images.rejected.zip")
     assert zips[0].read_bytes() == zips[1].read_bytes() and len(zipfile.ZipFile(zips[0]).namelist()) == 8
     assert no_partial_files(killed) == []
+
+
+@pytest.mark.slow
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(small_run, tmp_path):
+    """Float32: the first non-finite loss stops training with NonFinite naming the step; the checkpoint of the
+    epoch before it is kept and holds finite weights; nothing after it is written."""
+    import numpy as np
+
+    from monet.gan import cyclegan
+    from monet.gan.session import NonFinite
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    training.train(run, tiny_cyclegan(epochs=1), seed=5, log=lambda *_: None)
+    cfg = tiny_cyclegan(epochs=2, learning_rate=1e30)  # another fingerprint: a restart from epoch 1's checkpoint
+    cfg["restart_from"] = str(run / "cyclegan" / "checkpoints" / "epoch_0001")
+    other = tmp_path / "other"
+    shutil.copytree(small_run / "data", other / "data")
+    with pytest.raises(NonFinite, match=r"non-finite losses at global step \d+ \(gen_g_loss=nan"):
+        training.train(other, cfg, seed=5, log=lambda *_: None)
+    assert not list((other / "cyclegan" / "checkpoints").glob("epoch_*"))
+    assert not (other / "cyclegan" / "generator.keras").exists()
+    m, _ = cyclegan.load_checkpoint(run / "cyclegan" / "checkpoints" / "epoch_0001")
+    assert all(np.isfinite(w).all() for w in m.models["gen_g"].get_weights())

@@ -10,9 +10,11 @@ from monet import cli
 from monet.package import images_zip, stage as S, translator
 
 
-def jpeg_bytes(size=(256, 256), mode="RGB", fmt="JPEG"):
+def jpeg_bytes(size=(256, 256), mode="RGB", fmt="JPEG", flat=False):
+    """An image of ``size``: a gradient (an image with content), or one flat colour."""
     buf = io.BytesIO()
-    Image.new(mode, size, 90).save(buf, format=fmt)
+    im = Image.new(mode, size, 90) if flat else Image.linear_gradient("L").resize(size).convert(mode)
+    im.save(buf, format=fmt)
     return buf.getvalue()
 
 
@@ -267,3 +269,27 @@ def test_the_translation_is_traced_once_per_generator():
     keras.utils.set_random_seed(0)
     g = networks.resnet_generator(4, 1, 1)
     assert translator.translator(g) is translator.translator(g)
+
+
+def test_a_zip_of_flat_images_and_a_generator_that_diverged_are_refused(tmp_path):
+    """What NaN weights leave (black images: the uint8 cast turns NaN into 0) is refused by validate, naming the
+    check; packaging refuses the generator itself first: non-finite output, or one flat colour for every photo."""
+    import keras
+
+    with pytest.raises(images_zip.SubmissionError, match="check 'near-constant': 7,000 of 7,000 images"):
+        images_zip.validate_zip(make_zip(tmp_path / "black.zip", 7000, jpeg_bytes(flat=True)))
+    mixed = tmp_path / "mixed.zip"  # a few flat images among real ones pass: skies and fog happen
+    with zipfile.ZipFile(mixed, "w") as zf:
+        for i in range(7000):
+            zf.writestr(f"{i}.jpg", jpeg_bytes(flat=i % 10 == 0))
+    assert images_zip.validate_zip(mixed)["count"] == 7000
+    photos = []
+    for i in range(3):
+        photos.append(str(tmp_path / f"p{i}.jpg"))
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(photos[-1])
+    inputs = keras.Input((256, 256, 3))
+    for name, layer in (("non-finite output", keras.layers.Lambda(lambda x: x * float("nan"))),
+                        ("near-constant output", keras.layers.Lambda(lambda x: x * 0.0 + 0.2))):
+        with pytest.raises(images_zip.SubmissionError, match=f"check '{name}'"):
+            translator.check_output(keras.Model(inputs, layer(inputs)), photos)
+    translator.check_output(keras.Model(inputs, keras.layers.Lambda(lambda x: -x)(inputs)), photos)
