@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from monet.core import budget, environment, params as P, progress, runs, weights
-from monet.core.schema import STAGES, Stage
+from monet.core.schema import STAGES, Stage, decay_from
 from monet.data.extra import check_extra_folders, resolve_extra_folder
 from monet.data.fetch import check_layout, resolve_data_dir
 from monet.data.images import DataError
@@ -88,7 +88,7 @@ def describe(params: dict, plan, run_dir: Path) -> str:
         batch = "auto (32 on a TPU, 4 per GPU, 1 on a CPU)" if c["batch_size"] == "auto" else c["batch_size"]
         levers = [f"{k} {c[k]}" for k, off in (("augment_photo", None), ("augment_monet", None), ("diffaugment", []),
                                                ("label_smoothing", 0.0), ("pool_size", 0), ("ema", 0.0)) if c[k] != off]
-        schedule = (f"held, then linear decay from {c['decay_from']:.0%} of the steps" if c["lr_schedule"] == "linear_decay"
+        schedule = (f"held, then linear decay from {decay_from(c):.0%} of the steps" if c["lr_schedule"] == "linear_decay"
                     else "constant")
         lines.append(f"cyclegan:   {epochs}, global batch {batch}, lr {c['learning_rate']} ({schedule})")
         g, d = A.generator_parameters(gen), A.discriminator_parameters(disc)
@@ -358,7 +358,7 @@ def _run_one(args, params: dict, stage: Stage, fp: str, run_dir: Path, record: d
             entry["error"] = failure_message(stage, exc, out_nb, html)
             last_words = environment.load_log_lines(load_log)
             if last_words:
-                entry["error"] += "\n  TensorFlow, while loading, said:\n    " + last_words.strip().replace("\n", "\n    ")
+                entry["error"] += "\n  TensorFlow said:\n    " + last_words.strip().replace("\n", "\n    ")
     finally:
         load_log.unlink(missing_ok=True)
         entry["seconds"] = round(time.time() - t0, 2)

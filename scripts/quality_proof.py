@@ -138,6 +138,9 @@ def judged(held: list[Path], images: np.ndarray, seeds=(0,), generated: bool = T
     return out
 
 
+HELD_FEATURES: dict = {}  # the held-out paintings' features on Kaggle's network, computed once a process
+
+
 def on_kaggle(held: list[Path], images: np.ndarray, epsilon: float = 0.1) -> dict:
     """FID, KID and MiFID on Kaggle's network (the port: ``python -m monet weights kaggle`` once) of uint8 256-px
     images against the held-out paintings; the images are scored as they would be submitted (JPEG q95) unless
@@ -145,7 +148,10 @@ def on_kaggle(held: list[Path], images: np.ndarray, epsilon: float = 0.1) -> dic
     from monet.scoring import inception, judge, metrics
 
     net = inception.network("kaggle")
-    real = feats_of(net, load_images(held))
+    key = tuple(map(str, held))
+    if key not in HELD_FEATURES:
+        HELD_FEATURES[key] = feats_of(net, load_images(held))
+    real = HELD_FEATURES[key]
     gen = feats_of(net, images)
     kid = judge.kid(real, gen)
     return {**metrics.score_features(real, gen, epsilon), "kid": kid["kid"], "kid_std": kid["kid_std"],
@@ -254,12 +260,15 @@ def run(names: list[str], work: Path, data: Path, minutes: int, src: Path) -> No
             entry = judged(held, translated(untrained_generator(), probe), SEEDS)
         else:
             summary = train_recipe(name, work, data_root, minutes, src)
-            entry = {**judged(held, translated(packaged(work, name), probe), SEEDS),
+            images = translated(packaged(work, name), probe)
+            entry = {**judged(held, images, SEEDS), "kaggle": on_kaggle(held, as_jpeg(images, 95)),
                      "train_seconds": summary.get("train_seconds"), "steps": summary.get("global_steps"),
                      "summary": {k: summary.get(k) for k in (
                          "global_steps", "planned_steps", "seconds_per_step", "stopped_early", "undertrained",
                          "seconds", "train_seconds", "generator_parameters", "generator_kind", "learning_rate_first",
                          "learning_rate_last", "final_losses")}}
+        if name == "untrained":
+            entry["kaggle"] = on_kaggle(held, as_jpeg(translated(untrained_generator(), probe), 95))
         entry["judge_seconds"] = round(time.time() - t0, 1)
         results[name] = entry
         results_path.write_text(json.dumps(results, indent=1, default=str))

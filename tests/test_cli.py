@@ -192,6 +192,31 @@ def test_a_fatal_line_while_tensorflow_loads_is_kept_and_reported(tmp_path):
     assert proc.returncode == 0 and proc.stderr == "something else\n" and not (tmp_path / "ok.log").exists()
 
 
+def test_tensorflows_runtime_lines_that_look_like_failures_are_dropped_and_real_ones_kept(tmp_path):
+    """After TensorFlow loads, grappler's "remapper failed" error line (printed on a first training step when
+    nothing is wrong) no longer reaches the user; any other line does, in order; and a process that aborts leaves
+    its last words in the held file for pipeline.py."""
+    from monet.core import environment
+
+    remapper = ("E0000 00:00:1796303085.741336 11809 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: "
+                "Mutation::Apply error: fanout 'gradient_tape/disc_x_3/leaky_re_lu_16_1/LeakyRelu/LeakyReluGrad'")
+    code = ("import os, sys; from monet.core import environment\n"
+            "environment.quiet_runtime_lines(every=0.05)\n"
+            f"os.write(2, {remapper!r}.encode() + b'\\n')\n"
+            "os.write(2, b'E0000 real_failure.cc:1] out of memory\\n')\n"
+            "print('a python warning', file=sys.stderr)\n"
+            "if sys.argv[1] == 'abort': os.abort()\n")
+    env = {**os.environ, environment.LOAD_LOG_ENV: str(tmp_path / "held.log")}
+    proc = subprocess.run([sys.executable, "-c", code, "exit"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode == 0 and proc.stderr == "E0000 real_failure.cc:1] out of memory\na python warning\n"
+    proc = subprocess.run([sys.executable, "-c", code, "abort"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode != 0
+    assert "out of memory" in environment.load_log_lines(tmp_path / "held.log")
+    assert "remapper" not in environment.load_log_lines(tmp_path / "held.log")
+
+
 def test_weights_kaggle_names_what_to_do_in_seconds_when_it_cannot_be_had(tmp_path, capsys, monkeypatch):
     """`weights kaggle --from` a file that is not there, or a pip that cannot download, ends in one line that says
     which command or file fixes it; `score --weights kaggle` where nothing is converted says the same."""

@@ -115,13 +115,14 @@ def is_noise(line: str, keep=STARTUP_NOISE) -> bool:
     return not fatal and any(noise in line for noise in keep)
 
 
-def load_log_lines(path: str | Path) -> str:
-    """What a process that died while loading TensorFlow left in its held-lines file ``path``, less the noise."""
+def load_log_lines(path: str | Path, last: int = 20) -> str:
+    """What a process that died left in its held-lines file ``path`` (while loading TensorFlow, or later: see
+    :func:`quiet_runtime_lines`), less the noise: its last ``last`` lines."""
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
         return ""
-    return "".join(ln for ln in text.splitlines(keepends=True) if not is_noise(ln))
+    return "".join([ln for ln in text.splitlines(keepends=True) if not is_noise(ln, QUIET)][-last:])
 
 
 def verbose_requested() -> bool:
@@ -149,6 +150,57 @@ def prepare_tensorflow(deterministic: bool = False, verbose: bool | None = None)
         return
     with held_stderr(keep=None if verbose else STARTUP_NOISE):
         importlib.import_module("tensorflow")
+    if not verbose:
+        quiet_runtime_lines()
+
+
+_QUIET_RUNTIME: dict = {}
+
+
+def quiet_runtime_lines(drop=QUIET, every: float = 0.2) -> Path | None:
+    """From now on in this process, TensorFlow's lines that look like failures and are not (``RUNTIME_NOISE``, e.g.
+    grappler's "remapper failed" on the first step) are dropped; every other line of file descriptor 2 still
+    reaches the original stderr, within ``every`` seconds. Lines go through a file (``MONET_TF_LOAD_LOG``, else a
+    temporary one) that a thread follows: a process that dies (a C++ abort) leaves its last words there for
+    pipeline.py to report. Once per process; returns the file."""
+    import atexit
+    import sys
+    import tempfile
+    import threading
+
+    if _QUIET_RUNTIME:
+        return _QUIET_RUNTIME["path"]
+    sys.stderr.flush()
+    path = os.environ.get(LOAD_LOG_ENV) or tempfile.mkstemp(prefix="monet-tensorflow-", suffix=".log")[1]
+    sink = open(path, "ab")
+    source = open(path, "rb")
+    source.seek(0, os.SEEK_END)
+    original = os.dup(2)
+    os.dup2(sink.fileno(), 2)
+    stop, rest = threading.Event(), [b""]
+
+    def forward():
+        chunk = rest[0] + source.read()
+        *lines, rest[0] = chunk.split(b"\n")
+        shown = [ln + b"\n" for ln in lines if not is_noise(ln.decode(errors="replace"), drop)]
+        if shown:
+            os.write(original, b"".join(shown))
+
+    def follow():
+        while not stop.wait(every):
+            forward()
+
+    def close():
+        stop.set()
+        sys.stderr.flush()
+        forward()
+        if rest[0]:
+            os.write(original, rest[0])
+
+    threading.Thread(target=follow, daemon=True, name="monet-stderr").start()
+    atexit.register(close)
+    _QUIET_RUNTIME.update(path=path, close=close)
+    return Path(path)
 
 
 @contextlib.contextmanager

@@ -133,6 +133,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "int|auto":
         return is_int or value == "auto"
+    if kind == "float|auto":
+        return is_int or isinstance(value, float) or value == "auto"
     if kind == "int|list[int]":
         return is_int or (isinstance(value, list) and bool(value)
                           and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
@@ -148,7 +150,7 @@ def _check_value(value: Any, spec: Key, where: str, problems: list[str]) -> Any:
     if not _type_ok(value, spec.kind):
         problems.append(f"key '{where}': expected {spec.describe()}, got {value!r} ({type(value).__name__})")
         return value
-    if spec.kind == "float":
+    if spec.kind == "float" or (spec.kind == "float|auto" and value != "auto"):
         value = float(value)
     items = value if isinstance(value, list) else [value]
     for item in items:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Key", "Stage", "STAGES", "STAGE_NAMES", "TOP", "SECTIONS", "SCHEMA", "VGG19_LAYERS", "describe_schema"]
+__all__ = ["Key", "Stage", "STAGES", "STAGE_NAMES", "TOP", "SECTIONS", "SCHEMA", "VGG19_LAYERS", "describe_schema",
+           "DECAY_FROM", "decay_from"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "beta_1": Key("float", 0.5, "Adam beta_1 of every optimizer.", minimum=0.0, maximum=1.0),
         "lr_schedule": Key("str", "constant", "constant, or linear_decay: held for the first decay_from of the "
                            "run's steps, then linearly to 0 at its end.", choices=("constant", "linear_decay")),
-        "decay_from": Key("float", 0.5, "Fraction of the run's steps after which linear_decay starts.",
+        "decay_from": Key("float|auto", "auto", "Fraction of the run's steps after which linear_decay starts; "
+                          "'auto': the paper's for the model (CycleGAN and CUT 0.5, FastCUT 0.75: its last quarter).",
                           minimum=0.0, maximum=1.0),
         "data_format": Key("str", "jpg", "Read training images from JPEG files or TFRecords.",
                            choices=("jpg", "tfrec")),
@@ -300,3 +302,12 @@ def describe_schema() -> str:
         for name, spec in keys.items():
             rows.append(f"| `{section}.{name}` | {spec.describe()} | `{spec.default!r}` | {spec.help} |")
     return "\n".join(rows)
+
+
+DECAY_FROM = {"cyclegan": 0.5, "cut": 0.5, "fastcut": 0.75}  # the official schedules: epochs held, then decayed
+
+
+def decay_from(cfg: dict) -> float:
+    """The cyclegan section's ``decay_from`` made concrete (``auto``: the model's published schedule)."""
+    value = cfg["decay_from"]
+    return DECAY_FROM[cfg.get("model", "cyclegan")] if value == "auto" else float(value)

@@ -27,6 +27,7 @@ from pathlib import Path
 from monet.core import budget, files, progress as monet_progress
 from monet.core.environment import seed_everything
 from monet.core.params import fingerprint
+from monet.core.schema import decay_from
 from monet.data import fetch, images, tfdata
 from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
@@ -137,7 +138,7 @@ def _resume_or_build(run: Run) -> State:
         log(f"Removed what a killed run left half-written: {', '.join(gone)}")
     seed_everything(run.seed, run.deterministic)
     planned = None if run.auto else cfg["epochs"] * run.steps
-    lr = schedules.learning_rate(cfg["lr_schedule"], cfg["learning_rate"], planned, cfg["decay_from"])
+    lr = schedules.learning_rate(cfg["lr_schedule"], cfg["learning_rate"], planned, decay_from(cfg))
     loss_scale = run.policy == "mixed_float16"
     last = latest_checkpoint(run.out / "checkpoints")
     if last is not None:
@@ -381,8 +382,8 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         "parameters": {name: model.count_params() for name, model in m.models.items()},
         "generator_kind": m.args["generator"]["kind"],
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
-        "levers": {k: cfg[k] for k in ("augment_photo", "augment_monet", "diffaugment", "label_smoothing",
-                                       "pool_size", "lr_schedule", "decay_from", "ema")},
+        "levers": {**{k: cfg[k] for k in ("augment_photo", "augment_monet", "diffaugment", "label_smoothing",
+                                          "pool_size", "lr_schedule", "ema")}, "decay_from": decay_from(cfg)},
         "learning_rate_first": next((r.get("lr") for r in state.history if r["global_step"] == state.done + 1), None),
         "learning_rate_last": state.history[-1]["lr"] if state.history else None,
         "plans": state.plans, "reserve_seconds": round(state.reserve.seconds, 1) if state.reserve else None,

@@ -335,3 +335,20 @@ def test_the_planner_counts_epoch_ends_and_follows_the_machine():
     assert clock.seconds_per_step() == 2.0
     clock.epoch_end(12.0)
     assert clock.seconds_per_epoch_end() == 12.0
+
+
+def test_decay_from_follows_the_model_unless_given(repo):
+    """'auto' is the published schedule of each model: CycleGAN and CUT hold half their epochs, FastCUT decays over
+    its last quarter (150 + 50 epochs); a number given is kept."""
+    from monet.core import params as P, schema
+
+    cfg = P.defaults()["cyclegan"]
+    assert cfg["decay_from"] == "auto" and schema.decay_from(cfg) == 0.5
+    assert schema.decay_from({**cfg, "model": "cut"}) == 0.5
+    assert schema.decay_from({**cfg, "model": "fastcut"}) == 0.75
+    assert schema.decay_from({**cfg, "model": "fastcut", "decay_from": 0.6}) == 0.6
+    board = repo / "params" / "cut_kaggle.yaml"
+    assert P.load_params(board, ["cyclegan.decay_from=0.3"])["cyclegan"]["decay_from"] == 0.3
+    assert schema.decay_from(P.load_params(board, ["cyclegan.model=fastcut"])["cyclegan"]) == 0.75
+    with pytest.raises(P.ParamsError, match="decay_from"):
+        P.load_params(board, ["cyclegan.decay_from=soon"])
