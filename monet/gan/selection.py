@@ -24,13 +24,15 @@ from monet.scoring import inception, judge, metrics
 __all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "find_restart", "feature_scorer", "score_checkpoints"]
 
 SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "kid", "c2st_accuracy",
-                "seconds"]
+                "too_close", "seconds"]
 RANKS = {"mifid": "mifid", "kid": "kid", "c2st": "c2st_accuracy"}  # score_by -> the column ranked (lowest best)
 
 
 def pick(rows: list[dict], by: str = "mifid") -> dict:
-    """The row with the lowest figure of ``by`` (mifid, kid or c2st; the later checkpoint on a tie)."""
-    return min(rows, key=lambda r: (r[RANKS[by]], -r["global_step"]))
+    """The row with the lowest figure of ``by`` (mifid, kid or c2st; the later checkpoint on a tie). By kid or c2st,
+    a checkpoint whose images sit closer than MiFID's epsilon to the paintings (``too_close``: it copies them,
+    which MiFID punishes and the judge would reward) ranks after every one that does not."""
+    return min(rows, key=lambda r: (by != "mifid" and bool(r.get("too_close")), r[RANKS[by]], -r["global_step"]))
 
 
 def restart_checkpoint(path: Path, cfg: dict | None = None) -> tuple[Path, str]:
@@ -119,6 +121,7 @@ def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, score
         rows.append({"checkpoint": folder.name, "epoch": meta["epoch"], "global_step": meta["global_step"],
                      **{k: float(figures[k]) for k in ("fid", "memorization_distance", "mifid")},
                      **{k: float(figures[k]) if k in figures else None for k in ("kid", "c2st_accuracy")},
+                     "too_close": figures.get("memorization_distance_thresholded", 1.0) < 1.0,
                      "seconds": round(time.perf_counter() - t0, 2)})
         per = rows[-1]["seconds"] if per is None else max(per, rows[-1]["seconds"])
         judged = "".join(f", {k} {rows[-1][k]:.4f}" for k in ("kid", "c2st_accuracy") if rows[-1][k] is not None)

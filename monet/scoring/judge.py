@@ -7,7 +7,9 @@ Two measures that need no pretrained network, each figure naming what it is:
   The figure is the *balanced* accuracy of the held-out predictions, the mean of the two classes' recalls, with
   the classes weighted alike in training: sets of different sizes (50 paintings against 1,000 images) read 0.5
   when they cannot be told apart, never the larger class's share. 0.5: indistinguishable; 1.0: plainly different.
-  Its 95% interval is the normal one of a mean of two binomial proportions. Images are judged at
+  Its 95% interval is the normal one of a mean of two binomial proportions, each with Wilson's variance (never
+  zero width at 0 or 1). Exact copies within a set are dropped first, and a set of fewer than :data:`MIN_C2ST`
+  distinct images is refused (the figure would mean nothing). Images are judged at
   :data:`C2ST_SIZE` px (downsampled by area), which keeps it at about a minute for 1,250 images on 2 CPU cores.
 - **KID** (kernel inception distance; Binkowski et al., ICLR 2018): the unbiased estimate of the squared MMD
   with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3, averaged over random subsets of equal size (its
@@ -30,10 +32,11 @@ import numpy as np
 
 from monet.scoring.sources import image_source, read_path
 
-__all__ = ["C2ST_SIZE", "MAX_IMAGES", "RANDOM_FEATURES", "as_submitted", "load_images", "random_features",
+__all__ = ["C2ST_SIZE", "MAX_IMAGES", "MIN_C2ST", "distinct", "RANDOM_FEATURES", "as_submitted", "load_images", "random_features",
            "standardised", "kid", "classifier_test", "judge_arrays", "judge", "describe"]
 
 WIDTHS = (16, 32, 64, 128, 240)  # channels of the random network's five stages
+MIN_C2ST = 20  # distinct images each set needs for C2ST: fewer give an interval too wide to read
 MAX_IMAGES = 1000  # generated images judged at most (evenly spaced): about a minute against 250 paintings
 C2ST_SIZE = 128  # px the judge sees (C2ST and random features): images are downsampled by area
 RANDOM_FEATURES = ("random CNN features (seeded He-normal, per-channel mean and std at 5 scales, standardised by "
@@ -156,6 +159,15 @@ def classifier(seed: int, size: int = C2ST_SIZE):
     from keras import layers
 
     keras.utils.set_random_seed(seed)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")  # whatever the run trains in: a judge is float32
+    try:
+        return _classifier(size, seed, keras, layers)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _classifier(size: int, seed: int, keras, layers):
     model = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(1 / 127.5, -1.0),
                               layers.RandomFlip("horizontal", seed=seed)]
                              + [layer for w in (16, 32, 64, 64)
@@ -165,6 +177,20 @@ def classifier(seed: int, size: int = C2ST_SIZE):
     return model
 
 
+def distinct(images: np.ndarray) -> np.ndarray:
+    """The images less exact copies (first kept): a copy in a training fold would teach the classifier the very
+    image it is then tested on (``package.fit_count: repeat`` writes each photo's painting several times)."""
+    import hashlib
+
+    seen, keep = set(), []
+    for i, image in enumerate(images):
+        digest = hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest()
+        if digest not in seen:
+            seen.add(digest)
+            keep.append(i)
+    return images if len(keep) == len(images) else images[keep]
+
+
 def folds(n_real: int, n_other: int, k: int, seed: int) -> np.ndarray:
     """Fold of each image (real first, then other): each class shuffled and dealt round-robin, so every fold holds
     both classes in their proportion."""
@@ -172,14 +198,17 @@ def folds(n_real: int, n_other: int, k: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.permutation(np.arange(n) % k) for n in (n_real, n_other)])
 
 
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
-    """(mean of the two classes' recalls, its standard error as a mean of two binomial proportions)."""
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """(mean of the two classes' recalls, its standard error as a mean of two binomial proportions). Each
+    proportion's variance is Wilson's (Agresti-Caffo: z^2/2 successes and failures added), so a class recalled
+    perfectly (0 or 1) still has a spread: n images cannot prove an accuracy of exactly 1."""
     recalls, variances = [], []
     for c in (0, 1):
         mask = labels == c
-        p = float(np.mean(predicted[mask] == c))
-        recalls.append(p)
-        variances.append(p * (1 - p) / max(1, mask.sum()))
+        n, hits = int(mask.sum()), float(np.sum(predicted[mask] == c))
+        recalls.append(hits / max(1, n))
+        adjusted = (hits + z * z / 2) / (n + z * z)
+        variances.append(adjusted * (1 - adjusted) / (n + z * z))
     return float(np.mean(recalls)), 0.5 * math.sqrt(sum(variances))
 
 
@@ -187,9 +216,10 @@ def classifier_test(real: np.ndarray, other: np.ndarray, k: int = 5, epochs: int
          batch_size: int = 8) -> dict:
     """The classifier two-sample test of two uint8 image sets (real paintings, other), ``k``-fold: accuracy
     (balanced), its 95% interval, the accuracy of each fold, and the null's spread (the standard error at 0.5)."""
-    if min(len(real), len(other)) < k:
-        raise ValueError(f"C2ST with {k} folds needs at least {k} images in each set, got {len(real)} and "
-                         f"{len(other)}")
+    real, other = distinct(real), distinct(other)
+    if min(len(real), len(other)) < max(k, MIN_C2ST):
+        raise ValueError(f"C2ST needs at least {max(k, MIN_C2ST)} distinct images in each set to mean anything "
+                         f"(its interval would be wider than +-0.15), got {len(real)} and {len(other)}")
     x = np.concatenate([real, other])
     y = np.concatenate([np.ones(len(real)), np.zeros(len(other))]).astype(np.float32)
     fold = folds(len(real), len(other), k, seed)

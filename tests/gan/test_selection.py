@@ -33,6 +33,26 @@ def test_score_by_ranks_by_its_own_figure(tmp_path, by, chosen):
     assert (tmp_path / "checkpoint_scores.png").is_file() and (tmp_path / "generator.keras").is_file()
 
 
+def test_a_checkpoint_that_copies_the_paintings_never_wins_on_the_judges_figure(tmp_path):
+    """KID and C2ST reward a generator that copies training paintings; MiFID's memorization term does not: by kid
+    or c2st, a checkpoint closer than epsilon to the paintings ranks last, and the CSV says why."""
+    copy = {"fid": 1.0, "memorization_distance": 0.01, "memorization_distance_thresholded": 0.01, "mifid": 100.0,
+            "kid": 0.0, "c2st_accuracy": 0.5}
+    fair = {"fid": 2.0, "memorization_distance": 0.5, "memorization_distance_thresholded": 1.0, "mifid": 2.0,
+            "kid": 0.1, "c2st_accuracy": 0.7}
+    figures = {"epoch_0001": fair, "epoch_0002": copy}
+    candidates = [({"epoch": i, "global_step": 10 * i}, tmp_path / "checkpoints" / f"epoch_000{i}") for i in (2, 1)]
+    generator = _tiny_generator()
+    for by in ("kid", "c2st", "mifid"):
+        result = selection.score_checkpoints(candidates, lambda folder: generator,
+                                             lambda g, folder: figures[folder.name], tmp_path, "a network",
+                                             log=lambda *_: None, by=by)
+        assert result["chosen"]["checkpoint"] == "epoch_0001", by
+    with open(tmp_path / "checkpoint_scores.csv") as fh:
+        assert {r["checkpoint"]: r["too_close"] for r in csv.DictReader(fh)} == {"epoch_0001": "False",
+                                                                                 "epoch_0002": "True"}
+
+
 @pytest.mark.slow
 def test_the_scorer_adds_the_judges_figure_when_asked(small_run):
     from monet.data import fetch

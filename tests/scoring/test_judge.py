@@ -39,7 +39,31 @@ def test_balanced_accuracy_does_not_reward_the_larger_class():
     accuracy, _ = judge.balanced_accuracy(labels, always_other)
     assert accuracy == 0.5  # plain accuracy would read 0.95
     perfect, se = judge.balanced_accuracy(labels, labels)
-    assert perfect == 1.0 and se == 0.0
+    assert perfect == 1.0 and 0.01 < se < 0.03  # 50 paintings cannot prove exactly 1: Wilson's spread, not zero
+    small, se_small = judge.balanced_accuracy(np.r_[np.ones(20), np.zeros(20)], np.r_[np.ones(20), np.zeros(20)])
+    assert small == 1.0 and se_small > se
+
+
+def test_copies_are_dropped_before_the_folds_and_tiny_sets_refused():
+    """A copy in a training fold would teach the classifier the image it is tested on: exact copies go first;
+    fewer than MIN_C2ST distinct images in a set are refused, naming the counts."""
+    real = _textures(30, rough=False, seed=0)
+    repeated = np.concatenate([_textures(10, rough=True, seed=1)] * 7)  # fit_count: repeat's 7 copies
+    assert len(judge.distinct(repeated)) == 10 and len(judge.distinct(real)) == 30
+    with pytest.raises(ValueError, match="at least 20 distinct images in each set.*got 30 and 10"):
+        judge.classifier_test(real, repeated)
+
+
+def test_the_classifier_is_float32_under_a_float16_run():
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = judge.classifier(0, 32)
+        assert all(layer.compute_dtype == "float32" for layer in model.layers)
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"  # the run's policy is left as it was
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_folds_deal_both_classes_into_every_fold():
@@ -77,16 +101,16 @@ def test_judge_reads_folders_and_zips_and_names_what_it_measures(tmp_path):
 
     real_dir = tmp_path / "real"
     real_dir.mkdir()
-    for i, image in enumerate(_textures(12, rough=False, seed=5)):
+    for i, image in enumerate(_textures(22, rough=False, seed=5)):
         Image.fromarray(image).resize((256, 256)).save(real_dir / f"r{i}.jpg")
     with zipfile.ZipFile(tmp_path / "images.zip", "w") as zf:
-        for i, image in enumerate(_textures(15, rough=True, seed=6)):
+        for i, image in enumerate(_textures(25, rough=True, seed=6)):
             path = tmp_path / f"g{i}.jpg"
             Image.fromarray(image).resize((256, 256)).save(path)
             zf.write(path, f"g{i}.jpg")
-    out = judge.judge(real_dir, tmp_path / "images.zip", seed=0, limit=10, c2st_epochs=2, kid_subsets=5,
+    out = judge.judge(real_dir, tmp_path / "images.zip", seed=0, limit=20, c2st_epochs=2, kid_subsets=5,
                       log=lambda _: None)
-    assert out["real_images"] == 12 and out["other_images"] == 10
+    assert out["real_images"] == 22 and out["other_images"] == 20
     assert "NOT Inception" in out["kid_features"] and "C2ST" in out["judge"]
     assert set(out["seconds"]) == {"load", "kid", "c2st"}
     json.dumps(out)  # metrics.json can hold it
@@ -159,7 +183,7 @@ def test_too_few_images_skip_the_judge_not_the_score():
     out = metrics.judge_or_skip(_tiny_folder(3, "a"), _tiny_folder(3, "b"), 0, None, log=lambda _: None)
     assert "at least 4 images" in out["skipped"]
     out = metrics.judge_or_skip(_tiny_folder(4, "c"), _tiny_folder(4, "d"), 0, None, log=lambda _: None)
-    assert "C2ST with 5 folds needs at least 5" in out["skipped"]
+    assert "C2ST needs at least 20 distinct images in each set" in out["skipped"]
 
 
 def _tiny_folder(n: int, name: str):
