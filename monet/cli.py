@@ -69,6 +69,8 @@ def _add_arguments(name: str, ap: argparse.ArgumentParser) -> None:
         ap.add_argument("--user", required=True, help="your Kaggle user name")
         ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
         ap.add_argument("--out", help="folder (default: build/kaggle/<slug>)")
+        ap.add_argument("--continue-from", dest="continue_from", default=None, metavar="USER/KERNEL",
+                        help="a second session: attach that kernel's output and train on from its run folder")
     elif name == "push":
         ap.add_argument("bundle_dir", help="a folder made by bundle")
     elif name == "submit":
@@ -162,7 +164,7 @@ def _download(args) -> int:
 def _bundle(args) -> int:
     from monet.kaggle.bundle import bundle
 
-    out = bundle(args.params, args.user, args.out, args.overrides, _repo())
+    out = bundle(args.params, args.user, args.out, args.overrides, _repo(), args.continue_from)
     print(f"{out}\npush it with: {PROG} push {out}   (or: kaggle kernels push -p {out})")
     return 0
 

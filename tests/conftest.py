@@ -114,3 +114,39 @@ def tiny_cyclegan(**overrides) -> dict:
                disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2)
     cfg.update(overrides)
     return cfg
+
+
+class ReserveThatRunsOut:
+    """A packaging reserve that lets ``steps`` train steps through, then says the budget is spent."""
+
+    def __init__(self, steps):
+        self.left, self.how, self.fixed, self.per_image, self.parts = steps, "test", 0.0, 0.0, {}
+
+    def add(self, seconds, what):
+        pass
+
+    @property
+    def seconds(self):
+        self.left -= 1
+        return 0.0 if self.left >= 0 else 1e12
+
+    def describe(self):
+        return "test reserve"
+
+
+def stopped_then_resumed(run, cfg: dict, steps: int, monkeypatch, **train_args) -> tuple[dict, dict]:
+    """Train ``cfg`` on ``run`` under a time budget that lets ``steps`` steps through (a budget stop with a
+    checkpoint), then run the same params again with no budget, as a user's second session does: the summaries
+    of both sessions."""
+    import time
+
+    from monet.core import budget
+    from monet.gan import training
+    from monet.package import translator
+
+    monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: ReserveThatRunsOut(steps))
+    first = training.train(run, cfg, **train_args)
+    monkeypatch.delenv(budget.DEADLINE_ENV)
+    monkeypatch.undo()
+    return first, training.train(run, cfg, **train_args)

@@ -107,10 +107,10 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
         kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / "refused",
                              overrides=[*SHRINK, "cyclegan.score_weights=imagenet"], repo=REPO)
 
-    def session(minutes: int, name: str) -> Path:
+    def session(minutes: int, name: str, continue_from: str | None = None) -> Path:
         out = kaggle_bundle.bundle(REPO / "params" / "leaderboard.yaml", "tester", tmp_path / name,
-                               overrides=[*SHRINK, f"cyclegan.score_weights={graph}",
-                                          f"time_budget_minutes={minutes}"], repo=REPO)
+                                   overrides=[*SHRINK, f"cyclegan.score_weights={graph}",
+                                              f"time_budget_minutes={minutes}"], repo=REPO, continue_from=continue_from)
         notebook = next(out.glob("*.ipynb"))
         pm.execute_notebook(str(notebook), str(root / "working" / f"{name}.ipynb"), kernel_name="python3",
                             cwd=str(root / "working"), progress_bar=False)
@@ -139,8 +139,21 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     stopped_at, stopped_rate = rows[-1]["global_step"], rows[-1]["lr"]
     assert 0 < stopped_rate < 2e-4  # in the decay, not at its end
 
-    # Session 2: the same notebook with more budget continues from the stop and finishes one schedule.
-    second_nb = session(4, "second")
+    # Kaggle's next version starts with an empty working folder; the first version's output is attached read-only
+    # under /kaggle/input/<its slug> (bundle --continue-from USER/KERNEL), and the kernel copies the run back in.
+    attached = root / "input" / "monet-leaderboard"
+    shutil.move(str(root / "working"), str(attached))
+    for path in [attached, *attached.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    (root / "working").mkdir()
+    before = _tree(root / "input")
+    first_nb = attached / first_nb.name
+
+    # Session 2: the same experiment with more budget continues from the stop and finishes one schedule.
+    second_nb = session(4, "second", continue_from="tester/monet-leaderboard")
+    assert "continuing tester/monet-leaderboard's run" in stream_text(second_nb)
+    assert json.loads((tmp_path / "second" / "kernel-metadata.json").read_text())["kernel_sources"] == [
+        "tester/monet-leaderboard"]
     record = json.loads((run / "run.json").read_text())
     summary = json.loads((run / "cyclegan" / "summary.json").read_text())
     assert record["stages"]["cyclegan_train"]["status"] == "done" and record["status"] == "done", \

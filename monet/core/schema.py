@@ -83,6 +83,10 @@ TOP: dict[str, Key] = {
 SECTIONS: dict[str, dict[str, Key]] = {
     "kaggle": {
         "accelerator": Key("str", "gpu", "The accelerator of the pushed Kaggle kernel.", choices=("gpu", "tpu", "none")),
+        "machine_shape": Key("str", "auto", "Kaggle's machine (kernel-metadata's machine_shape): NvidiaTeslaT4 (two "
+                             "T4s), NvidiaTeslaP100 (one P100), Tpu1VmV38 (TPU v3-8); 'auto': NvidiaTeslaT4 for a GPU, "
+                             "Tpu1VmV38 for a TPU. cyclegan.batch_size 'auto' is pinned to what it gives there.",
+                             choices=("auto", "NvidiaTeslaT4", "NvidiaTeslaP100", "Tpu1VmV38")),
         "dataset_sources": Key("list[str]", [], "Kaggle data sets attached to the kernel (OWNER/SLUG), e.g. the one "
                                "holding VGG19's weights."),
         "model_sources": Key("list[str]", [], "Kaggle models attached to the kernel (OWNER/MODEL/FRAMEWORK/VARIATION/"

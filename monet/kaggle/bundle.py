@@ -17,8 +17,9 @@ from monet.core.weights import KAGGLE_FILE, KAGGLE_GRAPH, KERAS_FILES, weights_s
 from monet.data.extra import kaggle_dataset
 from monet.data.images import DataError
 from monet.kaggle.download import KaggleError
+from monet.kaggle.kernel import MACHINES, kernel_slug
 
-__all__ = ["slugify", "check_readable_offline", "extra_monet_sources", "bundle", "KAGGLE_DATASET_HOWTO"]
+__all__ = ["slugify", "machine", "check_readable_offline", "extra_monet_sources", "bundle", "KAGGLE_DATASET_HOWTO"]
 
 KAGGLE_DATASET_HOWTO = ("python -m monet weights kaggle; mkdir kaggle-inception-2015; cp ~/.cache/monet/"
                         "kaggle_inception_2015.npz ~/.cache/monet/kaggle_inception_2015.json kaggle-inception-2015/; "
@@ -62,7 +63,19 @@ os.environ["PYTHONPATH"] = str(src) + os.pathsep + os.environ.get("PYTHONPATH", 
 os.environ["MONET_SOURCE_COMMIT"] = "{commit}"  # run.json records the bundled code, not a checkout
 import monet  # noqa: E402
 assert Path(monet.__file__).resolve().is_relative_to(src.resolve()), f"monet imported from {{monet.__file__}}"
-print("pipeline code from commit {commit}, unpacked into", src)'''
+print("pipeline code from commit {commit}, unpacked into", src)
+from importlib.metadata import version, PackageNotFoundError  # noqa: E402
+from monet.kaggle import kernel  # noqa: E402
+
+def _version(name):
+    for dist in (name, name + "-cpu"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            pass
+
+print(kernel.check_versions({{n: _version(n) for n in kernel.MIN_VERSIONS}}))  # stops here on ones it cannot run
+CONTINUE_FROM = {continue_from!r}  # USER/KERNEL: this session continues that kernel's run folder'''
 
 RUN = '''import shutil
 
@@ -70,7 +83,16 @@ import pipeline
 from monet.core import environment
 
 outputs = environment.kaggle_working() / "outputs"
-status = pipeline.main(["--params", str(src / "params" / (RUN_NAME + ".yaml")), "--outputs", str(outputs)])
+settings = []
+if CONTINUE_FROM:  # the earlier session's run folder, copied out of its read-only output; its batch kept
+    import yaml
+
+    continued = kernel.bring_in(RUN_NAME, CONTINUE_FROM, outputs, environment.kaggle_input())
+    batch = kernel.pinned_batch(continued, yaml.safe_load(PARAMS_YAML)["cyclegan"]["batch_size"])
+    settings = ["--set", f"cyclegan.batch_size={{batch}}"] if batch else []
+    print(f"continuing {{CONTINUE_FROM}}'s run: {{continued}}" + (f" at global batch {{batch}}" if batch else ""))
+status = pipeline.main(["--params", str(src / "params" / (RUN_NAME + ".yaml")), "--outputs", str(outputs),
+                        *settings])
 run_dir = outputs / RUN_NAME
 if (run_dir / "images.zip").is_file():
     shutil.copy2(run_dir / "images.zip", environment.kaggle_working() / "images.zip")
@@ -94,6 +116,23 @@ display(Markdown(runs.summary_markdown({{k: v["status"] + (" - " + v["note"] if 
 grid = run_dir / "submission" / "grid.png"
 if grid.is_file():
     display(Image(filename=str(grid)))'''
+
+
+def machine(p: dict) -> tuple[str, str]:
+    """(accelerator, Kaggle's machine_shape) of the kernel, chosen, not left to Kaggle's default; the params made to
+    fit it: a TPU kernel trains on the TPU strategy (or stops at once and says why), and ``batch_size: auto`` is
+    pinned to what it gives on that machine, so a later session elsewhere does not set the checkpoints aside."""
+    accelerator, shape = p["kaggle"]["accelerator"], p["kaggle"]["machine_shape"]
+    if shape == "auto":
+        shape = {"gpu": "NvidiaTeslaT4", "tpu": "Tpu1VmV38", "none": "none"}[accelerator]
+    if MACHINES[shape][0] != accelerator:
+        raise KaggleError(f"kaggle.machine_shape {shape} is a {MACHINES[shape][0]} machine, but kaggle.accelerator "
+                          f"is {accelerator}")
+    if accelerator == "tpu" and p["cyclegan"]["strategy"] == "auto":
+        p["cyclegan"]["strategy"] = "tpu"
+    if p["cyclegan"]["batch_size"] == "auto":
+        p["cyclegan"]["batch_size"] = MACHINES[shape][1]
+    return accelerator, shape
 
 
 def check_readable_offline(p: dict) -> None:
@@ -141,10 +180,11 @@ def extra_monet_sources(entries) -> list[str]:
 
 
 def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None, overrides=(),
-           repo: str | Path | None = None) -> Path:
+           repo: str | Path | None = None, continue_from: str | None = None) -> Path:
     """Turn a params file into a folder for ``kaggle kernels push``: ``kernel-metadata.json`` and one
     self-contained notebook that unpacks the package, runs the chosen stages on Kaggle's mount and leaves
-    ``/kaggle/working/images.zip`` plus the run folder with every stage's report. Returns the folder."""
+    ``/kaggle/working/images.zip`` plus the run folder with every stage's report. ``continue_from`` (USER/KERNEL)
+    attaches that kernel's output and continues its run folder (:mod:`monet.kaggle.kernel`). Returns the folder."""
     import nbformat
     import yaml
 
@@ -163,16 +203,17 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
     slug = slugify(title)
     out = Path(out_dir) if out_dir else repo / "build" / "kaggle" / slug
     out.mkdir(parents=True, exist_ok=True)
-    accelerator = p["kaggle"]["accelerator"]
-    if accelerator == "tpu" and p["cyclegan"]["strategy"] == "auto":
-        p["cyclegan"]["strategy"] = "tpu"  # a TPU kernel trains on its TPU, or stops at once and says why
+    accelerator, shape = machine(p)
+    if continue_from:
+        kernel_slug(continue_from)  # USER/KERNEL, or a clear error now
     metadata = {
         "id": f"{user}/{slug}", "title": title, "code_file": f"{slug}.ipynb", "language": "python",
         "kernel_type": "notebook", "is_private": True, "enable_gpu": accelerator == "gpu",
         "enable_tpu": accelerator == "tpu", "enable_internet": False, "competition_sources": [COMPETITION],
         "dataset_sources": list(dict.fromkeys(list(p["kaggle"]["dataset_sources"]) + extra_sources)),
         "model_sources": list(p["kaggle"]["model_sources"]),
-        "kernel_sources": [],
+        "kernel_sources": [continue_from] if continue_from else [],
+        **({"machine_shape": shape} if shape != "none" else {}),
     }
     (out / "kernel-metadata.json").write_text(json.dumps(metadata, indent=1))
     git = runs.git_info(repo)
@@ -189,7 +230,8 @@ def bundle(params_path: str | Path, user: str, out_dir: str | Path | None = None
             f"`python -m monet bundle` from `{params_path.name}` at commit `{commit}`. Leaves "
             "`/kaggle/working/images.zip` and the run folder with every stage's executed notebook and report."),
         nbformat.v4.new_code_cell(BOOTSTRAP.format(source=base64.b64encode(_source_zip(repo)).decode(),
-                                                   params_yaml=params_yaml, run_name=run_name, commit=commit)),
+                                                   params_yaml=params_yaml, run_name=run_name, commit=commit,
+                                                   continue_from=continue_from)),
         nbformat.v4.new_code_cell(RUN.format()),
         nbformat.v4.new_code_cell(SHOW.format()),
     ]

@@ -11,7 +11,7 @@ from monet.core import environment, params
 from monet.gan import cut, cyclegan, training
 from monet.models import architecture
 
-from tests.conftest import tiny_cyclegan
+from tests.conftest import stopped_then_resumed, tiny_cyclegan
 
 
 def tiny_cut(model="cut", **overrides) -> dict:
@@ -160,21 +160,23 @@ def test_invalid_cut_params_say_which_key():
 
 
 LEVERS = dict(augment_photo=["jitter", "flip"], augment_monet=["flip", "rot90"], diffaugment=["color", "cutout"],
-              label_smoothing=0.3, lr_schedule="linear_decay", decay_from=0.5, ema=0.9, steps_per_epoch=2)
+              label_smoothing=0.3, lr_schedule="linear_decay", decay_from="auto", ema=0.9, steps_per_epoch=2)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model,extra", [("cut", {}), ("fastcut", dict(generator="unet", gen_filters=2, **LEVERS))],
                          ids=["cut", "fastcut-unet-levers"])
-def test_cut_trains_checkpoints_and_resumes_exactly(small_run, tmp_path, model, extra):
+def test_cut_trains_checkpoints_and_resumes_exactly(small_run, tmp_path, monkeypatch, model, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for run in (straight, resumed):
         shutil.copytree(small_run / "data", run / "data")
     quiet = lambda *_: None  # noqa: E731
     logs = []
     a = training.train(straight, tiny_cut(model, **extra, epochs=2), seed=5, deterministic=True, log=logs.append)
-    training.train(resumed, tiny_cut(model, **extra, epochs=1), seed=5, deterministic=True, log=quiet)
-    b = training.train(resumed, tiny_cut(model, **extra, epochs=2), seed=5, deterministic=True, log=quiet)
+    cfg = tiny_cut(model, **extra, epochs=2)  # the same params in both sessions: a budget stop after epoch 1
+    first, b = stopped_then_resumed(resumed, cfg, cfg["steps_per_epoch"], monkeypatch, seed=5, deterministic=True,
+                                    log=quiet)
+    assert first["stopped_early"] and first["global_steps"] == cfg["steps_per_epoch"]
     assert b["resumed_from"].endswith("epoch_0001") and a["model"] == b["model"] == model
     assert set(a["parameters"]) == {"gen_g", "disc_y", "net_f"}
     history = (straight / "cyclegan" / "history.csv").read_text()

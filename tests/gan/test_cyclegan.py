@@ -12,7 +12,7 @@ from monet.gan import cyclegan, training
 from monet.models import architecture, networks
 from monet.package import images_zip, translator
 
-from tests.conftest import tiny_cyclegan
+from tests.conftest import ReserveThatRunsOut, tiny_cyclegan
 
 against_straight = pytest.mark.xdist_group("straight_run")  # see conftest.straight_history
 
@@ -107,24 +107,6 @@ def test_default_epoch_covers_every_photo(tmp_path):
     assert summary["steps_per_epoch"] == 2  # ceil(6 photos / 4): the last, short batch counts
 
 
-class _ReserveThatRunsOut:
-    """A packaging reserve that lets ``steps`` train steps through, then says the budget is spent."""
-
-    def __init__(self, steps):
-        self.left, self.how, self.fixed, self.per_image, self.parts = steps, "test", 0.0, 0.0, {}
-
-    def add(self, seconds, what):
-        pass
-
-    @property
-    def seconds(self):
-        self.left -= 1
-        return 0.0 if self.left >= 0 else 1e12
-
-    def describe(self):
-        return "test reserve"
-
-
 @pytest.mark.slow
 @against_straight
 @pytest.mark.parametrize("allowed", [2, 4])  # mid-epoch 1, and one step into epoch 2
@@ -138,7 +120,7 @@ def test_a_budget_stop_checkpoints_and_a_rerun_trains_on_exactly(small_run, stra
     shutil.copytree(small_run / "data", stopped / "data")
     quiet = lambda *_: None  # noqa: E731
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(allowed))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: ReserveThatRunsOut(allowed))
     logs = []
     first = training.train(stopped, tiny_cyclegan(epochs=2), seed=5, deterministic=True, log=logs.append)
     assert first["stopped_early"] and "Run the same command again" in first["stopped_early"]
@@ -274,7 +256,7 @@ def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go
     for folder in stale:
         folder.mkdir(parents=True)
     monkeypatch.setenv(budget.DEADLINE_ENV, str(time.time() + 3600))
-    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: _ReserveThatRunsOut(3))
+    monkeypatch.setattr(translator, "measure_packaging", lambda *a, **k: ReserveThatRunsOut(3))
     saved = []
     real = training.save_checkpoint
     monkeypatch.setattr(training, "save_checkpoint",

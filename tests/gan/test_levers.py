@@ -11,7 +11,7 @@ from monet.gan import cyclegan, schedules, training
 from monet.gan.image_pool import ImagePool
 from monet.models import architecture, losses, networks
 
-from tests.conftest import tiny_cyclegan
+from tests.conftest import stopped_then_resumed, tiny_cyclegan
 
 
 # ------------------------------------------------------------------------------------------------ U-Net
@@ -274,19 +274,22 @@ def test_deadline_comes_from_the_environment_only(monkeypatch):
 # ------------------------------------------------------------------------- every lever, resumed exactly
 LEVERS = dict(generator="unet", gen_filters=2, unet_depth=8, augment_photo=["jitter", "flip"],
               augment_monet=["jitter", "flip", "rot90"], diffaugment=["color", "translation", "cutout"],
-              label_smoothing=0.3, pool_size=3, lr_schedule="linear_decay", decay_from=0.5, ema=0.9,
+              label_smoothing=0.3, pool_size=3, lr_schedule="linear_decay", decay_from=0.75, ema=0.9,
               adversarial_loss="bce", steps_per_epoch=2)
 
 
 @pytest.mark.slow
-def test_every_lever_trains_and_resumes_exactly(small_run, tmp_path):
+def test_every_lever_trains_and_resumes_exactly(small_run, tmp_path, monkeypatch):
+    """The same params in both sessions, the first stopped by its time budget after epoch 1 (as a user's run
+    continues): the history equals an uninterrupted run's line for line."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for run in (straight, resumed):
         shutil.copytree(small_run / "data", run / "data")
     quiet = lambda *_: None  # noqa: E731
     a = training.train(straight, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
-    training.train(resumed, tiny_cyclegan(**LEVERS, epochs=1), seed=5, deterministic=True, log=quiet)
-    b = training.train(resumed, tiny_cyclegan(**LEVERS, epochs=2), seed=5, deterministic=True, log=quiet)
+    first, b = stopped_then_resumed(resumed, tiny_cyclegan(**LEVERS, epochs=2), 2, monkeypatch, seed=5,
+                                    deterministic=True, log=quiet)
+    assert first["stopped_early"] and first["global_steps"] == 2
     assert b["resumed_from"].endswith("epoch_0001") and a["levers"]["pool_size"] == 3
     assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
     # The packaged generator holds the averaged weights (EMA), not the last ones.

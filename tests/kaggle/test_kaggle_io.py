@@ -178,7 +178,7 @@ def test_bundle_metadata_and_notebook(tmp_path, repo):
         "id": "some-user/monet-exp2", "title": "monet exp2", "code_file": "monet-exp2.ipynb", "language": "python",
         "kernel_type": "notebook", "is_private": True, "enable_gpu": True, "enable_tpu": False,
         "enable_internet": False, "competition_sources": ["gan-getting-started"], "dataset_sources": [],
-        "model_sources": [], "kernel_sources": []}
+        "model_sources": [], "kernel_sources": [], "machine_shape": "NvidiaTeslaT4"}
     assert B.slugify(meta["title"]) == meta["id"].split("/")[1]
     text = (out / "monet-exp2.ipynb").read_text()
     assert "-m pip" not in text and "!pip" not in text  # nothing to install on Kaggle
