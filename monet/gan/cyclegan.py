@@ -128,17 +128,28 @@ class CycleGAN:
 
 
 def packaged_generator(m: CycleGAN):
-    """The generator to submit: gen_g, or with ``ema`` a copy of it holding the averaged weights."""
-    if not m.ema:
+    """The generator to submit: gen_g, or with ``ema`` a copy of it holding the averaged weights; always float32
+    (a copy when training ran under mixed precision), so packaging runs on any device: a generator trained in
+    bfloat16 on a TPU is packaged in a kernel without one."""
+    import keras
+
+    float32 = keras.mixed_precision.global_policy().name == "float32"
+    if not m.ema and float32:
         return m.gen_g
-    opt = m.optimizers["gen_g"]
-    opt = getattr(opt, "inner_optimizer", opt)
     current = m.gen_g.get_weights()
-    opt.finalize_variable_values(m.gen_g.trainable_variables)  # Keras's own way: the averages into gen_g...
-    averaged = networks.generator(**m.args["generator"], name="gen_g")
-    averaged.set_weights(m.gen_g.get_weights())  # ...copied out...
+    if m.ema:
+        opt = m.optimizers["gen_g"]
+        opt = getattr(opt, "inner_optimizer", opt)
+        opt.finalize_variable_values(m.gen_g.trainable_variables)  # Keras's own way: the averages into gen_g...
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        packaged = networks.generator(**m.args["generator"], name="gen_g")
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    packaged.set_weights(m.gen_g.get_weights())  # ...copied out...
     m.gen_g.set_weights(current)  # ...and gen_g trains on from its own weights
-    return averaged
+    return packaged
 
 
 def cyclegan_losses(m: CycleGAN, real_x, real_y, key, T, adversarial: str, lambda_cycle: float,

@@ -268,3 +268,24 @@ def test_a_stop_at_an_epoch_boundary_writes_one_checkpoint_and_stale_partials_go
     meta = json.loads((run / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json").read_text())
     assert meta["stopped_early"] == summary["stopped_early"]
     assert not any(folder.exists() for folder in stale) and any("half-written" in line for line in logs)
+
+
+def test_the_packaged_generator_is_float32_whatever_the_run_trained_in():
+    """A generator trained under bfloat16 (a TPU) or float16 is saved float32: packaging runs on any device."""
+    import keras
+
+    from monet.core import params
+    from monet.models import architecture
+
+    cfg = params.defaults()["cyclegan"]
+    cfg.update(gen_filters=2, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2)
+    for policy, ema in (("mixed_bfloat16", 0.0), ("mixed_float16", 0.9)):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            m = cyclegan.CycleGAN(architecture.model_args(cfg), 2e-4, ema=ema)
+            packaged = cyclegan.packaged_generator(m)
+            assert all(layer.compute_dtype == "float32" for layer in packaged.layers), policy
+            assert all(a.shape == b.shape for a, b in zip(packaged.get_weights(), m.gen_g.get_weights()))
+            assert m.gen_g.layers[-2].compute_dtype != "float32" or policy == "float32"
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
