@@ -37,7 +37,7 @@ def write_inception_graph(path, layers: dict) -> None:
     then ``pool_3``. ``layers`` are by graph name, as :func:`monet.scoring.kaggle_weights.load` returns them."""
     import tensorflow as tf
 
-    from monet.scoring.kaggle_inception import BLOCKS, STEM
+    from monet.scoring.kaggle_inception import assemble
 
     graph = tf.Graph()
     made = {}
@@ -70,15 +70,6 @@ def write_inception_graph(path, layers: dict) -> None:
         x = tf.expand_dims(image, 0, name="ExpandDims")
         x = tf.compat.v1.image.resize_bilinear(x, [299, 299], name="ResizeBilinear")
         x = tf.multiply(tf.subtract(x, 128.0, name="Sub"), 1.0 / 128.0, name="Mul")
-        for item in STEM:
-            x = step(x, item, "")
-        for block, branches in BLOCKS:
-            outs = []
-            for branch in branches:
-                y = x
-                for item in branch:
-                    y = step(y, item, block)
-                outs.append(y)
-            x = tf.concat(outs, 3, name=f"{block}/join")
+        x = assemble(x, step, lambda outs, block: tf.concat(outs, 3, name=f"{block}/join"))
         tf.nn.avg_pool2d(x, 8, 1, "VALID", name="pool_3")
     path.write_bytes(graph.as_graph_def().SerializeToString())

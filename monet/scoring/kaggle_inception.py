@@ -13,7 +13,7 @@ import numpy as np
 
 from monet.core.weights import WeightsError
 
-__all__ = ["LAYERS", "check_layers", "build", "INPUT_SIDE"]
+__all__ = ["LAYERS", "STEM", "BLOCKS", "check_layers", "build", "assemble", "INPUT_SIDE"]
 
 INPUT_SIDE = 299
 EPSILON = 0.001
@@ -93,6 +93,14 @@ def build(layers: dict):
 
     images = keras.Input((None, None, 3), dtype="float32")
     x = _resize_layer()(name="resize_bilinear_tf1", dtype="float32")(images)
+    x = assemble(x, step, lambda outs, block: keras.layers.Concatenate(name=f"{block}.join", dtype="float32")(outs))
+    pool = keras.layers.GlobalAveragePooling2D(name="pool_3", dtype="float32")(x)  # the graph's 8x8 VALID average
+    return keras.Model(images, pool, name="kaggle_inception_2015")
+
+
+def assemble(x, step, join):
+    """The graph's topology applied to ``x``: ``step(x, item, block)`` for each conv name or pool of the stem and
+    the blocks' branches, ``join(outputs, block)`` for each block's concatenation."""
     for item in STEM:
         x = step(x, item, "")
     for block, branches in BLOCKS:
@@ -102,9 +110,8 @@ def build(layers: dict):
             for item in branch:
                 y = step(y, item, block)
             outs.append(y)
-        x = keras.layers.Concatenate(name=f"{block}.join", dtype="float32")(outs)
-    pool = keras.layers.GlobalAveragePooling2D(name="pool_3", dtype="float32")(x)  # the graph's 8x8 VALID average
-    return keras.Model(images, pool, name="kaggle_inception_2015")
+        x = join(outs, block)
+    return x
 
 
 def _resize_layer():
