@@ -51,6 +51,8 @@ RECIPES = {
     "leaderboard": ("leaderboard.yaml", ["cyclegan.batch_size=1"],
                     "the leaderboard levers: U-Net, jitter/flip/rot90, DiffAugment, label smoothing 0.3, BCE, "
                     "linear decay from 60%"),
+    "identity": ("leaderboard.yaml", ["cyclegan.batch_size=1", "cyclegan.identity_start=true"],
+                 "the leaderboard recipe with generators that start as the identity (identity_start)"),
     "cut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT (the cut_kaggle recipe)"),
     "fastcut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.model=fastcut"],
                 "FastCUT (the cut_kaggle recipe with model fastcut)"),

@@ -156,8 +156,8 @@ def stage_extras(run_dir: str | Path, stage: str) -> dict:
         return {"note": f"FID {summary['fid']:.2f}, MiFID {summary['mifid']:.2f} " + {
             "kaggle": "(Kaggle's network)", "keras": "(Keras InceptionV3: not Kaggle's scale)",
             "random": "(random weights: not comparable)"}[kind] + judged(summary.get("judge") or {})}
-    extras = {k: summary[k] for k in ("strategy", "mixed_precision", "global_steps", "planned_steps", "undertrained",
-                                      "predicted_end_of_training", "end_of_training", "budget_slack_s",
+    extras = {k: summary[k] for k in ("strategy", "replicas", "mixed_precision", "global_steps", "planned_steps",
+                                      "undertrained", "predicted_end_of_training", "end_of_training", "budget_slack_s",
                                       "below_min_iterations", "restarted_from") if summary.get(k) is not None}
     if summary.get("stopped_early"):
         extras["note"] = summary["stopped_early"]

@@ -120,6 +120,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "beta_1": Key("float", 0.5, "Adam beta_1 of every optimizer.", minimum=0.0, maximum=1.0),
         "lr_schedule": Key("str", "constant", "constant, or linear_decay: held for the first decay_from of the "
                            "run's steps, then linearly to 0 at its end.", choices=("constant", "linear_decay")),
+        "identity_start": Key("bool", False, "Generators that start as the identity: the photo plus a tanh change "
+                              "whose last conv starts at zero, clipped (so training cannot begin worse than the "
+                              "photos)."),
         "decay_from": Key("float|auto", "auto", "Fraction of the run's steps after which linear_decay starts; "
                           "'auto': the paper's for the model (CycleGAN and CUT 0.5, FastCUT 0.75: its last quarter).",
                           minimum=0.0, maximum=1.0),

@@ -37,18 +37,20 @@ CUT_DEFAULTS = {"cut": {"lambda_nce": 1.0, "nce_idt": True, "flip_equivariance":
 
 
 def generator_args(kind: str = "resnet", filters: int = 64, down_blocks: int = 2, res_blocks: int = 9,
-                   depth: int = 8, dropout: float = 0.5) -> dict:
-    """The keyword arguments of the generator factory of ``kind`` (stored in checkpoints), with ``kind``."""
+                   depth: int = 8, dropout: float = 0.5, identity_start: bool = False) -> dict:
+    """The keyword arguments of the generator factory of ``kind`` (stored in checkpoints), with ``kind``;
+    ``identity_start`` only when set (checkpoints written before it rebuild as they were)."""
+    start = {"identity_start": True} if identity_start else {}
     if kind == "resnet":
         if filters < 1 or not 0 <= down_blocks <= 5 or res_blocks < 0:
             raise ValueError(f"bad resnet generator arguments: filters={filters}, down_blocks={down_blocks}, "
                              f"res_blocks={res_blocks}")
         return {"kind": "resnet", "filters": int(filters), "down_blocks": int(down_blocks),
-                "res_blocks": int(res_blocks)}
+                "res_blocks": int(res_blocks), **start}
     if kind == "unet":
         if filters < 1 or not 1 <= depth <= 8 or not 0.0 <= dropout < 1.0:
             raise ValueError(f"bad unet generator arguments: filters={filters}, depth={depth}, dropout={dropout}")
-        return {"kind": "unet", "filters": int(filters), "depth": int(depth), "dropout": float(dropout)}
+        return {"kind": "unet", "filters": int(filters), "depth": int(depth), "dropout": float(dropout), **start}
     raise ValueError(f"generator kind {kind!r}: expected one of {', '.join(GENERATORS)}")
 
 
@@ -188,7 +190,7 @@ def model_args(cfg: dict) -> dict:
     args = {
         "generator": generator_args(
             cfg["generator"], cfg["gen_filters"], cfg["gen_down_blocks"], cfg["gen_res_blocks"],
-            depth=cfg["unet_depth"], dropout=cfg["unet_dropout"]),
+            depth=cfg["unet_depth"], dropout=cfg["unet_dropout"], identity_start=cfg.get("identity_start", False)),
         "discriminator": discriminator_args(
             blocks=cfg["disc_blocks"], filters=cfg["disc_filters"], kernel=cfg["disc_kernel"],
             strides=cfg["disc_strides"], activation=cfg["disc_activation"], norm=cfg["disc_norm"],

@@ -19,7 +19,8 @@ from keras import layers
 
 from monet.models.architecture import GENERATORS, discriminator_args, generator_args, nce_layers, unet_filters
 
-__all__ = ["ReflectionPadding2D", "instance_norm", "generator", "resnet_generator", "unet_generator",
+__all__ = ["ReflectionPadding2D", "PhotoPlus", "painting", "instance_norm", "generator", "resnet_generator",
+           "unet_generator",
            "patch_discriminator", "nce_encoder", "projection_mlp"]
 
 
@@ -74,14 +75,14 @@ def _activation(kind: str) -> layers.Layer:
 
 
 def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 9,
-                     name: str = "generator") -> keras.Model:
+                     name: str = "generator", identity_start: bool = False) -> keras.Model:
     """The report's ResNet generator; the defaults are the report's (11.4 M parameters).
 
     reflection pad 3, 7x7 conv (``filters``), instance norm, ReLU;
     ``down_blocks`` x [3x3 stride-2 conv doubling filters, instance norm, ReLU];
     ``res_blocks`` x [reflect pad, 3x3 conv, IN, ReLU, reflect pad, 3x3 conv, IN, skip add];
     ``down_blocks`` x [3x3 stride-2 transposed conv halving filters, IN, ReLU];
-    reflection pad 3, 7x7 conv to 3 channels, tanh.
+    reflection pad 3, 7x7 conv to 3 channels, tanh (see :func:`painting` for ``identity_start``).
 
     Allowed: filters >= 1, down_blocks 0..5, res_blocks >= 0. Fully convolutional: any input size divisible
     by 2**down_blocks works; the output has the input's size.
@@ -110,20 +111,41 @@ def resnet_generator(filters: int = 64, down_blocks: int = 2, res_blocks: int = 
                                    use_bias=False)(x)
         x = layers.ReLU()(instance_norm()(x))
     x = ReflectionPadding2D(3)(x)
-    x = layers.Conv2D(3, 7, kernel_initializer=_init())(x)
-    # float32 output even under a mixed-precision policy: tanh and the losses need the range.
-    outputs = layers.Activation("tanh", dtype="float32", name="painting")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = layers.Conv2D(3, 7, kernel_initializer="zeros" if identity_start else _init())(x)
+    return keras.Model(inputs, painting(inputs, x, identity_start), name=name)
 
 
-def unet_generator(filters: int = 64, depth: int = 8, dropout: float = 0.5, name: str = "generator") -> keras.Model:
+def painting(photo, x, identity_start: bool = False):
+    """The generator's output from its last conv ``x``: tanh, in float32 even under a mixed-precision policy (tanh
+    and the losses need the range). With ``identity_start`` the photo plus that tanh, clipped to [-1, 1], with the
+    last conv starting at zero: the generator starts as the identity, so it cannot begin worse than the photos."""
+    if not identity_start:
+        return layers.Activation("tanh", dtype="float32", name="painting")(x)
+    change = layers.Activation("tanh", dtype="float32", name="change")(x)
+    return PhotoPlus(dtype="float32", name="painting")([photo, change])
+
+
+@keras.saving.register_keras_serializable(package="monet")
+class PhotoPlus(layers.Layer):
+    """``clip(photo + change, -1, 1)``: the output of a generator that starts as the identity."""
+
+    def call(self, inputs):
+        photo, change = inputs
+        return keras.ops.clip(keras.ops.cast(photo, change.dtype) + change, -1.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[1]
+
+
+def unet_generator(filters: int = 64, depth: int = 8, dropout: float = 0.5, name: str = "generator",
+                   identity_start: bool = False) -> keras.Model:
     """The U-Net of pix2pix and Kaggle's public tutorial; the defaults are the tutorial's (54.4 M parameters).
 
     ``depth`` down blocks: 4x4 stride-2 conv (no bias) with filters x1, x2, x4, x8, x8... (64-128-256-512-512-512-
     512-512), instance norm on all but the first, leaky ReLU 0.3 as in the tutorial; ``depth - 1`` up blocks:
     4x4 stride-2 transposed conv mirroring them, instance norm, dropout ``dropout`` in the first three, ReLU,
     then concatenation with the down block of the same size (the skip); a last 4x4 stride-2 transposed conv to
-    RGB and tanh.
+    RGB and tanh (see :func:`painting` for ``identity_start``).
 
     Allowed: filters >= 1, depth 1..8, dropout in [0, 1). Input sides must be divisible by 2**depth (256 for
     depth 8); the output has the input's size.
@@ -150,9 +172,9 @@ def unet_generator(filters: int = 64, depth: int = 8, dropout: float = 0.5, name
             x = layers.Dropout(dropout)(x)
         x = layers.ReLU()(x)
         x = layers.Concatenate()([x, skip])
-    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=_init())(x)
-    outputs = layers.Activation("tanh", dtype="float32", name="painting")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same",
+                               kernel_initializer="zeros" if identity_start else _init())(x)
+    return keras.Model(inputs, painting(inputs, x, identity_start), name=name)
 
 
 def patch_discriminator(blocks: int = 4, filters: int = 64, kernel: int = 4, strides=(2, 2, 2, 1),
