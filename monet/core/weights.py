@@ -67,8 +67,8 @@ def kaggle_converted() -> Path | None:
     if cached.is_file():
         return cached
     if environment.detect() == "kaggle":
-        found = sorted(environment.kaggle_input().glob(f"*/{KAGGLE_FILE}")) + sorted(
-            environment.kaggle_input().glob(f"*/*/{KAGGLE_FILE}"))
+        attached = environment.kaggle_root() / "input"  # every data set, each in a folder of its own
+        found = sorted(attached.glob(f"*/{KAGGLE_FILE}")) + sorted(attached.glob(f"*/*/{KAGGLE_FILE}"))
         return found[0] if found else None
     return None
 

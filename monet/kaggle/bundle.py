@@ -87,7 +87,7 @@ settings = []
 if CONTINUE_FROM:  # the earlier session's run folder, copied out of its read-only output; its batch kept
     import yaml
 
-    continued = kernel.bring_in(RUN_NAME, CONTINUE_FROM, outputs, environment.kaggle_input())
+    continued = kernel.bring_in(RUN_NAME, CONTINUE_FROM, outputs, environment.kaggle_root() / "input")
     batch = kernel.pinned_batch(continued, yaml.safe_load(PARAMS_YAML)["cyclegan"]["batch_size"])
     settings = ["--set", f"cyclegan.batch_size={{batch}}"] if batch else []
     print(f"continuing {{CONTINUE_FROM}}'s run: {{continued}}" + (f" at global batch {{batch}}" if batch else ""))

@@ -160,3 +160,15 @@ def test_a_run_asking_for_kaggles_network_where_it_is_not_converted_stops_before
     p["evaluate"]["weights"] = "kaggle"
     (problem,) = W.check_weights(p, online=lambda: True)
     assert "evaluate.weights is 'kaggle'" in problem and "python -m monet weights kaggle" in problem
+
+
+def test_a_kaggle_kernel_finds_the_converted_network_in_an_attached_data_set(tmp_path, monkeypatch):
+    """On Kaggle (nothing in the cache) 'kaggle' and 'auto' take the file from an attached data set."""
+    monkeypatch.setenv(W.CACHE_ENV, str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("MONET_KAGGLE_ROOT", str(tmp_path / "kaggle"))
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    assert W.kaggle_converted() is None and W.resolve_scoring("auto") == "imagenet"
+    attached = tmp_path / "kaggle" / "input" / "kaggle-inception-2015" / W.KAGGLE_FILE
+    attached.parent.mkdir(parents=True)
+    attached.write_bytes(b"converted")
+    assert W.kaggle_converted() == attached and W.resolve_scoring("auto") == "kaggle"
