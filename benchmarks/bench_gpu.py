@@ -48,7 +48,8 @@ from monet.core import params
 from monet.gan import cyclegan
 from monet.models import architecture
 keras.mixed_precision.set_global_policy("mixed_float16")
-strategy = tf.distribute.MirroredStrategy(["/gpu:0", "/gpu:1"])
+strategy = tf.distribute.MirroredStrategy(["/gpu:0", "/gpu:1"],  # NCCL refuses two devices of one GPU
+                                          cross_device_ops=tf.distribute.HierarchicalCopyAllReduce())
 cfg = params.defaults()["cyclegan"]
 m = cyclegan.CycleGAN(architecture.model_args(cfg), 2e-4, strategy=strategy, loss_scale=True)
 step = cyclegan.make_train_step(m)

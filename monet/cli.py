@@ -206,9 +206,8 @@ def _score_out(args) -> Path:
 def _score(args) -> int:
     from monet.core import environment
 
-    environment.prepare_tensorflow(verbose=args.verbose)
-    with environment.held_stderr(keep=None if args.verbose else environment.QUIET):
-        return _score_quietly(args)
+    environment.prepare_tensorflow(verbose=args.verbose)  # also drops TensorFlow's lines that only look like errors
+    return _score_quietly(args)
 
 
 def _score_quietly(args) -> int:

@@ -160,9 +160,10 @@ _QUIET_RUNTIME: dict = {}
 def quiet_runtime_lines(drop=QUIET, every: float = 0.2) -> Path | None:
     """From now on in this process, TensorFlow's lines that look like failures and are not (``RUNTIME_NOISE``, e.g.
     grappler's "remapper failed" on the first step) are dropped; every other line of file descriptor 2 still
-    reaches the original stderr, within ``every`` seconds. Lines go through a file (``MONET_TF_LOAD_LOG``, else a
-    temporary one) that a thread follows: a process that dies (a C++ abort) leaves its last words there for
-    pipeline.py to report. Once per process; returns the file."""
+    reaches the original stderr, in order, within ``every`` seconds. Lines go through a file (``MONET_TF_LOAD_LOG``,
+    else a temporary one, removed at a normal exit) that a thread follows: a process that dies (a C++ abort) leaves
+    its last words there for pipeline.py to report. At exit the rest is forwarded and fd 2 restored. Once per
+    process; returns the file."""
     import atexit
     import sys
     import tempfile
@@ -171,33 +172,48 @@ def quiet_runtime_lines(drop=QUIET, every: float = 0.2) -> Path | None:
     if _QUIET_RUNTIME:
         return _QUIET_RUNTIME["path"]
     sys.stderr.flush()
-    path = os.environ.get(LOAD_LOG_ENV) or tempfile.mkstemp(prefix="monet-tensorflow-", suffix=".log")[1]
-    sink = open(path, "ab")
-    source = open(path, "rb")
+    named = os.environ.get(LOAD_LOG_ENV)
+    if named:
+        path = named
+    else:
+        fd, path = tempfile.mkstemp(prefix="monet-tensorflow-", suffix=".log")
+        os.close(fd)
+    sink, source = open(path, "ab"), open(path, "rb")
     source.seek(0, os.SEEK_END)
     original = os.dup(2)
     os.dup2(sink.fileno(), 2)
-    stop, rest = threading.Event(), [b""]
+    stop, lock, rest = threading.Event(), threading.Lock(), [b""]
 
     def forward():
-        chunk = rest[0] + source.read()
-        *lines, rest[0] = chunk.split(b"\n")
-        shown = [ln + b"\n" for ln in lines if not is_noise(ln.decode(errors="replace"), drop)]
-        if shown:
-            os.write(original, b"".join(shown))
+        with lock:
+            chunk = rest[0] + source.read()
+            *lines, rest[0] = chunk.split(b"\n")
+            shown = [ln + b"\n" for ln in lines if not is_noise(ln.decode(errors="replace"), drop)]
+            if shown:
+                os.write(original, b"".join(shown))
 
     def follow():
         while not stop.wait(every):
             forward()
 
+    follower = threading.Thread(target=follow, daemon=True, name="monet-stderr")
+
     def close():
         stop.set()
+        follower.join(timeout=2)
         sys.stderr.flush()
         forward()
-        if rest[0]:
-            os.write(original, rest[0])
+        with lock:
+            if rest[0] and not is_noise(rest[0].decode(errors="replace"), drop):
+                os.write(original, rest[0] + b"\n")
+            rest[0] = b""
+        os.dup2(original, 2)  # what the interpreter writes while it shuts down goes straight out
+        sink.close()
+        source.close()
+        if not named:
+            Path(path).unlink(missing_ok=True)
 
-    threading.Thread(target=follow, daemon=True, name="monet-stderr").start()
+    follower.start()
     atexit.register(close)
     _QUIET_RUNTIME.update(path=path, close=close)
     return Path(path)

@@ -285,7 +285,7 @@ def agreed_overflow(m: CycleGAN, grads: dict) -> dict:
     if m.strategy.num_replicas_in_sync == 1 or not names:
         return grads
     bad = tf.stack([tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads[n]
-                              if g is not None]) for n in names])
+                              if g is not None] or [tf.constant(0.0)]) for n in names])
     bad = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, bad)
     out = dict(grads)
     for i, name in enumerate(names):

@@ -34,9 +34,9 @@ class TPUError(RuntimeError):
 
 
 # What a machine with a TPU shows before TensorFlow starts: Colab and Kaggle name it in the environment, a TPU VM
-# has its chips as /dev/accel* (or /dev/vfio on newer ones).
+# has its chips as /dev/accel* (/dev/vfio is left out: GPU hosts that pass devices through have it too).
 TPU_ENV = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_HOSTNAMES")
-TPU_DEVICES = ("/dev/accel0", "/dev/vfio/0")
+TPU_DEVICES = ("/dev/accel0",)
 
 
 def tpu_present(environ=None, exists=os.path.exists) -> bool:

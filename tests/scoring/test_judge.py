@@ -39,7 +39,7 @@ def test_balanced_accuracy_does_not_reward_the_larger_class():
     accuracy, _ = judge.balanced_accuracy(labels, always_other)
     assert accuracy == 0.5  # plain accuracy would read 0.95
     perfect, se = judge.balanced_accuracy(labels, labels)
-    assert perfect == 1.0 and 0.01 < se < 0.03  # 50 paintings cannot prove exactly 1: Wilson's spread, not zero
+    assert perfect == 1.0 and 0.01 < se < 0.03  # 50 paintings cannot prove exactly 1: Agresti-Coull's spread, not zero
     small, se_small = judge.balanced_accuracy(np.r_[np.ones(20), np.zeros(20)], np.r_[np.ones(20), np.zeros(20)])
     assert small == 1.0 and se_small > se
 
