@@ -51,3 +51,13 @@ def test_a_tpu_kernel_trains_on_the_tpu_strategy(tmp_path, repo):
     gpu = B.bundle(repo / "params" / "exp1.yaml", "u", tmp_path / "g", repo=repo,
                    overrides=["stages=[fetch, cyclegan_train, package_submission]"])
     assert "strategy: auto" in next(gpu.glob("*.ipynb")).read_text()
+
+
+def test_strategy_auto_with_an_attached_tpu_that_does_not_start_stops_the_run(monkeypatch):
+    """make_strategy('auto') itself: a TPU seen on the machine whose resolver fails (here, TensorFlow's own: there
+    is no TPU) is TPUError, not the default strategy; with none seen, the default strategy as before."""
+    monkeypatch.setattr(distribute, "tpu_present", lambda *a, **k: True)
+    with pytest.raises(distribute.TPUError, match="did not start"):
+        distribute.make_strategy("auto")
+    monkeypatch.setattr(distribute, "tpu_present", lambda *a, **k: False)
+    assert distribute.describe(distribute.make_strategy("auto")).startswith("_DefaultDistributionStrategy")
