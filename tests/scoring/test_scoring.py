@@ -74,11 +74,21 @@ def test_threshold():
 
 @pytest.fixture()
 def images(tmp_path):
+    return noise_images(tmp_path, 6)
+
+
+@pytest.fixture()
+def judged_images(tmp_path):
+    """Enough images for the judge's C2ST (20 distinct in each set)."""
+    return noise_images(tmp_path, 20)
+
+
+def noise_images(tmp_path, n: int):
     rng = np.random.default_rng(4)
     real, gen = tmp_path / "real", tmp_path / "gen"
     for folder in (real, gen):
         folder.mkdir()
-    for i in range(6):
+    for i in range(n):
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(real / f"r{i}.jpg")
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(gen / f"g{i}.png")
     return real, gen
@@ -112,8 +122,8 @@ def test_evaluate_identical_sets_scores_zero_and_memorized(images, tmp_path):
     assert m["memorization_distance_thresholded"] == m["memorization_distance"]  # below epsilon: penalized
 
 
-def test_scoring_command_line_without_any_scoring_network_still_judges(images, tmp_path, capsys):
-    real, gen = images
+def test_scoring_command_line_without_any_scoring_network_still_judges(judged_images, tmp_path, capsys):
+    real, gen = judged_images
     missing = tmp_path / "nowhere" / "classify_image_graph_def.pb"
     assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(missing), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -123,8 +133,8 @@ def test_scoring_command_line_without_any_scoring_network_still_judges(images, t
     assert cli.main(["score", str(gen), "--real", str(real), "--weights", str(missing), "--no-judge"]) == 2
 
 
-def test_scoring_command_line(images, tmp_path, capsys):
-    real, gen = images
+def test_scoring_command_line(judged_images, tmp_path, capsys):
+    real, gen = judged_images
     assert cli.main(["score", str(gen), "--real", str(real), "--weights", "none", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "MiFID" in out and "judge: C2ST accuracy" in out and "random" in out  # the judge, no downloaded weights
