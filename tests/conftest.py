@@ -20,10 +20,12 @@ def _isolate_weights_cache():
     import atexit
     import shutil
 
-    found = weights.kaggle_converted()
+    if "MONET_TEST_KAGGLE_NET" not in os.environ:  # the first process (pytest-xdist's workers inherit it)
+        found = weights.kaggle_converted()
+        os.environ["MONET_TEST_KAGGLE_NET"] = str(found) if found else ""
     os.environ[weights.CACHE_ENV] = tempfile.mkdtemp(prefix="monet-test-cache-")
     atexit.register(shutil.rmtree, os.environ[weights.CACHE_ENV], True)
-    return found
+    return Path(os.environ["MONET_TEST_KAGGLE_NET"]) if os.environ["MONET_TEST_KAGGLE_NET"] else None
 
 
 KAGGLE_NET = _isolate_weights_cache()
