@@ -166,7 +166,9 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     assert [r["global_step"] for r in rows] == list(range(1, len(rows) + 1))  # one history, no gap, no repeat
     assert all(b <= a * (1 + 1e-6) for a, b in zip(rates, rates[1:]))  # the rate never rises, across sessions
     after = rates[len([r for r in rows if r["global_step"] <= stopped_at])]
-    assert 0.9 * stopped_rate <= after <= stopped_rate  # the decay goes on from where the first session stopped
+    # The decay goes on from where the first session stopped (not from 2e-4, not from 0); on a slow machine the
+    # second session plans few steps, so its first step may take a larger share of what is left.
+    assert 0.5 * stopped_rate <= after <= stopped_rate
     assert rates[-1] < 0.1 * 2e-4 and min(rates) > 0  # ~0 at the last planned step, 0 before none
     # It ended before its deadline: training within the budget, the zip written before the deadline.
     assert summary["budget_slack_s"] >= 0 and summary["plan_error_s"] is not None
