@@ -144,7 +144,7 @@ def test_notebooks_share_one_colab_setup_and_load_tensorflow_quietly():
 
 def test_notebook_config_rejects_bad_hand_edits():
     ns = {k: v.default for k, v in P.notebook_keys("package_submission").items()}
-    assert P.notebook_config("package_submission", ns)["jpeg_quality"] == 95
+    assert P.notebook_config("package_submission", ns)["jpeg_quality"] == 75
     ns["jpeg_quality"] = 101
     with pytest.raises(P.ParamsError, match="package.jpeg_quality"):
         P.notebook_config("package_submission", ns)
