@@ -37,7 +37,8 @@ from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, lates
                                 save_checkpoint)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
-from monet.gan.session import NonFinite, Run, State, Stop
+from monet.gan.guards import check_losses, check_weights
+from monet.gan.session import Run, State, Stop
 from monet.models.architecture import describe_nce, model_args
 
 __all__ = ["train", "UNUSED_KEYS"]
@@ -265,7 +266,7 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
             values = {k: float(v) for k, v in step_fn(real_x, real_y, tf.constant(state.g, tf.int64)).items()}
             state.clock.step()
             state.g += 1
-            _check_finite(run, state, values)
+            check_losses(run, state, values)
             state.history.append({"epoch": epoch + 1, "step": state.g - epoch * run.steps, "global_step": state.g,
                                   **values})
             bar.update(1)
@@ -278,27 +279,6 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
                           "seconds_per_step": state.clock.seconds_per_step()})
             if state.total is not None and state.g >= state.total:
                 break
-
-
-NONFINITE_PATIENCE = 8  # consecutive non-finite steps float16's loss scale may skip before training stops
-
-
-def _check_finite(run: Run, state: State, values: dict, always: bool = False) -> None:
-    """Stop at the first step whose losses are not finite (float32, bfloat16), or at the NONFINITE_PATIENCE-th in
-    a row under float16 (its loss scale skips such steps and halves itself), or (``always``) at once: a NonFinite
-    error that names the step and the last checkpoint, which is kept. Nothing after it is saved."""
-    bad = {k: v for k, v in values.items() if not math.isfinite(v) and k != "lr"}
-    state.nonfinite = state.nonfinite + 1 if bad else 0
-    if not bad or (not always and run.policy == "mixed_float16" and state.nonfinite < NONFINITE_PATIENCE):
-        return
-    latest = latest_checkpoint(run.out / "checkpoints")
-    kept = (f"the last checkpoint, {latest}, is kept (cyclegan.restart_from can start from it)" if latest
-            else "no checkpoint was written before it")
-    raise NonFinite(f"cyclegan: non-finite {'weights' if always else 'losses'} at global step {state.g:,} ("
-                    + ", ".join(f"{k}={v}" for k, v in bad.items()) + (
-                        f", {state.nonfinite} steps in a row under float16" if state.nonfinite > 1 else "")
-                    + f"): training diverged and stopped; {kept}. Lower cyclegan.learning_rate (now "
-                    f"{run.cfg['learning_rate']:g}).")
 
 
 def _checkpoint(run: Run, state: State, note: str | None = None) -> Path:
@@ -315,21 +295,10 @@ def _checkpoint(run: Run, state: State, note: str | None = None) -> Path:
         old = json.loads((folder / "checkpoint.json").read_text())
         files.write_json(folder / "checkpoint.json", {**old, "stopped_early": note})
         return folder
-    _check_weights_finite(run, state)
+    check_weights(run, state)
     save_checkpoint(state.m, folder, meta)
     prune_checkpoints(run.out / "checkpoints", run.cfg["keep_checkpoints"])
     return folder
-
-
-def _check_weights_finite(run: Run, state: State) -> None:
-    """No checkpoint holds non-finite weights: a step's losses come before its update, so the update of an epoch's
-    last step is checked here, before it is saved (NonFinite, as for a loss)."""
-    import numpy as np
-
-    bad = [name for name, model in state.m.models.items()
-           if not all(np.isfinite(w).all() for w in model.get_weights())]
-    if bad:
-        _check_finite(run, state, {f"{name} weights": float("nan") for name in bad}, always=True)
 
 
 def _stop(run: Run, state: State) -> None:
