@@ -235,6 +235,7 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
     if c["model"] != "cyclegan" and c["pool_size"]:
         problems.append(f"key 'cyclegan.pool_size': {c['pool_size']} but cyclegan.model {c['model']} has no image "
                         "pool (its discriminator judges the current fakes); set pool_size: 0")
+    _size_checks(c, problems)
     layers = c["nce_layers"]
     if isinstance(layers, list) and len(set(layers)) != len(layers):
         problems.append(f"key 'cyclegan.nce_layers': {layers} names a layer twice")
@@ -249,6 +250,26 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
             problems.append(f"key 'package.shard': {shard!r} is not 'i/n' with 1 <= i <= n, e.g. '1/4'")
     if p["data_dir"].strip() == "":
         problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
+
+
+def _size_checks(c: dict, problems: list[str]) -> None:
+    """The training crop fits the networks: the generator halves it ``levels`` times and must double it back to
+    the same side; the discriminator keeps at least one patch."""
+    size = c["train_size"]
+    levels, key = (c["unet_depth"], "unet_depth") if c["generator"] == "unet" else (c["gen_down_blocks"],
+                                                                                    "gen_down_blocks")
+    if size % 2 ** levels:
+        problems.append(f"key 'cyclegan.train_size': {size} is not a multiple of 2**cyclegan.{key} = {2 ** levels}; "
+                        f"use a multiple of {2 ** levels}, or a smaller {key}")
+    strides = c["disc_strides"] if isinstance(c["disc_strides"], list) else [c["disc_strides"]] * c["disc_blocks"]
+    side = size
+    for stride in strides:
+        side = -(-side // stride)
+    side = -(-side // c["disc_out_stride"]) if c["disc_out_padding"] == "same" else \
+        (side - c["disc_out_kernel"]) // c["disc_out_stride"] + 1
+    if side < 1:
+        problems.append(f"key 'cyclegan.train_size': {size} leaves the discriminator no patch to judge (its "
+                        "strides and output conv need a larger image); raise train_size or use fewer disc_blocks")
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -132,6 +132,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
                              "random 256 crop), rot90.", choices=("flip", "jitter", "rot90")),
         "augment_monet": Key("list[str]", ["flip"], "Augmentation of the paintings Y (300 of them: at least as "
                              "strong as the photos').", choices=("flip", "jitter", "rot90")),
+        "train_size": Key("int", 256, "Train on random square crops of this side, taken after augmentation from "
+                          "both domains; the generator still translates whole 256-px photos (it is fully "
+                          "convolutional). 128: about a quarter of a step's cost. A multiple of 2**gen_down_blocks "
+                          "(ResNet) or 2**unet_depth (U-Net).", minimum=16, maximum=256),
         "diffaugment": Key("list[str]", [], "DiffAugment policy before every discriminator call (Zhao et al. "
                            "2020), e.g. [color, translation, cutout]; []: off.",
                            choices=("color", "translation", "cutout")),

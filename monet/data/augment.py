@@ -8,6 +8,9 @@ Training augmentation (``cyclegan.augment_photo`` / ``cyclegan.augment_monet``),
 - ``jitter``: resize 256 -> 286 and crop a random 256 square (the CycleGAN paper's jitter);
 - ``rot90``: rotate by a random multiple of 90 degrees.
 
+``crop`` (``cyclegan.train_size``) then cuts a random square of that side: cheaper steps on fully convolutional
+networks that still translate whole 256-px photos.
+
 DiffAugment (Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training", 2020): the same random
 policy is applied to real and generated images before every discriminator call, in the discriminator's and the
 generator's updates alike, and is differentiable, so the generator learns through it. Policies, as in the
@@ -37,9 +40,10 @@ def _seed(key, salt: int):
     return sub_key(key, salt)
 
 
-def augment_image(image, ops, key):
+def augment_image(image, ops, key, crop: int | None = None):
     """One HxWx3 training image through the ``ops`` (a subset of :data:`TRAINING_OPS`, applied in that order),
-    drawn from the stateless ``key`` (an int pair)."""
+    then cut to a random ``crop`` x ``crop`` square when ``crop`` is smaller than the image; drawn from the
+    stateless ``key`` (an int pair)."""
     import tensorflow as tf
 
     unknown = set(ops) - set(TRAINING_OPS)
@@ -55,6 +59,8 @@ def augment_image(image, ops, key):
     if "rot90" in ops:
         k = tf.random.stateless_uniform([], seed=_seed(key, 2), minval=0, maxval=4, dtype=tf.int32)
         image = tf.image.rot90(image, k)
+    if crop is not None and crop < size:
+        image = tf.image.stateless_random_crop(image, [crop, crop, 3], seed=_seed(key, 3))
     return image
 
 

@@ -50,11 +50,13 @@ def epoch_order(n: int, seed: int, start: int, count: int) -> np.ndarray:
     return out
 
 
-def domain_window(items: list, from_files: bool, seed: int, start: int, count: int, augment_ops=()):
+def domain_window(items: list, from_files: bool, seed: int, start: int, count: int, augment_ops=(),
+                  crop: int | None = None):
     """A tf.data.Dataset of ``count`` images at stream positions ``start..`` (see :func:`epoch_order`).
 
     ``items`` are file paths (``from_files``) or encoded image bytes. Augmentation (``augment_ops``, see
-    :func:`monet.data.augment.augment_image`) is stateless and keyed by (seed, position), so it is reproducible too.
+    :func:`monet.data.augment.augment_image`) and the random ``crop`` are stateless and keyed by (seed, position),
+    so they are reproducible too.
     """
     import tensorflow as tf
 
@@ -68,29 +70,31 @@ def domain_window(items: list, from_files: bool, seed: int, start: int, count: i
     def load(position, item):
         data = tf.io.read_file(item) if from_files else item
         image = decode_image(data)
-        if augment_ops:
-            image = augment_image(image, tuple(augment_ops), tf.stack([tf.cast(seed, tf.int64), position]))
+        if augment_ops or (crop is not None and crop < IMAGE_SIZE):
+            image = augment_image(image, tuple(augment_ops), tf.stack([tf.cast(seed, tf.int64), position]), crop)
         return image
 
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def paired_epoch(photos: list, monets: list, from_files: bool, epoch: int, steps: int, batch_size: int,
-                 seed: int, augment_photo=(), augment_monet=(), first_step: int = 0, last_step: int | None = None):
+                 seed: int, augment_photo=(), augment_monet=(), first_step: int = 0, last_step: int | None = None,
+                 crop: int | None = None):
     """Batches of (photo X, painting Y) for steps ``first_step .. last_step - 1`` of an epoch of ``steps`` steps
     (all of them by default; a run resumed mid-epoch starts later, a run planned to end mid-epoch stops sooner).
 
     Photos advance through their own stream (each photo once per pass over the photos: an epoch of the
     default length shows every photo once); paintings, usually far fewer, repeat reshuffled in theirs.
-    Unlike zipping two finite datasets, nothing is cut to the shorter domain.
+    Unlike zipping two finite datasets, nothing is cut to the shorter domain. ``crop``: random squares of that
+    side from both domains (``cyclegan.train_size``).
     """
     import tensorflow as tf
 
     last_step = steps if last_step is None else last_step
     start = (epoch * steps + first_step) * batch_size
     count = max(0, last_step - first_step) * batch_size
-    x = domain_window(photos, from_files, seed, start, count, augment_photo)
-    y = domain_window(monets, from_files, seed + 1, start, count, augment_monet)
+    x = domain_window(photos, from_files, seed, start, count, augment_photo, crop)
+    y = domain_window(monets, from_files, seed + 1, start, count, augment_monet, crop)
     return tf.data.Dataset.zip((x, y)).batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

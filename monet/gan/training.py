@@ -126,7 +126,7 @@ def _training_images(run_dir: Path, cfg: dict) -> tuple[list, list, bool]:
 
 def _options(run: Run) -> dict:
     return {"ema": run.cfg["ema"], "pool_size": run.cfg["pool_size"],
-            "image_shape": (images.IMAGE_SIZE, images.IMAGE_SIZE, 3)}
+            "image_shape": (run.cfg.get("train_size", images.IMAGE_SIZE),) * 2 + (3,)}
 
 
 # ------------------------------------------------------------------------------------------- resume or build
@@ -253,7 +253,8 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
     cfg, epoch, first = run.cfg, state.g // run.steps, state.g % run.steps
     last_step = run.steps if state.total is None else min(run.steps, state.total - epoch * run.steps)
     ds = tfdata.paired_epoch(run.photos, run.monets, run.from_files, epoch, run.steps, run.batch, run.seed,
-                               cfg["augment_photo"], cfg["augment_monet"], first_step=first, last_step=last_step)
+                               cfg["augment_photo"], cfg["augment_monet"], first_step=first, last_step=last_step,
+                               crop=cfg.get("train_size"))
     if run.strategy.num_replicas_in_sync > 1:
         ds = run.strategy.experimental_distribute_dataset(ds)
     label = f"epoch {epoch + 1}/{'auto' if run.auto else cfg['epochs']}"
@@ -363,8 +364,9 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         "parameters": {name: model.count_params() for name, model in m.models.items()},
         "generator_kind": m.args["generator"]["kind"],
         "receptive_field": m.receptive_field, "generator_parameters": m.gen_g.count_params(),
-        "levers": {**{k: cfg[k] for k in ("augment_photo", "augment_monet", "diffaugment", "label_smoothing",
-                                          "pool_size", "lr_schedule", "ema")}, "decay_from": decay_from(cfg)},
+        "levers": {**{k: cfg[k] for k in ("augment_photo", "augment_monet", "train_size", "diffaugment",
+                                          "label_smoothing", "pool_size", "lr_schedule", "ema")},
+                   "decay_from": decay_from(cfg)},
         "learning_rate_first": next((r.get("lr") for r in state.history if r["global_step"] == state.done + 1), None),
         "learning_rate_last": state.history[-1]["lr"] if state.history else None,
         "plans": state.plans, "reserve_seconds": round(state.reserve.seconds, 1) if state.reserve else None,

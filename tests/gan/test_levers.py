@@ -55,6 +55,40 @@ def test_training_augmentation_keeps_range_and_shape_and_is_seeded():
         augment.augment_image(image, ("blur",), tf.constant([0, 0], tf.int64))
 
 
+def test_training_crops_are_seeded_windows_of_the_augmented_image():
+    """train_size: a random crop x crop square of the image after its augmentation, drawn per key."""
+    import tensorflow as tf
+
+    image = tf.constant(np.random.default_rng(2).uniform(-1, 1, (64, 64, 3)).astype("float32"))
+    crop = lambda k, ops=(): augment.augment_image(image, ops, tf.constant([3, k], tf.int64), crop=16).numpy()  # noqa: E731
+    a, again = crop(10), crop(10)
+    assert a.shape == (16, 16, 3) and np.array_equal(a, again)
+    corners = set()
+    for k in range(10, 18):
+        window = crop(k)
+        hits = [(i, j) for i in range(49) for j in range(49) if np.array_equal(image.numpy()[i:i + 16, j:j + 16], window)]
+        assert len(hits) == 1
+        corners.add(hits[0])
+    assert len(corners) > 4  # the place moves with the key
+    flipped = augment.augment_image(image, ("flip",), tf.constant([3, 10], tf.int64)).numpy()
+    window = crop(10, ("flip",))
+    assert any(np.array_equal(flipped[i:i + 16, j:j + 16], window) for i in range(49) for j in range(49))
+    assert augment.augment_image(image, (), tf.constant([3, 10], tf.int64), crop=64).shape == (64, 64, 3)
+
+
+def test_train_size_must_fit_the_networks():
+    from monet.core import params
+
+    ok = params.validate({"cyclegan": {"generator": "unet", "unet_depth": 7, "train_size": 128}})
+    assert ok["cyclegan"]["train_size"] == 128 and params.defaults()["cyclegan"]["train_size"] == 256
+    with pytest.raises(params.ParamsError, match=r"cyclegan.train_size': 128 is not a multiple of 2\*\*cyclegan.unet_depth"):
+        params.validate({"cyclegan": {"generator": "unet", "train_size": 128}})
+    with pytest.raises(params.ParamsError, match=r"train_size': 98 is not a multiple of 2\*\*cyclegan.gen_down_blocks"):
+        params.validate({"cyclegan": {"train_size": 98}})
+    with pytest.raises(params.ParamsError, match="leaves the discriminator no patch"):
+        params.validate({"cyclegan": {"train_size": 16, "disc_blocks": 5, "disc_strides": 2}})
+
+
 def test_diffaugment_is_seeded_per_image_and_off_when_not_asked():
     import tensorflow as tf
 
@@ -272,7 +306,7 @@ def test_deadline_comes_from_the_environment_only(monkeypatch):
 
 
 # ------------------------------------------------------------------------- every lever, resumed exactly
-LEVERS = dict(generator="unet", gen_filters=2, unet_depth=8, augment_photo=["jitter", "flip"],
+LEVERS = dict(generator="unet", gen_filters=2, unet_depth=6, train_size=128, augment_photo=["jitter", "flip"],
               augment_monet=["jitter", "flip", "rot90"], diffaugment=["color", "translation", "cutout"],
               label_smoothing=0.3, pool_size=3, lr_schedule="linear_decay", decay_from=0.75, ema=0.9,
               adversarial_loss="bce", steps_per_epoch=2)

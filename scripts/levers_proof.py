@@ -1,0 +1,178 @@
+"""Each lever alone, and the CPU recipe with its curve, on Kaggle's network (the quality proof's second part).
+
+    python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
+    python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
+    python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 60 min
+    python scripts/levers_proof.py --work /tmp/quality --table      # the Markdown tables for docs/quality.md
+
+Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
+sizes of its SIZES). A lever run is the leaderboard recipe with one setting changed; its packaged generator's
+translations are written as images.zip writes them (JPEG q75) and scored on Kaggle's network. The ``cpu`` run is
+``params/cpu.yaml`` unchanged (its own sizes, the whole chain: its images.zip is checked), with every
+checkpoint kept for the curve. Results go to ``WORK/levers.json``; a name already there is not run again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import quality_proof as qp
+
+REPO = qp.REPO
+BASE = ("leaderboard.yaml", ["cyclegan.batch_size=1"])
+# name: (params file, --set items after the proof's sizes, lever, setting)
+LEVERS = {
+    "leaderboard": (*BASE, "none (the leaderboard recipe at the proof's sizes)", "-"),
+    "seed1": (BASE[0], BASE[1] + ["seed=1"], "training seed", "1 (the base: 42)"),
+    "crop128": (BASE[0], BASE[1] + ["cyclegan.train_size=128", "cyclegan.unet_depth=7"],
+                "train_size (U-Net depth 7)", "128 (base: 256, depth 8)"),
+    "identity": (BASE[0], BASE[1] + ["cyclegan.identity_start=true"], "identity_start", "on (base: off)"),
+    "no_diffaugment": (BASE[0], BASE[1] + ["cyclegan.diffaugment=[]"], "DiffAugment", "off (base: color, "
+                       "translation, cutout)"),
+    "no_smoothing": (BASE[0], BASE[1] + ["cyclegan.label_smoothing=0"], "label smoothing", "0 (base: 0.3)"),
+    "pool50": (BASE[0], BASE[1] + ["cyclegan.pool_size=50"], "image pool", "50 (base: 0)"),
+    "ema": (BASE[0], BASE[1] + ["cyclegan.ema=0.999"], "EMA of gen_g", "0.999 (base: off)"),
+    "constant_lr": (BASE[0], BASE[1] + ["cyclegan.lr_schedule=constant"], "schedule", "constant (base: decay "
+                    "from 0.6)"),
+    "resnet": (BASE[0], BASE[1] + ["cyclegan.generator=resnet"], "generator", "ResNet, 4 blocks (base: U-Net)"),
+    "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT generator", "U-Net (cut_kaggle)"),
+    "cut_resnet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=resnet"], "CUT generator",
+                   "ResNet, 4 blocks (the paper's kind)"),
+}
+CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
+CURVE_MINUTES = (15, 30, 45, 60, 90, 120)
+
+
+def pipeline(name: str, params: str, sets: list[str], work: Path, data_root: Path, minutes: int | None,
+             stages: str | None) -> dict:
+    """``pipeline.py`` for one run; returns its cyclegan summary."""
+    cmd = [sys.executable, str(REPO / "pipeline.py"), "--params", str(REPO / "params" / params),
+           "--outputs", str(work / "outputs"), "--run-name", name, "--set", f"data_dir={data_root}"]
+    for item in ([f"stages={stages}"] if stages else []) + ([f"time_budget_minutes={minutes}"] if minutes else []) \
+            + sets:
+        cmd += ["--set", item]
+    log = work / f"{name}.log"
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd[1:])}", flush=True)
+    with open(log, "w") as fh:
+        rc = subprocess.call(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=fh,
+                             stderr=subprocess.STDOUT)
+    summary = work / "outputs" / name / "cyclegan" / "summary.json"
+    if rc != 0 or not summary.is_file():
+        raise RuntimeError(f"{name}: the pipeline exited {rc}; see {log}")
+    return json.loads(summary.read_text())
+
+
+def scored(work: Path, name: str, held, probe) -> dict:
+    """Kaggle's network's figures of the run's packaged generator, its translations as JPEG q75."""
+    return qp.on_kaggle(held, qp.as_jpeg(qp.translated(qp.packaged(work, name), probe), 75))
+
+
+def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
+    path = work / "levers.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    train, held, photos = qp.split(data)
+    data_root = qp.training_folder(work, train, photos)
+    probe = qp.judge_photos(photos)
+    for name in names:
+        if name in results:
+            print(f"{name}: already in {path}", flush=True)
+            continue
+        if name == "cpu":
+            summary = pipeline(name, *CPU, work, data_root, None, None)
+            entry = {"zip": check_zip(work / "outputs" / name)}
+        else:
+            params, sets, _, _ = LEVERS[name]
+            summary = pipeline(name, params, qp.SIZES + sets, work, data_root, minutes, "[fetch, cyclegan_train]")
+            entry = {}
+        entry.update(kaggle=scored(work, name, held, probe), steps=summary.get("global_steps"),
+                     train_seconds=summary.get("train_seconds"), seconds_per_step=summary.get("seconds_per_step"),
+                     finished=time.strftime("%Y-%m-%d %H:%M"))
+        results[name] = entry
+        path.write_text(json.dumps(results, indent=1))
+        k = entry["kaggle"]
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: FID {k['fid']:.2f} KID {k['kid']:.4f} MiFID {k['mifid']:.2f} "
+              f"({entry['steps']} steps)", flush=True)
+
+
+def check_zip(run_dir: Path) -> dict:
+    """The run's images.zip checked as Kaggle would take it (count, size, format), and when it was written."""
+    from monet.package import images_zip
+
+    zip_path = run_dir / "images.zip"
+    report = images_zip.validate_zip(zip_path)  # raises SubmissionError naming what is wrong
+    created = datetime.fromisoformat(json.loads((run_dir / "run.json").read_text())["created"])
+    return {"images": report["count"], "valid": True, "bytes": report["bytes"],
+            "minutes_after_start": round((zip_path.stat().st_mtime - created.timestamp()) / 60, 1)}
+
+
+def curve(work: Path, data: Path, name: str) -> None:
+    """Kaggle's network's FID of the run's checkpoints nearest each of CURVE_MINUTES after the run started."""
+    import keras
+
+    from monet.gan import cyclegan
+    from monet.models import networks
+
+    path = work / "levers.json"
+    results = json.loads(path.read_text())
+    train, held, photos = qp.split(data)
+    probe = qp.judge_photos(photos)
+    run_dir = work / "outputs" / name
+    created = datetime.fromisoformat(json.loads((run_dir / "run.json").read_text())["created"]).timestamp()
+    points = []
+    for step, folder in cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints"):
+        points.append((((folder / "checkpoint.json").stat().st_mtime - created) / 60, step, folder))
+    out = []
+    for target in CURVE_MINUTES:
+        minutes, step, folder = min(points, key=lambda p: abs(p[0] - target))
+        if abs(minutes - target) > 5 or any(o["step"] == step for o in out):
+            continue
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        gen = networks.generator(**meta["model_args"]["generator"])
+        gen.load_weights(str(folder / "gen_g.weights.h5"))
+        k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(gen, probe), 75))
+        out.append({"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name, "kaggle": k})
+        print(f"{name} at {minutes:.1f} min (step {step}): FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
+        keras.backend.clear_session()
+    results[name]["curve"] = out
+    path.write_text(json.dumps(results, indent=1))
+
+
+def table(work: Path) -> str:
+    """The levers table in Markdown: lever, setting, FID, KID, MiFID, steps, seconds a step."""
+    results = json.loads((work / "levers.json").read_text())
+    rows = ["| run | lever | setting | FID | KID | MiFID | steps | s a step |", "|---|---|---|---|---|---|---|---|"]
+    for name, (_, _, lever, setting) in LEVERS.items():
+        if name in results:
+            e, k = results[name], results[name]["kaggle"]
+            rows.append(f"| {name} | {lever} | {setting} | {k['fid']:.1f} | {k['kid']:.4f} | {k['mifid']:.1f} | "
+                        f"{e['steps']} | {e['seconds_per_step'] or 0:.2f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("names", nargs="*", help=f"cpu, {', '.join(LEVERS)}")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/quality"))
+    ap.add_argument("--data", type=Path, default=qp.DEFAULT_DATA)
+    ap.add_argument("--minutes", type=int, default=15, help="time budget of each lever's run")
+    ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME at 15, 30, 60 ... minutes")
+    ap.add_argument("--table", action="store_true", help="print the levers table")
+    args = ap.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.names:
+        run(args.names, args.work, args.data, args.minutes)
+    if args.curve:
+        curve(args.work, args.data, args.curve)
+    if args.table:
+        print(table(args.work))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
