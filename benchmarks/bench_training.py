@@ -4,7 +4,7 @@
 applied), and the cost of the leaderboard recipe's levers. Same models (same initial weights), same data, same
 machine, one run.
 
-    python benchmarks/bench_training.py [--steps 20] [--rounds 9] [--warmup 10] [--size 256] [--filters 8] [--xla]
+    python benchmarks/bench_training.py [--steps 20] [--rounds 9] [--warmup 10] [--size 256] [--filters 8] [--crop 128] [--xla]
 
 Each variant is traced and then warmed up for ``--warmup`` steps before anything is timed (the first steps after a
 trace are slow for reasons that have nothing to do with the variant: allocator and oneDNN primitive caches; timing
@@ -17,7 +17,8 @@ them. The ratios are of the variants' medians, with the spread of the per-round 
 lever of params/leaderboard.yaml on / without> - 1 (min-max)`` (the same networks: the levers, not the U-Net)
 and, last, ``cut_cost=`` and ``fastcut_cost=``: a CUT / FastCUT step's time (``cyclegan.model``, official
 defaults: 256 patches per NCE layer, net_f of 256 units) divided by our CycleGAN step's, on the same generator and
-discriminator (min-max of the per-round ratios).
+discriminator (min-max of the per-round ratios), and ``crop_cost=``: a step on ``--crop``-px crops
+(``cyclegan.train_size``) divided by one at ``--size``.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--filters", type=int, default=8)
     ap.add_argument("--res-blocks", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--crop", type=int, default=128, help="cyclegan.train_size of the crop variant")
     ap.add_argument("--xla", action="store_true", help="jit_compile for both (ours: cyclegan.jit_compile)")
     args = ap.parse_args()
 
@@ -96,6 +98,9 @@ def main() -> None:
         return run
 
     variants = {"ours": our_variant(), "cut": cut_variant("cut"), "fastcut": cut_variant("fastcut")}
+    # cyclegan.train_size: the same step on random crops (a corner here: the cost does not depend on where)
+    crops = tf.data.Dataset.from_tensor_slices((x[:, :, :args.crop, :args.crop], y[:, :, :args.crop, :args.crop]))
+    variants["crop"] = our_variant(dataset=crops.repeat().prefetch(2))
     # every lever of the leaderboard recipe on the same networks: augmented data, DiffAugment, label smoothing,
     # the linear-decay schedule (and EMA when the file turns it on)
     board = params.load_params(Path(__file__).resolve().parents[1] / "params" / "leaderboard.yaml")["cyclegan"]
@@ -176,6 +181,9 @@ def main() -> None:
     for model in ("cut", "fastcut"):  # seconds per step relative to the CycleGAN's: its rate over theirs
         ratios = [o / c for o, c in zip(rates["ours"], rates[model])]
         print(f"{model}_cost={median('ours') / median(model):.3f} ({min(ratios):.2f}-{max(ratios):.2f})")
+    ratios = [o / c for o, c in zip(rates["ours"], rates["crop"])]
+    print(f"ours on {args.crop}-px crops: {figure(rates['crop'])}")
+    print(f"crop_cost={median('ours') / median('crop'):.3f} ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
     python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 60 min
-    python scripts/levers_proof.py --work /tmp/quality --table      # the Markdown tables for docs/quality.md
+    python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
 sizes of its SIZES). A lever run is the leaderboard recipe with one setting changed; its packaged generator's
@@ -155,6 +155,37 @@ def table(work: Path) -> str:
     return "\n".join(rows)
 
 
+def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
+    """The CPU recipe's curve in Markdown: FID, KID, MiFID of its checkpoints and its packaged generator, each as a
+    ratio of the untranslated and the colour-matched photos' FID (same 500 photos, same 100 paintings)."""
+    e = json.loads((work / "levers.json").read_text())["cpu"]
+    rows = ["| checkpoint | minutes after the run started | step | FID | KID | MiFID | / photos' FID | / colour-matched |",
+            "|---|---|---|---|---|---|---|---|"]
+    points = [(f"`{c['checkpoint']}`", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
+    points.append(("the packaged generator (`images.zip`)", e["zip"]["minutes_after_start"], e["steps"], e["kaggle"]))
+    for label, minutes, step, k in points:
+        rows.append(f"| {label} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | {k['mifid']:.1f} | "
+                    f"{k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
+    return "\n".join(rows)
+
+
+def write_docs(work: Path) -> None:
+    """The levers table and (once the cpu run is recorded) its curve between their markers in docs/quality.md."""
+    anchors = json.loads((work / "kaggle_anchors.json").read_text())
+    photos, matched = anchors["photos_500"]["fid"], anchors["colour_matched_500"]["fid"]
+    tables = {"levers table": table(work)}
+    if "cpu" in json.loads((work / "levers.json").read_text()):
+        tables["cpu curve"] = cpu_table(work, photos, matched)
+    doc = REPO / "docs" / "quality.md"
+    text = doc.read_text()
+    for mark, body in tables.items():
+        begin, end = text.index(f"<!-- {mark}: begin -->") + len(f"<!-- {mark}: begin -->"), \
+            text.index(f"<!-- {mark}: end -->")
+        text = text[:begin] + "\n" + body + "\n" + text[end:]
+    doc.write_text(text)
+    print(f"{doc}: {', '.join(tables)} written")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help=f"cpu, {', '.join(LEVERS)}")
@@ -163,6 +194,7 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=int, default=15, help="time budget of each lever's run")
     ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME at 15, 30, 60 ... minutes")
     ap.add_argument("--table", action="store_true", help="print the levers table")
+    ap.add_argument("--write-docs", action="store_true", help="write the tables into docs/quality.md")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.names:
@@ -171,6 +203,8 @@ def main(argv=None) -> int:
         curve(args.work, args.data, args.curve)
     if args.table:
         print(table(args.work))
+    if args.write_docs:
+        write_docs(args.work)
     return 0
 
 

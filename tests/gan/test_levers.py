@@ -328,7 +328,7 @@ def test_every_lever_trains_and_resumes_exactly(small_run, tmp_path, monkeypatch
     assert (straight / "cyclegan" / "history.csv").read_text() == (resumed / "cyclegan" / "history.csv").read_text()
     # The packaged generator holds the averaged weights (EMA), not the last ones.
     m, _ = cyclegan.load_checkpoint(cyclegan.latest_checkpoint(straight / "cyclegan" / "checkpoints"),
-                                    ema=0.9, pool_size=3)
+                                    ema=0.9, pool_size=3, image_shape=(128, 128, 3))  # the pool holds crops
     saved = networks.generator(**json.loads((straight / "cyclegan" / "generator.json").read_text())["args"])
     import keras
 
