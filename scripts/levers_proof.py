@@ -2,7 +2,7 @@
 
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
-    python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 60 min
+    python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 45 min
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
@@ -30,8 +30,8 @@ BASE = ("leaderboard.yaml", ["cyclegan.batch_size=1"])
 LEVERS = {
     "leaderboard": (*BASE, "none (the leaderboard recipe at the proof's sizes)", "-"),
     "seed1": (BASE[0], BASE[1] + ["seed=1"], "training seed", "1 (the base: 42)"),
-    "crop128": (BASE[0], BASE[1] + ["cyclegan.train_size=128", "cyclegan.unet_depth=7"],
-                "train_size (U-Net depth 7)", "128 (base: 256, depth 8)"),
+    "crop128": (BASE[0], BASE[1] + ["cyclegan.train_size=128", "cyclegan.unet_depth=6"],
+                "train_size (with U-Net depth 6: 2x2 innermost on a crop)", "128 (base: 256, depth 8)"),
     "identity": (BASE[0], BASE[1] + ["cyclegan.identity_start=true"], "identity_start", "on (base: off)"),
     "no_diffaugment": (BASE[0], BASE[1] + ["cyclegan.diffaugment=[]"], "DiffAugment", "off (base: color, "
                        "translation, cutout)"),
@@ -46,7 +46,8 @@ LEVERS = {
                    "ResNet, 4 blocks (the paper's kind)"),
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
-CURVE_MINUTES = (15, 30, 45, 60, 90, 120)
+CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the packaged generator is its last point)
+EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
 
 def pipeline(name: str, params: str, sets: list[str], work: Path, data_root: Path, minutes: int | None,
@@ -79,13 +80,20 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
     train, held, photos = qp.split(data)
     data_root = qp.training_folder(work, train, photos)
     probe = qp.judge_photos(photos)
+    unknown = [n for n in names if n != "cpu" and n not in LEVERS]
+    if unknown:
+        raise SystemExit(f"unknown run(s) {', '.join(unknown)}: expected cpu or one of {', '.join(LEVERS)}")
     for name in names:
         if name in results:
             print(f"{name}: already in {path}", flush=True)
             continue
+        if name in EARLIER and "kaggle_q75" in json.loads((work / "results.json").read_text()).get(name, {}):
+            results[name] = earlier(work, name)
+            path.write_text(json.dumps(results, indent=1))
+            continue
         if name == "cpu":
             summary = pipeline(name, *CPU, work, data_root, None, None)
-            entry = {"zip": check_zip(work / "outputs" / name)}
+            entry = {"zip": check_zip(work / "outputs" / name, len(photos))}
         else:
             params, sets, _, _ = LEVERS[name]
             summary = pipeline(name, params, qp.SIZES + sets, work, data_root, minutes, "[fetch, cyclegan_train]")
@@ -100,12 +108,22 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
               f"({entry['steps']} steps)", flush=True)
 
 
-def check_zip(run_dir: Path) -> dict:
-    """The run's images.zip checked as Kaggle would take it (count, size, format), and when it was written."""
+def earlier(work: Path, name: str) -> dict:
+    """A recipe run of ``scripts/quality_proof.py`` (same sizes, probe and paintings), its q75 figures."""
+    e = json.loads((work / "results.json").read_text())[name]
+    return {"kaggle": e["kaggle_q75"], "steps": e["steps"], "train_seconds": e["train_seconds"],
+            "seconds_per_step": e["summary"]["seconds_per_step"], "source": "results.json (quality_proof.py)"}
+
+
+def check_zip(run_dir: Path, photos: int) -> dict:
+    """The run's images.zip checked as Kaggle would take it (count, size, format): one image per photo; and when
+    it was written."""
     from monet.package import images_zip
 
     zip_path = run_dir / "images.zip"
     report = images_zip.validate_zip(zip_path)  # raises SubmissionError naming what is wrong
+    if report["count"] != photos:
+        raise RuntimeError(f"{zip_path}: {report['count']} images, expected one per photo ({photos})")
     created = datetime.fromisoformat(json.loads((run_dir / "run.json").read_text())["created"])
     return {"images": report["count"], "valid": True, "bytes": report["bytes"],
             "minutes_after_start": round((zip_path.stat().st_mtime - created.timestamp()) / 60, 1)}
@@ -192,7 +210,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/quality"))
     ap.add_argument("--data", type=Path, default=qp.DEFAULT_DATA)
     ap.add_argument("--minutes", type=int, default=15, help="time budget of each lever's run")
-    ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME at 15, 30, 60 ... minutes")
+    ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME nearest 15, 30, 45 ... minutes")
     ap.add_argument("--table", action="store_true", help="print the levers table")
     ap.add_argument("--write-docs", action="store_true", help="write the tables into docs/quality.md")
     args = ap.parse_args(argv)

@@ -254,13 +254,19 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
 
 def _size_checks(c: dict, problems: list[str]) -> None:
     """The training crop fits the networks: the generator halves it ``levels`` times and must double it back to
-    the same side; the discriminator keeps at least one patch."""
-    size = c["train_size"]
-    levels, key = (c["unet_depth"], "unet_depth") if c["generator"] == "unet" else (c["gen_down_blocks"],
-                                                                                    "gen_down_blocks")
+    the same side; on a crop (smaller than the photos it translates) its innermost map keeps 2x2 or more (at 1x1
+    instance norm outputs a constant in training and not at 256 px; a ResNet's reflection padding needs 2); the
+    discriminator keeps at least one patch."""
+    size, full = c["train_size"], SECTIONS["cyclegan"]["train_size"].maximum  # the photos' side
+    unet = c["generator"] == "unet"
+    levels, key = (c["unet_depth"], "unet_depth") if unet else (c["gen_down_blocks"], "gen_down_blocks")
     if size % 2 ** levels:
         problems.append(f"key 'cyclegan.train_size': {size} is not a multiple of 2**cyclegan.{key} = {2 ** levels}; "
                         f"use a multiple of {2 ** levels}, or a smaller {key}")
+    elif size // 2 ** levels < 2 and (size < full if unet else c["gen_res_blocks"] > 0):
+        problems.append(f"key 'cyclegan.train_size': {size} leaves the generator's innermost map {size // 2 ** levels}"
+                        f"x{size // 2 ** levels} after cyclegan.{key} = {levels} halvings; it needs 2x2 or more "
+                        f"(use {key} <= {max(0, (size // 2).bit_length() - 1)}, or a larger train_size)")
     strides = c["disc_strides"] if isinstance(c["disc_strides"], list) else [c["disc_strides"]] * c["disc_blocks"]
     side = size
     for stride in strides:
