@@ -4,7 +4,7 @@
 applied), and the cost of the leaderboard recipe's levers. Same models (same initial weights), same data, same
 machine, one run.
 
-    python benchmarks/bench_training.py [--steps 20] [--rounds 9] [--warmup 10] [--size 256] [--filters 8] [--crop 128] [--xla]
+    python benchmarks/bench_training.py [--steps 20] [--rounds 9] [--warmup 10] [--size 256] [--filters 8] [--crop 128] [--generator unet] [--xla]
 
 Each variant is traced and then warmed up for ``--warmup`` steps before anything is timed (the first steps after a
 trace are slow for reasons that have nothing to do with the variant: allocator and oneDNN primitive caches; timing
@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--res-blocks", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--crop", type=int, default=128, help="cyclegan.train_size of the crop variant")
+    ap.add_argument("--generator", default="resnet", choices=("resnet", "unet"))
+    ap.add_argument("--unet-depth", type=int, default=6, help="with --generator unet (params/cpu.yaml: 6)")
     ap.add_argument("--xla", action="store_true", help="jit_compile for both (ours: cyclegan.jit_compile)")
     args = ap.parse_args()
 
@@ -55,8 +57,9 @@ def main() -> None:
     from monet.models import architecture, losses
 
     cfg = params.defaults()["cyclegan"]
-    cfg.update(gen_filters=args.filters, gen_res_blocks=args.res_blocks, disc_blocks=3, disc_filters=8, disc_kernel=2,
-               disc_strides=2, disc_activation="relu")
+    cfg.update(generator=args.generator, unet_depth=args.unet_depth, gen_filters=args.filters,
+               gen_res_blocks=args.res_blocks, disc_blocks=3, disc_filters=8, disc_kernel=2, disc_strides=2,
+               disc_activation="relu")
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (args.steps, args.batch_size, args.size, args.size, 3)).astype("float32")
     y = rng.uniform(-1, 1, (args.steps, args.batch_size, args.size, args.size, 3)).astype("float32")
@@ -166,9 +169,10 @@ def main() -> None:
     ratio = [o / f for o, f in zip(rates["ours"], rates["fit"])]
     cost = [o / lv - 1 for o, lv in zip(rates["ours"], rates["levers"])]
     median = lambda name: float(np.median(rates[name]))  # noqa: E731
+    shape = (f"{args.res_blocks} residual blocks" if args.generator == "resnet" else f"depth {args.unet_depth}")
     print(f"{args.rounds} rounds of {args.steps} steps of batch {args.batch_size} at {args.size} px after "
-          f"{args.warmup} warm-up steps each, alternating; generator {args.filters} filters / {args.res_blocks} "
-          f"residual blocks, XLA {'on' if args.xla else 'off'}, {os.cpu_count()} CPUs, "
+          f"{args.warmup} warm-up steps each, alternating; generator {args.generator}, {args.filters} filters, "
+          f"{shape}, XLA {'on' if args.xla else 'off'}, {os.cpu_count()} CPUs, "
           f"devices {[d.device_type for d in tf.config.list_logical_devices()]}; median (min-max) steps/s:")
     print(f"ours:      {figure(rates['ours'])}")
     print(f"model.fit: {figure(rates['fit'])}")

@@ -63,7 +63,8 @@ def plan_stages(params: dict, record: dict, force: bool) -> list[tuple[Stage, st
             if done.get(stage.name, {}).get("status") == "done":
                 upstream = done[stage.name]["fingerprint"]
             continue
-        fp = P.fingerprint({"stage": stage.name, "params": P.stage_parameters(params, stage.name),
+        stage_params = P.without_later_defaults(P.stage_parameters(params, stage.name))
+        fp = P.fingerprint({"stage": stage.name, "params": stage_params,
                             "upstream": upstream})
         prev = done.get(stage.name, {})
         # A stage that runs again (resumed after a budget stop, a failure) changes what the stages after it read.

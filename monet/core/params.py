@@ -308,6 +308,17 @@ def validate_stage_parameters(stage_name: str, values: dict, source: str) -> Non
     validate(raw, source)
 
 
+# cyclegan keys added after runs existed: at their default they stay out of fingerprints, so a run stopped before
+# the upgrade still skips its done stages and resumes its checkpoints (a run that sets one differs, as it should).
+ADDED_LATER = ("identity_start", "train_size")
+
+
+def without_later_defaults(values: dict) -> dict:
+    """``values`` (a stage's flat parameters or the cyclegan section) without the ADDED_LATER keys at default."""
+    section = SECTIONS["cyclegan"]
+    return {k: v for k, v in values.items() if not (k in ADDED_LATER and v == section[k].default)}
+
+
 def fingerprint(obj: Any) -> str:
     """A short, stable hash of a JSON-able object (used to tell whether a stage's inputs changed)."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

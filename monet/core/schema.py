@@ -134,8 +134,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
                              "strong as the photos').", choices=("flip", "jitter", "rot90")),
         "train_size": Key("int", 256, "Train on random square crops of this side, taken after augmentation from "
                           "both domains; the generator still translates whole 256-px photos (it is fully "
-                          "convolutional). 128: about a quarter of a step's cost. A multiple of 2**gen_down_blocks "
-                          "(ResNet) or 2**unet_depth (U-Net).", minimum=16, maximum=256),
+                          "convolutional): cheaper steps. A multiple of 2**gen_down_blocks (ResNet) or 2**unet_depth "
+                          "(U-Net) that leaves the innermost map 2x2 or more (U-Net at 128: unet_depth <= 6).",
+                          minimum=16, maximum=256),
         "diffaugment": Key("list[str]", [], "DiffAugment policy before every discriminator call (Zhao et al. "
                            "2020), e.g. [color, translation, cutout]; []: off.",
                            choices=("color", "translation", "cutout")),

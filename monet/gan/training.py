@@ -26,7 +26,7 @@ from pathlib import Path
 
 from monet.core import budget, files, progress as monet_progress
 from monet.core.environment import seed_everything
-from monet.core.params import fingerprint
+from monet.core.params import fingerprint, without_later_defaults
 from monet.core.schema import decay_from
 from monet.data import fetch, images, tfdata
 from monet.gan import distribute, schedules
@@ -101,7 +101,8 @@ def _prepare(run_dir: Path, cfg: dict, seed: int, deterministic: bool, log) -> R
     # Not in the fingerprint: what may change between sessions (RESUMABLE_KEYS), the batch param (its value, the
     # global batch, is), and the precision policy (weights are float32 under every policy; see load_checkpoint).
     left_out = RESUMABLE_KEYS + UNUSED_KEYS["cut" if cfg.get("model") in CUT_MODELS else "cyclegan"]
-    what = {"cfg": {k: v for k, v in cfg.items() if k not in left_out + ("batch_size", "mixed_precision")},
+    what = {"cfg": without_later_defaults({k: v for k, v in cfg.items()
+                                           if k not in left_out + ("batch_size", "mixed_precision")}),
             "global_batch": batch, "seed": seed, "deterministic": deterministic,
             "data": fingerprint((run_dir / "data" / "manifest.csv").read_text())}
     fp = fingerprint(what)

@@ -163,3 +163,17 @@ def test_vgg19_layer_list_matches_keras_and_bad_names_fail_early(tmp_path):
         P.load_params(write(tmp_path, "nst:\n  style_layers: [block1_conv1, block6_conv1]\n"))
     with pytest.raises(P.ParamsError, match="nst.content_layer': unknown VGG19 layer"):
         P.load_params(write(tmp_path, "nst:\n  content_layer: conv5\n"))
+
+
+def test_keys_added_later_keep_the_fingerprints_of_runs_made_before_them():
+    """A run stopped before identity_start and train_size existed still skips its done stages (and resumes its
+    checkpoints: training fingerprints its cyclegan section the same way); setting one of them changes the plan."""
+    from monet import pipeline
+
+    p = P.validate({"stages": ["fetch", "cyclegan_train"]})
+    (_, fetch_fp, _), (_, train_fp, _) = pipeline.plan_stages(p, {}, False)
+    before = {k: v for k, v in P.stage_parameters(p, "cyclegan_train").items() if k not in P.ADDED_LATER}
+    assert train_fp == P.fingerprint({"stage": "cyclegan_train", "params": before, "upstream": fetch_fp})
+    for key, value in (("train_size", 128), ("identity_start", True)):
+        changed = P.validate({"stages": ["fetch", "cyclegan_train"], "cyclegan": {key: value}})
+        assert pipeline.plan_stages(changed, {}, False)[1][1] != train_fp

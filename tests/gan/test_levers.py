@@ -70,23 +70,27 @@ def test_training_crops_are_seeded_windows_of_the_augmented_image():
         assert len(hits) == 1
         corners.add(hits[0])
     assert len(corners) > 4  # the place moves with the key
-    flipped = augment.augment_image(image, ("flip",), tf.constant([3, 10], tf.int64)).numpy()
-    window = crop(10, ("flip",))
-    assert any(np.array_equal(flipped[i:i + 16, j:j + 16], window) for i in range(49) for j in range(49))
+    # after the augmentation, with draws of its own: the same key jitters and flips alike with and without the crop
+    augmented = augment.augment_image(image, ("jitter", "flip"), tf.constant([3, 10], tf.int64)).numpy()
+    window = crop(10, ("jitter", "flip"))
+    assert any(np.array_equal(augmented[i:i + 16, j:j + 16], window) for i in range(49) for j in range(49))
     assert augment.augment_image(image, (), tf.constant([3, 10], tf.int64), crop=64).shape == (64, 64, 3)
 
 
 def test_train_size_must_fit_the_networks():
     from monet.core import params
 
-    ok = params.validate({"cyclegan": {"generator": "unet", "unet_depth": 7, "train_size": 128}})
+    ok = params.validate({"cyclegan": {"generator": "unet", "unet_depth": 6, "train_size": 128}})
     assert ok["cyclegan"]["train_size"] == 128 and params.defaults()["cyclegan"]["train_size"] == 256
     with pytest.raises(params.ParamsError, match=r"cyclegan.train_size': 128 is not a multiple of 2\*\*cyclegan.unet_depth"):
         params.validate({"cyclegan": {"generator": "unet", "train_size": 128}})
     with pytest.raises(params.ParamsError, match=r"train_size': 98 is not a multiple of 2\*\*cyclegan.gen_down_blocks"):
         params.validate({"cyclegan": {"train_size": 98}})
+    with pytest.raises(params.ParamsError, match=r"innermost map 1x1 after cyclegan.unet_depth = 7 halvings"):
+        params.validate({"cyclegan": {"generator": "unet", "unet_depth": 7, "train_size": 128}})
+    params.validate({"cyclegan": {"train_size": 32}})  # the 70x70 PatchGAN's last patch: 32 -> 4 -> 1 logit
     with pytest.raises(params.ParamsError, match="leaves the discriminator no patch"):
-        params.validate({"cyclegan": {"train_size": 16, "disc_blocks": 5, "disc_strides": 2}})
+        params.validate({"cyclegan": {"train_size": 16}})
 
 
 def test_diffaugment_is_seeded_per_image_and_off_when_not_asked():
