@@ -41,6 +41,8 @@ LEVERS = {
     "constant_lr": (BASE[0], BASE[1] + ["cyclegan.lr_schedule=constant"], "schedule", "constant (base: decay "
                     "from 0.6)"),
     "resnet": (BASE[0], BASE[1] + ["cyclegan.generator=resnet"], "generator", "ResNet, 4 blocks (base: U-Net)"),
+    "cpu_no_identity_loss": ("cpu.yaml", ["cyclegan.lambda_identity=0"], "identity loss, on params/cpu.yaml",
+                             "0 (cpu.yaml: 0.5); compare with cpu's 15-minute checkpoint"),
     "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT generator", "U-Net (cut_kaggle)"),
     "cut_resnet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=resnet"], "CUT generator",
                    "ResNet, 4 blocks (the paper's kind)"),
