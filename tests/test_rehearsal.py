@@ -101,9 +101,6 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")  # on Kaggle: offline, a 270-minute default budget
     monkeypatch.delenv("MONET_DEADLINE", raising=False)
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
-    # Its sessions train until their budgets run out, whatever the speed: one thread within each op leaves the
-    # other core mostly to the rest of the suite (TensorFlow reads it when it starts in the kernel).
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
 
     # Offline, the bundle refuses 'imagenet' for the scoring network and names what to attach.
     with pytest.raises(kaggle_download.KaggleError, match="cyclegan.score_weights is 'imagenet'.*dog-face"):
