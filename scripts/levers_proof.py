@@ -2,6 +2,7 @@
 
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
+    python scripts/levers_proof.py --work /tmp/quality cpu_lambda1  # the same with lambda_cycle 1 (CPU_RUNS)
     python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 45 min
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
@@ -41,13 +42,18 @@ LEVERS = {
     "constant_lr": (BASE[0], BASE[1] + ["cyclegan.lr_schedule=constant"], "schedule", "constant (base: decay "
                     "from 0.6)"),
     "resnet": (BASE[0], BASE[1] + ["cyclegan.generator=resnet"], "generator", "ResNet, 4 blocks (base: U-Net)"),
-    "cpu_no_identity_loss": ("cpu.yaml", ["cyclegan.lambda_identity=0"], "identity loss, on params/cpu.yaml",
-                             "0 (cpu.yaml: 0.5); compare with cpu's 15-minute checkpoint"),
+    # On cpu.yaml's first version (lambda_cycle 10): compare with cpu_lambda10's 15-minute checkpoint.
+    "cpu_no_identity_loss": ("cpu.yaml", ["cyclegan.lambda_cycle=10", "cyclegan.lambda_identity=0"],
+                             "identity loss, on cpu.yaml", "0 (base: 0.5)"),
+    "cpu_cycle3": ("cpu.yaml", ["cyclegan.lambda_cycle=3"], "lambda_cycle, on cpu.yaml", "3 (base: 10)"),
     "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT generator", "U-Net (cut_kaggle)"),
     "cut_resnet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=resnet"], "CUT generator",
                    "ResNet, 4 blocks (the paper's kind)"),
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
+# The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)
+CPU_RUNS = {"cpu": ([], "cpu.yaml"),
+            "cpu_lambda1": (["cyclegan.lambda_cycle=1"], "cpu.yaml with lambda_cycle 1 (cpu.yaml: 10)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the packaged generator is its last point)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
@@ -82,9 +88,9 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
     train, held, photos = qp.split(data)
     data_root = qp.training_folder(work, train, photos)
     probe = qp.judge_photos(photos)
-    unknown = [n for n in names if n != "cpu" and n not in LEVERS]
+    unknown = [n for n in names if n not in CPU_RUNS and n not in LEVERS]
     if unknown:
-        raise SystemExit(f"unknown run(s) {', '.join(unknown)}: expected cpu or one of {', '.join(LEVERS)}")
+        raise SystemExit(f"unknown run(s) {', '.join(unknown)}: expected one of {', '.join([*CPU_RUNS, *LEVERS])}")
     for name in names:
         if name in results:
             print(f"{name}: already in {path}", flush=True)
@@ -93,8 +99,8 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
             results[name] = earlier(work, name)
             path.write_text(json.dumps(results, indent=1))
             continue
-        if name == "cpu":
-            summary = pipeline(name, *CPU, work, data_root, None, None)
+        if name in CPU_RUNS:
+            summary = pipeline(name, CPU[0], CPU[1] + CPU_RUNS[name][0], work, data_root, None, None)
             entry = {"zip": check_zip(work / "outputs" / name, len(photos))}
         else:
             params, sets, _, _ = LEVERS[name]
@@ -176,16 +182,21 @@ def table(work: Path) -> str:
 
 
 def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
-    """The CPU recipe's curve in Markdown: FID, KID, MiFID of its checkpoints and its packaged generator, each as a
-    ratio of the untranslated and the colour-matched photos' FID (same 500 photos, same 100 paintings)."""
-    e = json.loads((work / "levers.json").read_text())["cpu"]
-    rows = ["| checkpoint | minutes after the run started | step | FID | KID | MiFID | / photos' FID | / colour-matched |",
-            "|---|---|---|---|---|---|---|---|"]
-    points = [(f"`{c['checkpoint']}`", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
-    points.append(("the packaged generator (`images.zip`)", e["zip"]["minutes_after_start"], e["steps"], e["kaggle"]))
-    for label, minutes, step, k in points:
-        rows.append(f"| {label} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | {k['mifid']:.1f} | "
-                    f"{k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
+    """The CPU recipe's curves in Markdown: FID, KID, MiFID of each CPU run's checkpoints and packaged generator, each
+    as a ratio of the untranslated and the colour-matched photos' FID (same 500 photos, same 100 paintings)."""
+    results = json.loads((work / "levers.json").read_text())
+    rows = ["| run | checkpoint | minutes after the run started | step | FID | KID | MiFID | / photos' FID | "
+            "/ colour-matched |", "|---|---|---|---|---|---|---|---|---|"]
+    for run, (_, label) in CPU_RUNS.items():
+        if run not in results:
+            continue
+        e = results[run]
+        points = [(f"`{c['checkpoint']}`", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
+        points.append(("the packaged generator (`images.zip`)", e["zip"]["minutes_after_start"], e["steps"],
+                       e["kaggle"]))
+        for point, minutes, step, k in points:
+            rows.append(f"| {label} | {point} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | "
+                        f"{k['mifid']:.1f} | {k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
     return "\n".join(rows)
 
 
@@ -194,7 +205,7 @@ def write_docs(work: Path) -> None:
     anchors = json.loads((work / "kaggle_anchors.json").read_text())
     photos, matched = anchors["photos_500"]["fid"], anchors["colour_matched_500"]["fid"]
     tables = {"levers table": table(work)}
-    if "cpu" in json.loads((work / "levers.json").read_text()):
+    if set(CPU_RUNS) & set(json.loads((work / "levers.json").read_text())):
         tables["cpu curve"] = cpu_table(work, photos, matched)
     doc = REPO / "docs" / "quality.md"
     text = doc.read_text()
@@ -208,7 +219,7 @@ def write_docs(work: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*", help=f"cpu, {', '.join(LEVERS)}")
+    ap.add_argument("names", nargs="*", help=f"{', '.join([*CPU_RUNS, *LEVERS])}")
     ap.add_argument("--work", type=Path, default=Path("/tmp/quality"))
     ap.add_argument("--data", type=Path, default=qp.DEFAULT_DATA)
     ap.add_argument("--minutes", type=int, default=15, help="time budget of each lever's run")
