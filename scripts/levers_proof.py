@@ -54,7 +54,10 @@ LEVERS = {
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
 # The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)
 CPU_RUNS = {"cpu": ([], "cpu.yaml"),
-            "cpu_lambda1": (["cyclegan.lambda_cycle=1"], "cpu.yaml with lambda_cycle 1 (cpu.yaml: 10)")}
+            "cpu_lambda1": (["cyclegan.lambda_cycle=1"], "cpu.yaml with lambda_cycle 1 (cpu.yaml: 10)"),
+            "cpu_select": (["cyclegan.lambda_cycle=1", "cyclegan.ema=0.999", "cyclegan.score_checkpoints=10",
+                            "cyclegan.score_photos=200"],
+                           "cpu.yaml with lambda_cycle 1, EMA 0.999 and the best of its last 10 checkpoints")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the packaged generator is its last point)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
