@@ -146,14 +146,14 @@ def curve(work: Path, data: Path, name: str) -> None:
     import keras
 
     from monet.gan import cyclegan
-    from monet.models import networks
 
     path = work / "levers.json"
     results = json.loads(path.read_text())
     train, held, photos = qp.split(data)
     probe = qp.judge_photos(photos)
     run_dir = work / "outputs" / name
-    created = datetime.fromisoformat(json.loads((run_dir / "run.json").read_text())["created"]).timestamp()
+    record = json.loads((run_dir / "run.json").read_text())
+    created, cfg = datetime.fromisoformat(record["created"]).timestamp(), record["params"]["cyclegan"]
     points = []
     for step, folder in cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints"):
         points.append((((folder / "checkpoint.json").stat().st_mtime - created) / 60, step, folder))
@@ -162,15 +162,29 @@ def curve(work: Path, data: Path, name: str) -> None:
         minutes, step, folder = min(points, key=lambda p: abs(p[0] - target))
         if abs(minutes - target) > 5 or any(o["step"] == step for o in out):
             continue
-        meta = json.loads((folder / "checkpoint.json").read_text())
-        gen = networks.generator(**meta["model_args"]["generator"])
-        gen.load_weights(str(folder / "gen_g.weights.h5"))
-        k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(gen, probe), 75))
+        k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(checkpoint_generator(folder, cfg), probe), 75))
         out.append({"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name, "kaggle": k})
         print(f"{name} at {minutes:.1f} min (step {step}): FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
         keras.backend.clear_session()
     results[name]["curve"] = out
     path.write_text(json.dumps(results, indent=1))
+
+
+def checkpoint_generator(folder: Path, cfg: dict):
+    """The generator a checkpoint would package: gen_g, or with ``ema`` its averaged weights (which live in the
+    optimizer's state, not in gen_g.weights.h5)."""
+    from monet.gan import cut, cyclegan
+    from monet.models import networks
+
+    if not cfg.get("ema"):
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        gen = networks.generator(**meta["model_args"]["generator"])
+        gen.load_weights(str(folder / "gen_g.weights.h5"))
+        return gen
+    size = cfg.get("train_size") or 256
+    m, _ = cut.load_model_checkpoint(folder, cfg["learning_rate"], cfg["beta_1"], ema=cfg["ema"],
+                                     pool_size=cfg["pool_size"], image_shape=(size, size, 3))
+    return cyclegan.packaged_generator(m)
 
 
 def table(work: Path) -> str:
