@@ -142,7 +142,8 @@ def check_zip(run_dir: Path, photos: int) -> dict:
 
 
 def curve(work: Path, data: Path, name: str) -> None:
-    """Kaggle's network's FID of the run's checkpoints nearest each of CURVE_MINUTES after the run started."""
+    """Kaggle's network's FID of the run's checkpoints nearest each of CURVE_MINUTES after the run started, and of
+    its last one (which checkpoint selection may not have packaged); points scored before are kept."""
     import keras
 
     from monet.gan import cyclegan
@@ -157,15 +158,18 @@ def curve(work: Path, data: Path, name: str) -> None:
     points = []
     for step, folder in cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints"):
         points.append((((folder / "checkpoint.json").stat().st_mtime - created) / 60, step, folder))
+    near = [min(points, key=lambda p: abs(p[0] - target)) for target in CURVE_MINUTES]
+    chosen = [p for p, target in zip(near, CURVE_MINUTES) if abs(p[0] - target) <= 5] + [points[-1]]  # and the last
+    done = {c["checkpoint"]: c for c in results[name].get("curve", [])}  # scored by an earlier call
     out = []
-    for target in CURVE_MINUTES:
-        minutes, step, folder = min(points, key=lambda p: abs(p[0] - target))
-        if abs(minutes - target) > 5 or any(o["step"] == step for o in out):
-            continue
-        k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(checkpoint_generator(folder, cfg), probe), 75))
-        out.append({"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name, "kaggle": k})
+    for minutes, step, folder in sorted(set(chosen), key=lambda p: p[1]):
+        if folder.name not in done:
+            k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(checkpoint_generator(folder, cfg), probe), 75))
+            done[folder.name] = {"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name, "kaggle": k}
+            keras.backend.clear_session()
+        out.append(done[folder.name])
+        k = out[-1]["kaggle"]
         print(f"{name} at {minutes:.1f} min (step {step}): FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
-        keras.backend.clear_session()
     results[name]["curve"] = out
     path.write_text(json.dumps(results, indent=1))
 
