@@ -2,7 +2,7 @@
 
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
-    python scripts/levers_proof.py --work /tmp/quality cpu_lambda1  # the same with lambda_cycle 1 (CPU_RUNS)
+    python scripts/levers_proof.py --work /tmp/quality cpu_lambda10  # cpu.yaml as it was before (CPU_RUNS)
     python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 45 min
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import quality_proof as qp
 
 REPO = qp.REPO
+CPU_BEFORE = ["cyclegan.lambda_cycle=10", "cyclegan.ema=0"]  # cpu.yaml's settings until 2026-12-03 (with no selection)
 BASE = ("leaderboard.yaml", ["cyclegan.batch_size=1"])
 # name: (params file, --set items after the proof's sizes, lever, setting)
 LEVERS = {
@@ -43,21 +44,23 @@ LEVERS = {
     "constant_lr": (BASE[0], BASE[1] + ["cyclegan.lr_schedule=constant"], "schedule", "constant (base: decay "
                     "from 0.6)"),
     "resnet": (BASE[0], BASE[1] + ["cyclegan.generator=resnet"], "generator", "ResNet, 4 blocks (base: U-Net)"),
-    # cpu.yaml at the proof's sizes with one change: compare with cpu's 15.7-minute checkpoint.
-    "cpu_no_identity_loss": ("cpu.yaml", ["cyclegan.lambda_identity=0"],
-                             "identity loss, on cpu.yaml", "0 (base: 0.5)"),
-    "cpu_cycle3": ("cpu.yaml", ["cyclegan.lambda_cycle=3"], "lambda_cycle, on cpu.yaml", "3 (base: 10)"),
+    # cpu.yaml as it was before (CPU_BEFORE) at the proof's sizes with one change: compare with cpu_lambda10's
+    # 15.7-minute checkpoint.
+    "cpu_no_identity_loss": ("cpu.yaml", CPU_BEFORE + ["cyclegan.lambda_identity=0"],
+                             "identity loss, on the earlier cpu.yaml", "0 (base: 0.5)"),
+    "cpu_cycle3": ("cpu.yaml", CPU_BEFORE + ["cyclegan.lambda_cycle=3"], "lambda_cycle, on the earlier cpu.yaml",
+                   "3 (base: 10)"),
     "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT generator", "U-Net (cut_kaggle)"),
     "cut_resnet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=resnet"], "CUT generator",
                    "ResNet, 4 blocks (the paper's kind)"),
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
 # The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)
-CPU_RUNS = {"cpu": ([], "cpu.yaml"),
-            "cpu_lambda1": (["cyclegan.lambda_cycle=1"], "cpu.yaml with lambda_cycle 1 (cpu.yaml: 10)"),
-            "cpu_select": (["cyclegan.lambda_cycle=1", "cyclegan.ema=0.999", "cyclegan.score_checkpoints=10",
-                            "cyclegan.score_photos=200"],
-                           "cpu.yaml with lambda_cycle 1, EMA 0.999 and the best of its last 10 checkpoints")}
+CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of its last 10 checkpoints)"),
+            "cpu_lambda10": (CPU_BEFORE + ["cyclegan.score_checkpoints=0"],
+                             "cpu.yaml before: lambda_cycle 10, no EMA, its last checkpoint"),
+            "cpu_lambda1": (["cyclegan.ema=0", "cyclegan.score_checkpoints=0"],
+                            "cpu.yaml without EMA, its last checkpoint")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the packaged generator is its last point)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
