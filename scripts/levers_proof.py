@@ -217,12 +217,24 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
             continue
         e = results[name]
         points = [(f"`{c['checkpoint']}`", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
-        points.append(("the packaged generator (`images.zip`)", e["zip"]["minutes_after_start"], e["steps"],
+        chosen, step = packaged_checkpoint(work / "outputs" / name, e["steps"])
+        points.append((f"the packaged generator (`images.zip`{chosen})", e["zip"]["minutes_after_start"], step,
                        e["kaggle"]))
         for point, minutes, step, k in points:
             rows.append(f"| {label} | {point} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | "
                         f"{k['mifid']:.1f} | {k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
     return "\n".join(rows)
+
+
+def packaged_checkpoint(run_dir: Path, steps: int) -> tuple[str, int]:
+    """(", CHECKPOINT chosen" or "", its step) of a run whose checkpoint selection packaged an earlier generator than
+    its last ``steps``."""
+    summary = json.loads((run_dir / "cyclegan" / "summary.json").read_text())
+    chosen = summary.get("chosen_checkpoint")
+    if not chosen:
+        return "", steps
+    step = next(r["global_step"] for r in summary["checkpoint_scores"] if r["checkpoint"] == chosen)
+    return f": `{chosen}`, chosen by local MiFID", step
 
 
 def write_docs(work: Path) -> None:
