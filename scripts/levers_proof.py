@@ -3,12 +3,12 @@
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
     python scripts/levers_proof.py --work /tmp/quality cpu_lambda10  # cpu.yaml as it was before (CPU_RUNS)
-    python scripts/levers_proof.py --work /tmp/quality --curve cpu  # FID of its checkpoints at 15, 30, 45 min
+    python scripts/levers_proof.py --work /tmp/quality --curve cpu  # its checkpoints at 15, 30, 45 min and its last
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
-sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, cpu.yaml) with one
-setting changed; its packaged generator's translations are written as images.zip writes them (JPEG q75) and
+sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, the earlier cpu.yaml:
+CPU_BEFORE) with one setting changed; its packaged generator's translations are written as images.zip writes them (JPEG q75) and
 scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged, and its variants) take
 their own sizes and the whole chain (their images.zip is checked), with every checkpoint kept for the curve.
 Results go to ``WORK/levers.json``; a name already there is not run again.
@@ -27,7 +27,7 @@ from pathlib import Path
 import quality_proof as qp
 
 REPO = qp.REPO
-CPU_BEFORE = ["cyclegan.lambda_cycle=10", "cyclegan.ema=0"]  # cpu.yaml's settings until 2026-12-03 (with no selection)
+CPU_BEFORE = ["cyclegan.lambda_cycle=10", "cyclegan.ema=0", "cyclegan.score_checkpoints=0"]  # cpu.yaml until 2026-12-03
 BASE = ("leaderboard.yaml", ["cyclegan.batch_size=1"])
 # name: (params file, --set items after the proof's sizes, lever, setting)
 LEVERS = {
@@ -57,11 +57,11 @@ LEVERS = {
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
 # The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)
 CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of its last 10 checkpoints)"),
-            "cpu_lambda10": (CPU_BEFORE + ["cyclegan.score_checkpoints=0"],
+            "cpu_lambda10": (CPU_BEFORE,
                              "cpu.yaml before: lambda_cycle 10, no EMA, its last checkpoint"),
             "cpu_lambda1": (["cyclegan.ema=0", "cyclegan.score_checkpoints=0"],
                             "cpu.yaml without EMA, its last checkpoint")}
-CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the packaged generator is its last point)
+CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
 
