@@ -145,7 +145,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "pool_size": Key("int", 0, "Generated images kept in each discriminator's image pool (the paper: 50); "
                          "0: off. One replica only.", minimum=0),
         "ema": Key("float", 0.0, "Exponential moving average of gen_g's weights with this momentum (e.g. 0.999); "
-                   "the averaged generator is the one packaged. 0: off.", minimum=0.0, maximum=1.0,
+                   "the averaged generator is the one packaged. Keras's average has no warm-up: it keeps "
+                   "ema**steps of the first step's weights (0.999: 41% after 880 steps), so it needs runs of "
+                   "thousands of steps. 0: off.", minimum=0.0, maximum=1.0,
                    exclusive_maximum=True),
         "generator": Key("str", "resnet", "Generator architecture: resnet (the report's) or unet (pix2pix, "
                          "Kaggle's tutorial).", choices=("resnet", "unet")),
