@@ -120,7 +120,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     frozen: dict = {}
     freezer = threading.Thread(target=freeze_late_in_training, args=(run, frozen), daemon=True)
     freezer.start()
-    first_nb = session(2, "first")
+    first_nb = session(3, "first")
     freezer.join(timeout=1)
     assert frozen, "training never reached 70% of a plan"
 
