@@ -8,8 +8,8 @@
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
 sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, the earlier cpu.yaml:
-CPU_BEFORE) with one setting changed; its packaged generator's translations are written as images.zip writes them (JPEG q75) and
-scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged, and its variants) take
+CPU_BEFORE) with one setting changed; its packaged generator's translations are written as images.zip writes
+them (JPEG q75) and scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged, and its variants) take
 their own sizes and the whole chain (their images.zip is checked), with every checkpoint kept for the curve.
 Results go to ``WORK/levers.json``; a name already there is not run again.
 """
@@ -227,8 +227,8 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
 
 
 def packaged_checkpoint(run_dir: Path, steps: int) -> tuple[str, int]:
-    """(", CHECKPOINT chosen" or "", its step) of a run whose checkpoint selection packaged an earlier generator than
-    its last ``steps``."""
+    """The table's note on the packaged generator (": `CHECKPOINT`, chosen by local MiFID", or "" when the run
+    packaged its last weights) and its step (``steps``, the run's last, when nothing was chosen)."""
     summary = json.loads((run_dir / "cyclegan" / "summary.json").read_text())
     chosen = summary.get("chosen_checkpoint")
     if not chosen:
