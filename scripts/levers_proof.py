@@ -9,8 +9,9 @@
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
 sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, the earlier cpu.yaml:
 CPU_BEFORE) with one setting changed; its packaged generator's translations are written as images.zip writes
-them (JPEG q75) and scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged, and its variants) take
-their own sizes and the whole chain (their images.zip is checked), with every checkpoint kept for the curve.
+them (JPEG q75) and scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged,
+and its variants) take their own sizes and the whole chain (their images.zip is checked), with every checkpoint
+kept for the curve.
 Results go to ``WORK/levers.json``; a name already there is not run again.
 """
 from __future__ import annotations
