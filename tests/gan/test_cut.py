@@ -164,7 +164,8 @@ LEVERS = dict(augment_photo=["jitter", "flip"], augment_monet=["flip", "rot90"],
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model,extra", [("cut", {}), ("fastcut", dict(generator="unet", gen_filters=2, **LEVERS))],
+@pytest.mark.parametrize("model,extra", [("cut", {}),
+                                         ("fastcut", dict(generator="unet", gen_filters=2, unet_depth=5, **LEVERS))],
                          ids=["cut", "fastcut-unet-levers"])
 def test_cut_trains_checkpoints_and_resumes_exactly(small_run, tmp_path, monkeypatch, model, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"

@@ -35,7 +35,8 @@ data.fetch(root + "/base", "synthetic", seed=3, synthetic_photos=24, synthetic_m
 def cfg(**kw):
     c = params.defaults()["cyclegan"]
     c.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
-             disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, augment_photo=["flip"])
+             disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, augment_photo=["flip"],
+             train_size=64)
     c.update(kw)
     return c
 
@@ -116,7 +117,8 @@ from monet.core import params
 from monet.gan import training
 cfg = params.defaults()["cyclegan"]
 cfg.update(gen_filters=4, gen_res_blocks=1, disc_blocks=2, disc_filters=4, disc_kernel=2, disc_strides=2,
-           disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, strategy=sys.argv[4], batch_size=2)
+           disc_activation="relu", steps_per_epoch=3, epochs=1, sample_images=2, strategy=sys.argv[4], batch_size=2,
+           train_size=64)
 summary = training.train(sys.argv[1], cfg, seed=5, log=lambda *_: None)
 print("RESULT " + json.dumps({"replicas": summary["replicas"], "strategy": summary["strategy"]}))
 '''
