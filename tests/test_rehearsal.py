@@ -150,7 +150,7 @@ def test_leaderboard_rehearsed_as_kaggle_runs_it(tmp_path, monkeypatch):
     first_nb = attached / first_nb.name
 
     # Session 2: the same experiment with more budget continues from the stop and finishes one schedule.
-    second_nb = session(3, "second", continue_from="tester/monet-leaderboard")
+    second_nb = session(4, "second", continue_from="tester/monet-leaderboard")
     assert "continuing tester/monet-leaderboard's run" in stream_text(second_nb)
     assert json.loads((tmp_path / "second" / "kernel-metadata.json").read_text())["kernel_sources"] == [
         "tester/monet-leaderboard"]
