@@ -109,7 +109,7 @@ def straight_history(small_run, tmp_path_factory) -> list[str]:
 
 def tiny_cyclegan(**overrides) -> dict:
     """The cyclegan params section with the smallest networks (same code as the report's), trained on 64-px crops
-    (``train_size``: a step costs a tenth of one at 256; sample grids and packaging still translate at 256)."""
+    (``train_size``: 16 times fewer pixels a step; sample grids and packaging still translate at 256)."""
     from monet.core import params
 
     cfg = params.defaults()["cyclegan"]

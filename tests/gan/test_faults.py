@@ -36,8 +36,9 @@ else:
 """
 
 
-def kill_when(what: str, run: Path, cfg: dict, marker, delay: float, timeout: float = 300) -> None:
-    """Run ``what`` on ``run`` in a child process and SIGKILL it ``delay`` s after ``marker()`` is true."""
+def kill_when(what: str, run: Path, cfg: dict, marker, delay: float, timeout: float = 300) -> int:
+    """Run ``what`` on ``run`` in a child process and SIGKILL it ``delay`` s after ``marker()`` is true; its exit
+    status (``-SIGKILL`` when the kill found it running)."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, what, str(run), json.dumps(cfg)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + timeout
@@ -47,6 +48,7 @@ def kill_when(what: str, run: Path, cfg: dict, marker, delay: float, timeout: fl
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
+    return proc.returncode
 
 
 def no_partial_files(root: Path) -> list:
@@ -59,7 +61,8 @@ def test_training_killed_mid_run_resumes_to_the_same_history(small_run, straight
     shutil.copytree(small_run / "data", killed / "data")
     cfg = tiny_cyclegan(epochs=3, keep_checkpoints=0)
     first = killed / "cyclegan" / "checkpoints" / "epoch_0001" / "checkpoint.json"
-    kill_when("train", killed, cfg, first.is_file, random.Random(os.getpid()).uniform(0, 1.5))
+    # 0-1 s after epoch 1 (the 6 steps and 2 epoch ends left take longer); a run that finished first fails here
+    assert kill_when("train", killed, cfg, first.is_file, random.Random(os.getpid()).uniform(0, 1.0)) == -signal.SIGKILL
     summary = training.train(killed, cfg, seed=5, deterministic=True, log=lambda *_: None)
     assert summary["resumed_from"] and summary["global_steps"] == 9
     assert (killed / "cyclegan" / "history.csv").read_text().splitlines() == straight_history
