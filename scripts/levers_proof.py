@@ -3,6 +3,7 @@
     python scripts/levers_proof.py --work /tmp/quality --minutes 15 crop128 no_diffaugment   # levers, one each
     python scripts/levers_proof.py --work /tmp/quality cpu          # params/cpu.yaml as a user runs it, 60 min
     python scripts/levers_proof.py --work /tmp/quality cpu_lambda10  # cpu.yaml as it was before (CPU_RUNS)
+    python scripts/levers_proof.py --work /tmp/quality cpu120        # cpu.yaml with a 120-minute budget
     python scripts/levers_proof.py --work /tmp/quality --curve cpu  # its checkpoints at 15, 30, 45 min and its last
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
@@ -61,7 +62,8 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of its last 10 
             "cpu_lambda10": (CPU_BEFORE,
                              "cpu.yaml before: lambda_cycle 10, no EMA, its last checkpoint"),
             "cpu_lambda1": (["cyclegan.ema=0", "cyclegan.score_checkpoints=0"],
-                            "cpu.yaml without EMA, its last checkpoint")}
+                            "cpu.yaml without EMA, its last checkpoint"),
+            "cpu120": (["time_budget_minutes=120"], "cpu.yaml with a 120-minute budget (the curve's last point)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
