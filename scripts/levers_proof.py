@@ -52,9 +52,10 @@ LEVERS = {
                              "identity loss, on the earlier cpu.yaml", "0 (base: 0.5)"),
     "cpu_cycle3": ("cpu.yaml", CPU_BEFORE + ["cyclegan.lambda_cycle=3"], "lambda_cycle, on the earlier cpu.yaml",
                    "3 (base: 10)"),
-    "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT generator", "U-Net (cut_kaggle)"),
+    "cut_unet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=unet"], "CUT generator",
+                 "U-Net (cut_kaggle's until 2026-12-04)"),
     "cut_resnet": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=resnet"], "CUT generator",
-                   "ResNet, 4 blocks (the paper's kind)"),
+                   "ResNet, 4 blocks (the paper's kind; cut_kaggle's since)"),
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
 # The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)

@@ -22,8 +22,8 @@ def test_the_cut_params_end_in_a_valid_zip(tmp_path):
     sets = [a for s in TINY + ["cyclegan.mixed_precision=mixed_float16"] for a in ("--set", s)]
     proc = pipeline("--params", "params/cut_kaggle.yaml", "--run-name", "cut", *sets, outputs=tmp_path)
     run = tmp_path / "cut"
-    assert "model cut: gen_g 13,597, disc_y 853, net_f 1,728 parameters" in proc.stdout
-    assert "NCE layers [0, 1, 2, 3, 4] (input, down conv 1, down conv 2, down conv 3, down conv 4)" in proc.stdout
+    assert "model cut: gen_g 3,233, disc_y 853, net_f 1,712 parameters" in proc.stdout
+    assert "NCE layers [0, 1, 2, 3, 7] (padded input, down conv 1, down conv 2, res block 1, res block 5)" in proc.stdout
     assert images_zip.validate_zip(run / "images.zip")["count"] == 7000
     record = json.loads((run / "run.json").read_text())
     assert all(stage["status"] == "done" for stage in record["stages"].values())
@@ -37,4 +37,4 @@ def test_the_cut_params_end_in_a_valid_zip(tmp_path):
     checkpoint = run / "cyclegan" / "checkpoints" / "epoch_0001"
     assert sorted(p.name for p in checkpoint.glob("*.weights.h5")) == [
         "disc_y.weights.h5", "gen_g.weights.h5", "net_f.weights.h5"]
-    assert "Model cut: gen_g 13,597, disc_y 853, net_f 1,728 parameters" in stream_text(run / "02_cyclegan_train.ipynb")
+    assert "Model cut: gen_g 3,233, disc_y 853, net_f 1,712 parameters" in stream_text(run / "02_cyclegan_train.ipynb")
