@@ -9,7 +9,7 @@
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
 sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, the earlier cpu.yaml:
-CPU_BEFORE) with one setting changed; its packaged generator's translations are written as images.zip writes
+CPU_BEFORE; for the ``cut_*`` levers, cut_kaggle.yaml) with one setting changed; its packaged generator's translations are written as images.zip writes
 them (JPEG q75) and scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged,
 and its variants) take their own sizes and the whole chain (their images.zip is checked), with every checkpoint
 kept for the curve.
@@ -58,7 +58,7 @@ LEVERS = {
                    "ResNet, 4 blocks (the paper's kind; cut_kaggle's since)"),
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
-# The CPU runs, each the whole chain for cpu.yaml's hour: name: (--set items after CPU's, label in the curve table)
+# The CPU runs, each the whole chain for cpu.yaml's hour (cpu120: two hours): name: (--set items after CPU's, label in the curve table)
 CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of its last 10 checkpoints)"),
             "cpu_lambda10": (CPU_BEFORE,
                              "cpu.yaml before: lambda_cycle 10, no EMA, its last checkpoint"),

@@ -53,9 +53,11 @@ RECIPES = {
                     "linear decay from 60%"),
     "identity": ("leaderboard.yaml", ["cyclegan.batch_size=1", "cyclegan.identity_start=true"],
                  "the leaderboard recipe with generators that start as the identity (identity_start)"),
-    "cut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1"], "CUT (the cut_kaggle recipe)"),
-    "fastcut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.model=fastcut"],
-                "FastCUT (the cut_kaggle recipe with model fastcut)"),
+    # cut and fastcut ran with the U-Net cut_kaggle.yaml had until 2026-12-04 (the ResNet since)
+    "cut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=unet"],
+            "CUT (the cut_kaggle recipe, its U-Net)"),
+    "fastcut": ("cut_kaggle.yaml", ["cyclegan.batch_size=1", "cyclegan.generator=unet", "cyclegan.model=fastcut"],
+                "FastCUT (the cut_kaggle recipe, its U-Net, with model fastcut)"),
 }
 
 
