@@ -208,6 +208,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "score_checkpoints": Key("int", 0, "Score the last N checkpoints by local MiFID at the end of training and "
                                  "package the best (cyclegan/checkpoint_scores.csv); 0: package the last weights.",
                                  minimum=0),
+        "spread_checkpoints": Key("bool", False, "Keep (keep_checkpoints) and score (score_checkpoints) checkpoints "
+                                  "spread over the whole run at about even steps, not the newest: selection then also "
+                                  "sees the middle of a run whose generator drifts late."),
         "score_photos": Key("int", 1000, "Photos translated to score each checkpoint.", minimum=2),
         "score_by": Key("str", "mifid", "What ranks the scored checkpoints: local MiFID on score_weights' network, "
                         "or the judge that needs no downloaded weights (kid: KID on random CNN features, seconds; "

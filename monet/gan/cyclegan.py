@@ -26,9 +26,8 @@ from monet.gan.image_pool import ImagePool
 from monet.models import architecture, losses, networks
 
 __all__ = ["CycleGAN", "cyclegan_losses", "STEP_KEYS", "make_train_step", "compiled_step", "step_keys",
-           "save_checkpoint",
-           "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints", "remove_unfinished",
-           "checkpoint_name", "packaged_generator", "agreed_overflow", "LOSS_KEYS"]
+           "save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints",
+           "spread_out", "remove_unfinished", "checkpoint_name", "packaged_generator", "agreed_overflow", "LOSS_KEYS"]
 
 LOSS_KEYS = ["gen_g_loss", "gen_f_loss", "disc_x_loss", "disc_y_loss", "cycle_loss", "identity_loss"]
 STEP_KEYS = [*LOSS_KEYS, "lr"]  # what the train step returns: the losses and the learning rate it applied
@@ -37,7 +36,7 @@ MODEL_NAMES = ("gen_g", "gen_f", "disc_x", "disc_y")
 # (The strategy may change too: a checkpoint resumes under another one with the same global batch.)
 LOSS_SCALE = "loss_scale"
 RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "sample_images", "resume", "jit_compile", "strategy",
-                  "score_checkpoints", "score_photos", "score_weights", "score_by")
+                  "score_checkpoints", "spread_checkpoints", "score_photos", "score_weights", "score_by")
 
 
 class CycleGAN:
@@ -346,12 +345,31 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return found[-1][1] if found else None
 
 
-def prune_checkpoints(root: Path, keep: int) -> None:
-    """Remove all but the newest ``keep`` complete checkpoints (0 keeps all)."""
+def spread_out(found: list[tuple[int, Path]], n: int) -> list[tuple[int, Path]]:
+    """The ``n`` of ``found`` ((global step, folder)) that cover the run at about even steps, oldest first.
+
+    Checkpoint by checkpoint, as pruning meets them, while more than ``n`` are held the one whose neighbours lie
+    closest together goes (the run's start is the first one's older neighbour; the newest always stays). So
+    pruning after every checkpoint and one pass over all of them keep the same ones."""
+    kept: list[tuple[int, Path]] = []
+    for item in sorted(found):
+        kept.append(item)
+        if len(kept) > max(n, 1):
+            steps = [0] + [step for step, _ in kept]
+            del kept[min(range(len(kept) - 1), key=lambda i: steps[i + 2] - steps[i])]
+    return kept
+
+
+def prune_checkpoints(root: Path, keep: int, spread: bool = False) -> None:
+    """Remove all but ``keep`` complete checkpoints (0 keeps all): the newest, or with ``spread`` those that
+    :func:`spread_out` keeps."""
     if keep <= 0:
         return
-    for _, old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    found = list_checkpoints(root)
+    kept = {folder for _, folder in (spread_out(found, keep) if spread else found[-keep:])}
+    for _, old in found:
+        if old not in kept:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def remove_unfinished(root: Path) -> list[str]:

@@ -33,7 +33,7 @@ from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
 from monet.gan.selection import restart_checkpoint
 from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint, list_checkpoints,
-                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
+                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished, spread_out,
                                 save_checkpoint)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
@@ -299,7 +299,7 @@ def _checkpoint(run: Run, state: State, note: str | None = None) -> Path:
         return folder
     check_weights(run, state)
     save_checkpoint(state.m, folder, meta)
-    prune_checkpoints(run.out / "checkpoints", run.cfg["keep_checkpoints"])
+    prune_checkpoints(run.out / "checkpoints", run.cfg["keep_checkpoints"], run.cfg["spread_checkpoints"])
     return folder
 
 
@@ -327,7 +327,8 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
     if not cfg["score_checkpoints"]:
         return None
     network = inception.describe(cfg["score_weights"])
-    found = [folder for _, folder in list_checkpoints(out / "checkpoints")][-cfg["score_checkpoints"]:][::-1]
+    found, n = list_checkpoints(out / "checkpoints"), cfg["score_checkpoints"]
+    found = [folder for _, folder in (spread_out(found, n) if cfg["spread_checkpoints"] else found[-n:])][::-1]
     photo_paths = run.photos if run.from_files else []
     if not photo_paths or not found:
         why = "training read TFRecords, not photo files" if not photo_paths else "no checkpoint was written"
@@ -343,7 +344,8 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
                                      **_options(run))
         return packaged_generator(m)
 
-    run.log(f"Scoring the last {len(candidates)} checkpoint(s) with {network}")
+    which = "checkpoint(s) spread over the run" if cfg["spread_checkpoints"] else "last checkpoint(s)"
+    run.log(f"Scoring {len(candidates)} {which} with {network}")
     after = state.reserve.seconds - state.reserve.parts.get(SCORING, 0.0) if state.reserve else 0.0  # once scored
     result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
                                          after, run.log, cfg["score_by"])

@@ -122,3 +122,46 @@ def test_restart_from_names_what_is_wrong(tmp_path):
     (run / "cyclegan" / "summary.json").write_text('{"chosen_checkpoint": "epoch_0004"}')
     with pytest.raises(FileNotFoundError, match="is gone"):
         selection.restart_checkpoint(run)
+
+
+def test_spread_out_keeps_checkpoints_across_the_whole_run():
+    """Pruning after every checkpoint keeps the same ones as one pass over all: about evenly spaced from the run's
+    start to its newest (which always stays), where keeping the newest would hold only the run's last fifth."""
+    from pathlib import Path
+
+    from monet.gan.cyclegan import spread_out
+
+    found = [(step, Path(f"epoch_{step // 500:04d}")) for step in range(500, 24_501, 500)]  # 49 checkpoints
+    kept = []
+    for item in found:
+        kept = spread_out([*kept, item], 10)
+    assert kept == spread_out(found, 10) and len(kept) == 10
+    steps = [0] + [step for step, _ in kept]
+    assert steps[-1] == 24_500 and steps[1] <= 24_500 / 5
+    assert max(b - a for a, b in zip(steps, steps[1:])) <= 2.5 * 24_500 / 10
+    assert spread_out(found, 1) == found[-1:] and spread_out(found[:4], 10) == found[:4]
+    assert [s for s, _ in spread_out(found[:6], 3)] == [1000, 2000, 3000]
+
+
+def test_spread_checkpoints_keeps_and_scores_the_run_not_its_end(small_run, tmp_path):
+    """With spread_checkpoints, 6 epochs keeping 3 hold epochs 2, 4 and 6 (not 4, 5 and 6), all three are scored,
+    and the best, epoch 2, is packaged: a generator that drifted late is not stuck with its last checkpoints."""
+    import shutil
+
+    from monet.gan import cyclegan, training
+    from tests.conftest import tiny_cyclegan
+
+    shutil.copytree(small_run / "data", tmp_path / "data")
+    known = {"epoch_0002": 3.0, "epoch_0004": 4.0, "epoch_0005": 3.5, "epoch_0006": 5.0}
+    scored = []
+
+    def stub(generator, folder):
+        scored.append(folder.name)
+        return {"fid": 1.0, "memorization_distance": 0.5, "mifid": known[folder.name]}
+
+    summary = training.train(tmp_path, tiny_cyclegan(epochs=6, keep_checkpoints=3, score_checkpoints=3,
+                                                     spread_checkpoints=True), seed=2, log=lambda *_: None,
+                             scorer=stub)
+    kept = [folder.name for _, folder in cyclegan.list_checkpoints(tmp_path / "cyclegan" / "checkpoints")]
+    assert kept == ["epoch_0002", "epoch_0004", "epoch_0006"]
+    assert sorted(scored) == kept and summary["chosen_checkpoint"] == "epoch_0002"
