@@ -183,6 +183,43 @@ def curve(work: Path, data: Path, name: str) -> None:
     path.write_text(json.dumps(results, indent=1))
 
 
+def reselect(work: Path, data: Path, name: str) -> None:
+    """What each selection would have packaged for run NAME, which kept every checkpoint: cpu.yaml's
+    ``score_checkpoints`` of them, the last ones or those ``spread_checkpoints`` keeps, each scored as the pipeline
+    scores them (local MiFID against the training paintings); each choice held out on Kaggle's network."""
+    import keras
+
+    from monet.core import params, weights
+    from monet.data import fetch
+    from monet.gan import cyclegan, selection
+
+    path = work / "levers.json"
+    results = json.loads(path.read_text())
+    _, held, photos = qp.split(data)
+    run_dir = work / "outputs" / name
+    cfg = json.loads((run_dir / "run.json").read_text())["params"]["cyclegan"]
+    found = cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints")
+    n = params.load_params(REPO / "params" / "cpu.yaml")["cyclegan"]["score_checkpoints"]
+    ways = {"last": found[-n:], "spread": cyclegan.spread_out(found, n)}
+    run_photos = sorted(r["path"] for r in fetch.read_manifest(run_dir, extra=False)["photo"])[:cfg["score_photos"]]
+    scorer = selection.feature_scorer(run_dir, run_photos, weights.resolve_scoring(cfg["score_weights"]))
+    local, held_out = {}, {}
+    for step, folder in sorted(set(ways["last"]) | set(ways["spread"])):
+        local[folder.name] = float(scorer(checkpoint_generator(folder, cfg), folder)["mifid"])
+        keras.backend.clear_session()
+        print(f"{name} {folder.name} (step {step}): local MiFID {local[folder.name]:.2f}", flush=True)
+    out = {"local_mifid": local}
+    for way, kept in ways.items():
+        step, folder = min(kept, key=lambda item: local[item[1].name])
+        if folder.name not in held_out:
+            images = qp.translated(checkpoint_generator(folder, cfg), qp.judge_photos(photos))
+            held_out[folder.name] = qp.on_kaggle(held, qp.as_jpeg(images, 75))
+        out[way] = {"checkpoint": folder.name, "step": step, "kaggle": held_out[folder.name]}
+        print(f"{name}: {way} selection packages {folder.name}: FID {held_out[folder.name]['fid']:.2f}", flush=True)
+    results[name]["reselect"] = out
+    path.write_text(json.dumps(results, indent=1))
+
+
 def checkpoint_generator(folder: Path, cfg: dict):
     """The generator a checkpoint would package: gen_g, or with ``ema`` its averaged weights (which live in the
     optimizer's state, not in gen_g.weights.h5)."""
@@ -226,6 +263,10 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
         chosen, step = packaged_checkpoint(work / "outputs" / name, e["steps"])
         points.append((f"the packaged generator (`images.zip`{chosen})", e["zip"]["minutes_after_start"], step,
                        e["kaggle"]))
+        for way, what in (("last", "the last 10's best"), ("spread", "the best of 10 spread over the run")):
+            if way in e.get("reselect", {}):  # offline (--reselect NAME): what each selection would have packaged
+                c = e["reselect"][way]
+                points.append((f"{what} (`{c['checkpoint']}`, offline)", "-", c["step"], c["kaggle"]))
         for point, minutes, step, k in points:
             rows.append(f"| {label} | {point} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | "
                         f"{k['mifid']:.1f} | {k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
@@ -267,6 +308,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=qp.DEFAULT_DATA)
     ap.add_argument("--minutes", type=int, default=15, help="time budget of each lever's run")
     ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME nearest 15, 30, 45 ... minutes")
+    ap.add_argument("--reselect", metavar="NAME", help="what the last-10 and the spread selections would have "
+                    "packaged for run NAME (one that kept every checkpoint)")
     ap.add_argument("--table", action="store_true", help="print the levers table")
     ap.add_argument("--write-docs", action="store_true", help="write the tables into docs/quality.md")
     args = ap.parse_args(argv)
@@ -275,6 +318,8 @@ def main(argv=None) -> int:
         run(args.names, args.work, args.data, args.minutes)
     if args.curve:
         curve(args.work, args.data, args.curve)
+    if args.reselect:
+        reselect(args.work, args.data, args.reselect)
     if args.table:
         print(table(args.work))
     if args.write_docs:

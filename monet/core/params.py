@@ -243,6 +243,11 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
         problems.append(f"key 'cyclegan.score_checkpoints': {c['score_checkpoints']} checkpoints to score but "
                         f"cyclegan.keep_checkpoints = {c['keep_checkpoints']} keeps fewer; raise keep_checkpoints "
                         "(0 keeps all)")
+    few = [k for k in ("keep_checkpoints", "score_checkpoints") if c[k] in (1, 2)]
+    if c["spread_checkpoints"] and few:
+        problems.append(f"key 'cyclegan.spread_checkpoints': checkpoints spread over the run need at least 3 of "
+                        f"them, but cyclegan.{few[0]} = {c[few[0]]}; raise it to 3 or more (keep_checkpoints: 0 "
+                        "keeps all)")
     shard = p["package"]["shard"]
     if shard is not None:
         m = re.fullmatch(r"(\d+)/(\d+)", shard)

@@ -33,8 +33,8 @@ from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
 from monet.gan.selection import restart_checkpoint
 from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint, list_checkpoints,
-                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished, spread_out,
-                                save_checkpoint)
+                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished, save_checkpoint,
+                                spread_out)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
 from monet.gan.guards import check_losses, check_weights
@@ -60,7 +60,7 @@ def train(run_dir: str | Path, cfg: dict, seed: int = 42, deterministic: bool = 
     and the strategy may change); otherwise an existing ``cyclegan/`` folder is kept, renamed with a timestamp, and
     training starts afresh. With a time budget (:mod:`monet.core.budget`), ``epochs: auto`` plans the run's length from
     its measured speed; any run stops, with a checkpoint, when going on would leave less than the stages after
-    training need. With ``score_checkpoints`` the last checkpoints are scored (``scorer``: default
+    training need. With ``score_checkpoints`` the last (or spread) checkpoints are scored (``scorer``: default
     :func:`monet.gan.selection.feature_scorer`) and the best is packaged. ``progress`` (optional) is called with a dict
     after every step. Returns the summary also written to ``cyclegan/summary.json``.
     """
@@ -318,7 +318,7 @@ def _stop(run: Run, state: State) -> None:
 
 # ---------------------------------------------------------------------------------------- choose and save
 def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
-    """With ``score_checkpoints``: score the last checkpoints and save the best generator (see
+    """With ``score_checkpoints``: score the last (or spread) checkpoints and save the best generator (see
     :mod:`monet.gan.selection`); None when off."""
     from monet.gan import selection
     from monet.scoring import inception

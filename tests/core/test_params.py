@@ -85,6 +85,12 @@ def test_cross_checks(tmp_path):
         P.load_params(write(tmp_path, "stages: [package_submission, fetch]\n"))
     with pytest.raises(P.ParamsError, match="'nst' is not one of"):
         P.load_params(write(tmp_path, "stages: [fetch, nst]\n"))
+    spread = "cyclegan:\n  spread_checkpoints: true\n"
+    with pytest.raises(P.ParamsError, match="spread_checkpoints': .* need at least 3 .* cyclegan.keep_checkpoints = 2"):
+        P.load_params(write(tmp_path, spread))  # keep_checkpoints' default
+    with pytest.raises(P.ParamsError, match="cyclegan.score_checkpoints = 2"):
+        P.load_params(write(tmp_path, spread + "  keep_checkpoints: 0\n  score_checkpoints: 2\n"))
+    assert P.load_params(write(tmp_path, spread + "  keep_checkpoints: 0\n  score_checkpoints: 3\n"))
 
 
 def test_overrides_are_typed_and_validated(tmp_path):

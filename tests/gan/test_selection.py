@@ -125,8 +125,8 @@ def test_restart_from_names_what_is_wrong(tmp_path):
 
 
 def test_spread_out_keeps_checkpoints_across_the_whole_run():
-    """Pruning after every checkpoint keeps the same ones as one pass over all: about evenly spaced from the run's
-    start to its newest (which always stays), where keeping the newest would hold only the run's last fifth."""
+    """About evenly spaced from the run's start to its newest (which always stays), where keeping the newest would
+    hold only the run's last fifth; pruning after every checkpoint keeps what one pass over all keeps."""
     from pathlib import Path
 
     from monet.gan.cyclegan import spread_out
@@ -138,14 +138,15 @@ def test_spread_out_keeps_checkpoints_across_the_whole_run():
     assert kept == spread_out(found, 10) and len(kept) == 10
     steps = [0] + [step for step, _ in kept]
     assert steps[-1] == 24_500 and steps[1] <= 24_500 / 5
-    assert max(b - a for a, b in zip(steps, steps[1:])) <= 2.5 * 24_500 / 10
-    assert spread_out(found, 1) == found[-1:] and spread_out(found[:4], 10) == found[:4]
+    assert max(b - a for a, b in zip(steps, steps[1:])) <= 1.5 * 24_500 / 10
     assert [s for s, _ in spread_out(found[:6], 3)] == [1000, 2000, 3000]
+    assert spread_out(found[:4], 10) == found[:4] and spread_out(found, 0) == found
 
 
 def test_spread_checkpoints_keeps_and_scores_the_run_not_its_end(small_run, tmp_path):
-    """With spread_checkpoints, 6 epochs keeping 3 hold epochs 2, 4 and 6 (not 4, 5 and 6), all three are scored,
-    and the best, epoch 2, is packaged: a generator that drifted late is not stuck with its last checkpoints."""
+    """With spread_checkpoints, 6 epochs keeping 4 hold epochs 2, 4, 5 and 6 (not 3-6), the 3 scored are 2, 4 and 6
+    (not 4-6, whose best is 5), and the best, epoch 2, is packaged: a generator that drifted late is not stuck with
+    its last checkpoints."""
     import shutil
 
     from monet.gan import cyclegan, training
@@ -159,9 +160,9 @@ def test_spread_checkpoints_keeps_and_scores_the_run_not_its_end(small_run, tmp_
         scored.append(folder.name)
         return {"fid": 1.0, "memorization_distance": 0.5, "mifid": known[folder.name]}
 
-    summary = training.train(tmp_path, tiny_cyclegan(epochs=6, keep_checkpoints=3, score_checkpoints=3,
+    summary = training.train(tmp_path, tiny_cyclegan(epochs=6, keep_checkpoints=4, score_checkpoints=3,
                                                      spread_checkpoints=True), seed=2, log=lambda *_: None,
                              scorer=stub)
     kept = [folder.name for _, folder in cyclegan.list_checkpoints(tmp_path / "cyclegan" / "checkpoints")]
-    assert kept == ["epoch_0002", "epoch_0004", "epoch_0006"]
-    assert sorted(scored) == kept and summary["chosen_checkpoint"] == "epoch_0002"
+    assert kept == ["epoch_0002", "epoch_0004", "epoch_0005", "epoch_0006"]
+    assert sorted(scored) == ["epoch_0002", "epoch_0004", "epoch_0006"] and summary["chosen_checkpoint"] == "epoch_0002"
