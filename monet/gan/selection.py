@@ -4,8 +4,9 @@ The last epoch is not always the best one, and seed-to-seed spread on the leader
 ``cyclegan.score_checkpoints: N`` training ends by translating ``score_photos`` photos with each of the last N
 checkpoints' generators (N spread over the run with ``spread_checkpoints``; the averaged one when ``ema`` is on),
 scoring them against the run's paintings with ``score_weights`` (Kaggle's ``classify_image_graph_def.pb`` for
-Kaggle's scale), and saving the lowest-MiFID one as ``cyclegan/generator.keras``. Every score goes to ``cyclegan/checkpoint_scores.csv`` and
-``checkpoint_scores.png``. Newest first: when the time budget runs short the rest is skipped, and said.
+Kaggle's scale), and saving the lowest-MiFID one as ``cyclegan/generator.keras``. Every score goes to
+``cyclegan/checkpoint_scores.csv`` and ``checkpoint_scores.png``. Newest first: when the time budget runs short the
+rest is skipped, and said.
 
 Without Kaggle's network at hand, ``score_by: kid`` or ``c2st`` ranks them by the judge that needs no downloaded
 weights (:mod:`monet.scoring.judge`: KID on random CNN features, or C2ST accuracy) on the same translated photos;

@@ -33,8 +33,8 @@ from monet.gan import distribute, schedules
 from monet.gan.cut import CUT_MODELS, build_model, load_model_checkpoint, make_cut_step
 from monet.gan.selection import restart_checkpoint
 from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, latest_checkpoint, list_checkpoints,
-                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished, save_checkpoint,
-                                spread_out)
+                                make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
+                                save_checkpoint, spread_out)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
 from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained
 from monet.gan.guards import check_losses, check_weights
