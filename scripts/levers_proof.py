@@ -201,6 +201,8 @@ def reselect(work: Path, data: Path, name: str) -> None:
     _, held, photos = qp.split(data)
     run_dir = work / "outputs" / name
     cfg = json.loads((run_dir / "run.json").read_text())["params"]["cyclegan"]
+    if cfg.get("score_by", "mifid") != "mifid":
+        raise SystemExit(f"{name}: --reselect replays ranking by local MiFID; this run has score_by {cfg['score_by']}")
     found = cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints")
     n = params.load_params(REPO / "params" / "cpu.yaml")["cyclegan"]["score_checkpoints"]
     ways = {"last": found[-n:], "spread": cyclegan.spread_out(found, n)}
@@ -213,7 +215,7 @@ def reselect(work: Path, data: Path, name: str) -> None:
         print(f"{name} {folder.name} (step {step}): local MiFID {local[folder.name]:.2f}", flush=True)
     out = {"local_mifid": local}
     for way, kept in ways.items():
-        step, folder = min(kept, key=lambda item: local[item[1].name])
+        step, folder = min(kept, key=lambda item: (local[item[1].name], -item[0]))  # ties: the later, as pick()
         if folder.name not in held_out:
             images = qp.translated(checkpoint_generator(folder, cfg), qp.judge_photos(photos))
             held_out[folder.name] = qp.on_kaggle(held, qp.as_jpeg(images, 75))

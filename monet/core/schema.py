@@ -207,8 +207,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "keep_checkpoints": Key("int", 2, "Epoch checkpoints kept (oldest removed first, or see spread_checkpoints); "
                                 "0 keeps all.", minimum=0),
         "score_checkpoints": Key("int", 0, "Score the last N checkpoints (or spread_checkpoints') by local MiFID at "
-                                 "the end of training and package the best (cyclegan/checkpoint_scores.csv); 0: package "
-                                 "the last weights.", minimum=0),
+                                 "the end of training and package the best (cyclegan/checkpoint_scores.csv); 0: "
+                                 "package the last weights.", minimum=0),
         "spread_checkpoints": Key("bool", False, "Keep (keep_checkpoints) and score (score_checkpoints) checkpoints "
                                   "spread over the whole run at about even steps, not the newest: selection then also "
                                   "sees the middle of a run whose generator drifts late."),

@@ -351,7 +351,8 @@ def spread_out(found: list[tuple[int, Path]], n: int) -> list[tuple[int, Path]]:
     Checkpoint by checkpoint, as pruning meets them, while more than ``n`` are held the one whose neighbours lie
     closest together goes (the run's start is the first one's older neighbour; the newest always stays). So
     pruning after every checkpoint and one pass over all of them keep the same ones. For n >= 3 the widest gap
-    stays within about 1.5 even steps; with 1 or 2 the older one sticks near the start (validation refuses them)."""
+    stays within about 1.5 even steps; with 2 the older one sticks near the start, 1 keeps the newest (validation
+    refuses both)."""
     if n <= 0:
         return sorted(found)
     kept: list[tuple[int, Path]] = []
