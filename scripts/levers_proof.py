@@ -59,7 +59,7 @@ LEVERS = {
 }
 CPU = ("cpu.yaml", ["cyclegan.keep_checkpoints=0"])  # every checkpoint kept, for the curve
 # The CPU runs, each the whole chain for cpu.yaml's hour (cpu120: two hours): name: (--set items after CPU's, label in the curve table)
-CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of its last 10 checkpoints)"),
+CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoints)"),
             "cpu_lambda10": (CPU_BEFORE,
                              "cpu.yaml before: lambda_cycle 10, no EMA, its last checkpoint"),
             "cpu_lambda1": (["cyclegan.ema=0", "cyclegan.score_checkpoints=0"],
