@@ -68,8 +68,7 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu_d32": (["cyclegan.disc_filters=32", "cyclegan.spread_checkpoints=true"],
                         "cpu.yaml with discriminators of 32 filters (64 before), checkpoints spread over the run"),
             "cpu_decay03": (["cyclegan.decay_from=0.3", "cyclegan.spread_checkpoints=true"],
-                            "cpu.yaml with its learning rate decaying from 0.3 of the run (0.6 before), checkpoints "
-                            "spread over the run")}
+                            "cpu.yaml with the decay from 0.3 and spread checkpoints")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
