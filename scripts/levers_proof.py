@@ -23,9 +23,11 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import quality_proof as qp
 
 REPO = qp.REPO
@@ -68,7 +70,8 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu_d32": (["cyclegan.disc_filters=32", "cyclegan.spread_checkpoints=true"],
                         "cpu.yaml with discriminators of 32 filters (64 before), checkpoints spread over the run"),
             "cpu_decay03": (["cyclegan.decay_from=0.3", "cyclegan.spread_checkpoints=true"],
-                            "cpu.yaml with the decay from 0.3 and spread checkpoints")}
+                            "cpu.yaml with the decay from 0.3 and spread checkpoints"),
+            "cpu_filtered": ([], "cpu.yaml as shipped since 2026-12-04 (mode filter and colour match in images.zip)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
@@ -97,6 +100,36 @@ def scored(work: Path, name: str, held, probe) -> dict:
     return qp.on_kaggle(held, qp.as_jpeg(qp.translated(qp.packaged(work, name), probe), 75))
 
 
+def zip_images(run_dir: Path, probe: list[Path]) -> np.ndarray:
+    """The probe photos' images as the run's images.zip holds them (after the package's filters, if any)."""
+    from monet.scoring import metrics
+
+    with zipfile.ZipFile(run_dir / "images.zip") as zf:
+        return np.stack([metrics.decoded(zf.read(f"{p.stem}.jpg")) for p in probe])
+
+
+FILTERS = {"none": (0, False), "mode_filter": (5, False), "colour_match": (0, True), "both": (5, True)}
+
+
+def filters(work: Path, data: Path, name: str) -> None:
+    """The run's packaged generator's translations through each combination of the package's filters (FILTERS:
+    the 5x5 mode filter, colour matching to the training paintings), as JPEG q75, on Kaggle's network."""
+    from monet.package import postprocess
+
+    path = work / "levers.json"
+    results = json.loads(path.read_text())
+    train, held, photos = qp.split(data)
+    images = qp.translated(qp.packaged(work, name), qp.judge_photos(photos))
+    target = postprocess.palette(qp.load_images(train))
+    out = {}
+    for way, (size, match) in FILTERS.items():
+        post = postprocess.Postprocess(size, target if match else None)
+        out[way] = qp.on_kaggle(held, qp.as_jpeg(np.stack([post(im) for im in images]), 75))
+        print(f"{name} filters {way}: FID {out[way]['fid']:.2f} KID {out[way]['kid']:.4f}", flush=True)
+    results[name]["filters"] = out
+    path.write_text(json.dumps(results, indent=1))
+
+
 def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
     path = work / "levers.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -114,14 +147,16 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
             results[name] = earlier(work, name)
             path.write_text(json.dumps(results, indent=1))
             continue
-        if name in CPU_RUNS:
+        if name in CPU_RUNS:  # scored as its images.zip holds them, and its generator's images unfiltered
             summary = pipeline(name, CPU[0], CPU[1] + CPU_RUNS[name][0], work, data_root, None, None)
-            entry = {"zip": check_zip(work / "outputs" / name, len(photos))}
+            entry = {"zip": check_zip(work / "outputs" / name, len(photos)),
+                     "kaggle": qp.on_kaggle(held, zip_images(work / "outputs" / name, probe)),
+                     "kaggle_unfiltered": scored(work, name, held, probe)}
         else:
             params, sets, _, _ = LEVERS[name]
             summary = pipeline(name, params, qp.SIZES + sets, work, data_root, minutes, "[fetch, cyclegan_train]")
-            entry = {}
-        entry.update(kaggle=scored(work, name, held, probe), steps=summary.get("global_steps"),
+            entry = {"kaggle": scored(work, name, held, probe)}
+        entry.update(steps=summary.get("global_steps"),
                      train_seconds=summary.get("train_seconds"), seconds_per_step=summary.get("seconds_per_step"),
                      finished=time.strftime("%Y-%m-%d %H:%M"))
         results[name] = entry
@@ -314,6 +349,8 @@ def main(argv=None) -> int:
     ap.add_argument("--curve", metavar="NAME", help="score the checkpoints of run NAME nearest 15, 30, 45 ... minutes")
     ap.add_argument("--reselect", metavar="NAME", help="what the last-10 and the spread selections would have "
                     "packaged for run NAME (one that kept every checkpoint)")
+    ap.add_argument("--filters", metavar="NAME", help="run NAME's packaged generator through each combination of "
+                    "the package's filters (mode filter, colour match)")
     ap.add_argument("--table", action="store_true", help="print the levers table")
     ap.add_argument("--write-docs", action="store_true", help="write the tables into docs/quality.md")
     args = ap.parse_args(argv)
@@ -324,6 +361,8 @@ def main(argv=None) -> int:
         curve(args.work, args.data, args.curve)
     if args.reselect:
         reselect(args.work, args.data, args.reselect)
+    if args.filters:
+        filters(args.work, args.data, args.filters)
     if args.table:
         print(table(args.work))
     if args.write_docs:

@@ -248,13 +248,23 @@ def _cross_checks(p: dict, problems: list[str]) -> None:
         problems.append(f"key 'cyclegan.spread_checkpoints': checkpoints spread over the run need at least 3 of "
                         f"them, but cyclegan.{few[0]} = {c[few[0]]}; raise it to 3 or more (keep_checkpoints: 0 "
                         "keeps all)")
-    shard = p["package"]["shard"]
+    _package_checks(p["package"], problems)
+    if p["data_dir"].strip() == "":
+        problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
+
+
+def _package_checks(k: dict, problems: list[str]) -> None:
+    shard = k["shard"]
     if shard is not None:
         m = re.fullmatch(r"(\d+)/(\d+)", shard)
         if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
             problems.append(f"key 'package.shard': {shard!r} is not 'i/n' with 1 <= i <= n, e.g. '1/4'")
-    if p["data_dir"].strip() == "":
-        problems.append("key 'data_dir': expected a folder path, 'synthetic' or 'auto', got an empty string")
+    if k["mode_filter"] and (k["mode_filter"] < 3 or k["mode_filter"] % 2 == 0):
+        problems.append(f"key 'package.mode_filter': {k['mode_filter']} is not an odd window side of 3 or more "
+                        "(Pillow's filter reads an even side as the odd one above it); use 0 (off), 3, 5, 7...")
+    if k["source"] == "nst" and (k["mode_filter"] or k["colour_match"]):
+        problems.append("key 'package.mode_filter' / 'package.colour_match': the filters apply to the generator's "
+                        "images; package.source nst zips the NST stage's JPEGs as they are. Set them to 0 / false")
 
 
 def _size_checks(c: dict, problems: list[str]) -> None:

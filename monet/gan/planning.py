@@ -11,6 +11,7 @@ from monet.core import budget
 from monet.gan.cyclegan import CycleGAN, packaged_generator, save_checkpoint
 from monet.gan.session import Run, State, Stop
 from monet.package import translator
+from monet.package.postprocess import Palette, Postprocess
 
 __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "later_stages", "set_budget", "time_saves",
            "reserve_after_training", "plan", "SCORING", "undertrained", "budget_figures"]
@@ -23,6 +24,7 @@ SCORING = "checkpoint scoring"  # its part of the reserve (what scoring itself m
 # minute; kept with a margin (a GPU is faster).
 JUDGE_S = {"mifid": 0.0, "kid": 15.0, "c2st": 120.0}
 SCORING_SETUP_S = 30.0  # checkpoint scoring's first call: the scoring network, the paintings' features, a trace
+PALETTE_S = 10.0  # package.colour_match: reading the paintings for their palette (300 JPEGs: about a second)
 
 
 def later_stages(run_dir: Path) -> list[str]:
@@ -62,7 +64,18 @@ def time_saves(run: Run, m: CycleGAN) -> dict:
     return {"checkpoint": t1 - t0, "save": t2 - t1, "load": t3 - t2}
 
 
-def measured_on_stand_ins(generator, photos: int, sample: int = 32) -> budget.Reserve:
+def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
+    """The package stage's JPEG quality and filters from run.json (what the reserve times). Colour matching is
+    timed with a stand-in palette: its cost does not depend on the colours."""
+    from monet.core.runs import read_run_json
+
+    pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
+    stand_in = Palette((128.0,) * 3, (64.0,) * 3) if pkg.get("colour_match") else None
+    return pkg.get("jpeg_quality", 95), Postprocess(pkg.get("mode_filter") or 0, stand_in)
+
+
+def measured_on_stand_ins(generator, photos: int, sample: int = 32, quality: int = 95,
+                          post: Postprocess | None = None) -> budget.Reserve:
     """Packaging measured as for JPEG training (:func:`monet.package.translator.measure_packaging`), on ``sample``
     stand-in 256x256 JPEG photos (smooth random colour fields at the competition's quality 75) when training
     reads TFRecords, scaled to ``photos``."""
@@ -76,7 +89,7 @@ def measured_on_stand_ins(generator, photos: int, sample: int = 32) -> budget.Re
             small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
             paths.append(str(Path(tmp) / f"{i:03d}.jpg"))
             Image.fromarray(small).resize((256, 256), Image.BICUBIC).save(paths[-1], quality=75)
-        reserve = translator.measure_packaging(generator, paths, sample=sample)
+        reserve = translator.measure_packaging(generator, paths, sample=sample, quality=quality, post=post)
     reserve.photos, reserve.how = photos, f"measured on {sample} stand-in photos (training reads TFRecords)"
     return reserve
 
@@ -85,19 +98,23 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
     """Time kept after training: the final checkpoint and the generator's save; then, for the stages that follow
     in this run, packaging measured on real photos (with the generator's load), checkpoint scoring, evaluation."""
     cfg, later = run.cfg, later_stages(run.dir)
+    quality, post = packaging_settings(run.dir)
     if "package_submission" not in later:
         reserve = budget.Reserve(0.0, 0.0, 0, "no packaging in this run")
     elif run.from_files:
-        reserve = translator.measure_packaging(m.gen_g, run.photos)
+        reserve = translator.measure_packaging(m.gen_g, run.photos, quality=quality, post=post)
         reserve.photos = len(run.photos)
         reserve.add(saves["load"], "generator load")
     else:  # TFRecords: the packaging path timed on stand-in photos (the competition's size), not guessed
-        reserve = measured_on_stand_ins(m.gen_g, len(run.photos))
+        reserve = measured_on_stand_ins(m.gen_g, len(run.photos), quality=quality, post=post)
         reserve.add(saves["load"], "generator load")
+    if post and "package_submission" in later:
+        reserve.add(PALETTE_S if post.target else 0.0, "the paintings' palette")
+        reserve.how += ", with package's filters"
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
     if cfg["score_checkpoints"] and run.from_files:  # each: load, translate and score score_photos photos
         n = cfg["score_checkpoints"]
-        per_image = reserve.per_image or translator.measure_packaging(m.gen_g, run.photos).per_image
+        per_image = (not post and reserve.per_image) or translator.measure_packaging(m.gen_g, run.photos).per_image
         # and the chosen one loaded once more to be saved as generator.keras
         judged = JUDGE_S.get(cfg["score_by"], 0.0)  # the judge's figure of each checkpoint, when it ranks them
         reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (

@@ -49,10 +49,10 @@ def entry_names(names: list[str]) -> list[str]:
     return out
 
 
-def _encode(batch: np.ndarray, quality: int) -> list[bytes]:
+def _encode(batch: np.ndarray, quality: int, post=None) -> list[bytes]:
     from monet.data.images import jpeg_bytes
 
-    return [jpeg_bytes(image, quality) for image in batch]
+    return [jpeg_bytes(post(image) if post else image, quality) for image in batch]
 
 
 def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic: bool = False,
@@ -85,13 +85,14 @@ def write_jpegs_zip(jpegs, names: list[str], zip_path: str | Path, deterministic
     return {"count": count, "bytes": zip_path.stat().st_size, "seconds": round(time.time() - t0, 3)}
 
 
-def encode_batches(batches, quality: int = 95, workers: int = 2, depth: int = 4):
-    """JPEG bytes of every image of ``batches`` (uint8 NxHxWx3), in order; encoding runs in threads while the
+def encode_batches(batches, quality: int = 95, workers: int = 2, depth: int = 4, post=None):
+    """JPEG bytes of every image of ``batches`` (uint8 NxHxWx3), in order, each through ``post`` first when given
+    (an image-to-image callable: :class:`monet.package.postprocess.Postprocess`); encoding runs in threads while the
     caller (and the producer of ``batches``) go on, with at most ``depth`` batches waiting."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque = deque()
         for batch in batches:
-            pending.append(pool.submit(_encode, np.asarray(batch, dtype=np.uint8), quality))
+            pending.append(pool.submit(_encode, np.asarray(batch, dtype=np.uint8), quality, post))
             while len(pending) > depth:
                 yield from pending.popleft().result()
         while pending:
@@ -99,13 +100,15 @@ def encode_batches(batches, quality: int = 95, workers: int = 2, depth: int = 4)
 
 
 def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: int = 95,
-                     deterministic: bool = False, workers: int = 2, depth: int = 4, comment: bytes = b"") -> dict:
-    """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``.
+                     deterministic: bool = False, workers: int = 2, depth: int = 4, comment: bytes = b"",
+                     post=None) -> dict:
+    """Encode uint8 NxHxWx3 batches (an iterable, consumed lazily) as JPEGs into ``zip_path``, each image
+    through ``post`` first when given.
 
     Encoding runs in ``workers`` threads while the caller produces the next batch; memory does not grow with
     the number of images. See :func:`write_jpegs_zip` for the zip itself.
     """
-    return write_jpegs_zip(encode_batches(batches, quality, workers, depth), names, zip_path, deterministic, comment)
+    return write_jpegs_zip(encode_batches(batches, quality, workers, depth, post), names, zip_path, deterministic, comment)
 
 
 FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image is one flat colour

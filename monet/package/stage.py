@@ -17,9 +17,10 @@ from PIL import Image
 from monet.core import files
 from monet.package.images_zip import (MAX_IMAGES, MIN_IMAGES, SubmissionError, check_count, entry_names, validate_zip,
                                       write_jpegs_zip)
+from monet.package.postprocess import Postprocess, palette
 from monet.package.translator import check_output, translate_to_zip
 
-__all__ = ["fit_count", "package", "shard_range"]
+__all__ = ["fit_count", "filters", "package", "shard_range"]
 
 
 def fit_count(photos: list[dict], how: str) -> tuple[list[dict], str | None]:
@@ -45,9 +46,9 @@ def fit_count(photos: list[dict], how: str) -> tuple[list[dict], str | None]:
 
 
 def package(run_dir: str | Path, cfg: dict, deterministic: bool = False) -> dict:
-    """The package stage: translate the photos of the run's manifest with the trained generator (or zip the NST
-    stage's images) into ``<run>/images.zip``, validate it, and write ``submission/summary.json`` and
-    ``submission/grid.png``.
+    """The package stage: translate the photos of the run's manifest with the trained generator, through the
+    filters of :func:`filters` when set (or zip the NST stage's images), into ``<run>/images.zip``, validate it,
+    and write ``submission/summary.json`` and ``submission/grid.png``.
 
     A photo count outside Kaggle's rules is refused before anything is translated (see :func:`fit_count`). An
     earlier ``images.zip`` is moved to ``submission/images.previous.zip`` first, so a failed repackaging never
@@ -139,10 +140,25 @@ def _write_candidate(run_dir: Path, cfg: dict, photos: list[dict], span: tuple[i
                               "set package.generator to a saved .keras generator")
     generator = keras.saving.load_model(generator_path, compile=False)
     check_output(generator, [r["path"] for r in photos])
+    post = filters(run_dir, cfg)
     summary.update(translate_to_zip(generator, [r["path"] for r in photos], names, candidate, cfg["batch_size"],
-                                    cfg["jpeg_quality"], deterministic, comment=comment, span=span))
+                                    cfg["jpeg_quality"], deterministic, comment=comment, span=span, post=post))
     summary["generator"] = str(generator_path)
+    if post:
+        summary["filters"] = post.describe()
     summary.update(_training_state(run_dir, generator_path))
+
+
+def filters(run_dir: str | Path, cfg: dict) -> Postprocess:
+    """The filters of ``package`` (``mode_filter``, ``colour_match``); colour matching takes its target from the
+    run's training paintings (the fetch stage's manifest)."""
+    from monet.data import fetch
+
+    target = None
+    if cfg.get("colour_match"):
+        paths = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+        target = palette(np.asarray(Image.open(p).convert("RGB")) for p in paths)
+    return Postprocess(cfg.get("mode_filter") or 0, target)
 
 
 def _check_and_place(run_dir: Path, cfg: dict, photos: list[dict], what: str, candidate: Path,

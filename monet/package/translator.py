@@ -67,15 +67,17 @@ def _batch_plan(photo_paths: list[str], start: int, stop: int, batch_size: int):
 
 def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_path: str | Path,
                      batch_size: int = 32, quality: int = 95, deterministic: bool = False,
-                     progress: bool = True, comment: bytes = b"", span: tuple[int, int] | None = None) -> dict:
+                     progress: bool = True, comment: bytes = b"", span: tuple[int, int] | None = None,
+                     post=None) -> dict:
     """Translate the photos with ``generator`` (a Keras model, [-1, 1] in and out) straight into a zip whose
     entries are ``names`` (one per path, in order).
 
     Batched inference in one compiled function (traced once per generator); decoding (tf.data) and JPEG
-    encoding (threads) overlap with the model. A path listed more than once (``package.fit_count: repeat``) is
-    translated once and its JPEG written under each of its names. Batches are cut from the distinct paths in
-    order of first appearance, and ``span=(start, stop)`` writes only those entries (a shard), translating the
-    same batches a one-shot call would: every image's bytes are the same either way. Returns the
+    encoding (threads; each image through ``post`` first when given, the package's filters) overlap with the
+    model. A path listed more than once (``package.fit_count: repeat``) is translated once and its JPEG written
+    under each of its names. Batches are cut from the distinct paths in order of first appearance, and
+    ``span=(start, stop)`` writes only those entries (a shard), translating the same batches a one-shot call
+    would: every image's bytes are the same either way. Returns the
     :func:`write_jpegs_zip` summary plus ``translated`` (forward passes) and images per second.
     """
     import sys
@@ -104,7 +106,7 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
         bar.close()
 
     def jpegs():  # in entry order; a JPEG is held only until its last use
-        translated, held = zip(order, encode_batches(batches(), quality)), {}
+        translated, held = zip(order, encode_batches(batches(), quality, post=post)), {}
         for u in wanted:
             while u not in held:
                 v, jpeg = next(translated)
@@ -123,7 +125,7 @@ def translate_to_zip(generator, photo_paths: list[str], names: list[str], zip_pa
 
 
 def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, quality: int = 95,
-                      sample: int = 64) -> budget.Reserve:
+                      sample: int = 64, post=None) -> budget.Reserve:
     """Time the real packaging path (:func:`monet.package.translator.translate_to_zip` and the zip check) on ``sample``
     photos, twice: the first call's extra time (tracing) counts as fixed cost, the second gives the per-image
     cost; both scaled to every photo, plus a kernel's start."""
@@ -134,7 +136,7 @@ def measure_packaging(generator, photo_paths: list[str], batch_size: int = 32, q
         for attempt in range(2):
             target = Path(tmp) / f"try{attempt}.zip"
             t0 = time.perf_counter()
-            translate_to_zip(generator, chosen, names, target, batch_size, quality, progress=False)
+            translate_to_zip(generator, chosen, names, target, batch_size, quality, progress=False, post=post)
             validate_zip(target, decode=True, rules=False)
             timings.append(time.perf_counter() - t0)
     per_image = timings[1] / len(chosen)

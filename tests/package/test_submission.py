@@ -293,3 +293,23 @@ def test_a_zip_of_flat_images_and_a_generator_that_diverged_are_refused(tmp_path
         with pytest.raises(images_zip.SubmissionError, match=f"check '{name}'"):
             translator.check_output(keras.Model(inputs, layer(inputs)), photos)
     translator.check_output(keras.Model(inputs, keras.layers.Lambda(lambda x: -x)(inputs)), photos)
+
+
+def test_the_package_stage_writes_the_filtered_images(packaged_run):
+    import keras
+
+    from monet.data import fetch, tfdata
+
+    cfg = package_cfg(shard="1/1", fit_count="keep", jpeg_quality=100)  # a shard: 40 photos are not refused
+    assert "filters" not in S.package(packaged_run, cfg, deterministic=True)
+    cfg.update(mode_filter=5, colour_match=True)
+    summary = S.package(packaged_run, cfg, deterministic=True)
+    post = S.filters(packaged_run, cfg)
+    assert summary["filters"] == post.describe() and post.target is not None
+    photos = fetch.read_manifest(packaged_run)["photo"][:8]  # the stage's first batch, decoded as it decodes it
+    g = keras.saving.load_model(packaged_run / "cyclegan" / "generator.keras", compile=False)
+    raw = translator.translator(g)(next(iter(tfdata.photo_batches([r["path"] for r in photos], 8)))).numpy()
+    with zipfile.ZipFile(summary["zip"]) as zf:
+        got = [zf.read(f"{r['name']}.jpg") for r in photos]
+    assert got == images_zip._encode(np.stack([post(im) for im in raw]), 100)  # the filters, then the encoder
+    assert got != images_zip._encode(raw, 100)

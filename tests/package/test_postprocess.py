@@ -1,0 +1,62 @@
+"""The package's filters on tiny images: the mode filter (Pillow's, per channel) and colour matching (the stage
+writing what they return: tests/package/test_submission.py)."""
+import numpy as np
+import pytest
+
+from monet.package import postprocess as P
+
+
+def test_the_mode_filter_takes_each_channels_most_frequent_value_of_the_window():
+    image = np.zeros((7, 7, 3), np.uint8)
+    image[..., 0] = 50  # channel 0: flat but for one speck, which the window's majority removes
+    image[3, 3, 0] = 200
+    image[..., 1] = np.arange(49, dtype=np.uint8).reshape(7, 7)  # channel 1: no value repeats: kept as it is
+    image[:, :4, 2], image[:, 4:, 2] = 10, 240  # channel 2: an edge, kept sharp (no blend of 10 and 240)
+    out = P.mode_filter(image, 3)
+    assert out.dtype == np.uint8 and out.shape == image.shape
+    assert (out[..., 0] == 50).all()
+    assert (out[..., 1] == image[..., 1]).all()
+    assert set(np.unique(out[..., 2])) == {10, 240}
+    assert (out[:, 2, 2] == 10).all() and (out[:, 5, 2] == 240).all()
+
+
+def test_colour_matching_moves_each_channel_to_the_target_mean_and_sd():
+    rng = np.random.default_rng(0)
+    image = rng.integers(60, 120, (32, 32, 3)).astype(np.uint8)
+    target = P.Palette((100.0, 150.0, 50.0), (20.0, 10.0, 5.0))
+    out = P.colour_match(image, target).astype(np.float64)
+    np.testing.assert_allclose(out.mean(axis=(0, 1)), target.mean, atol=0.6)  # rounding to 8 bits
+    np.testing.assert_allclose(out.std(axis=(0, 1)), target.std, atol=0.6)
+    assert P.colour_match(np.full((4, 4, 3), 7, np.uint8), target).dtype == np.uint8  # a flat image: no NaN
+
+
+def test_the_palette_pools_every_pixel_of_every_painting():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = np.full((2, 2, 3), 100, np.uint8)
+    pal = P.palette([a, b])
+    assert pal.mean == (50.0, 50.0, 50.0) and pal.std == (50.0, 50.0, 50.0)
+    with pytest.raises(ValueError, match="no paintings"):
+        P.palette([])
+
+
+def test_the_filters_run_in_order_and_off_is_the_identity():
+    rng = np.random.default_rng(1)
+    image = (rng.integers(0, 4, (16, 16, 3)) * 60).astype(np.uint8)
+    target = P.Palette((90.0, 90.0, 90.0), (30.0, 30.0, 30.0))
+    assert not P.Postprocess() and P.Postprocess()(image) is image
+    both = P.Postprocess(5, target)
+    np.testing.assert_array_equal(both(image), P.colour_match(P.mode_filter(image, 5), target))
+    assert both.describe() == {"mode_filter": 5, "colour_match": {"mean": [90.0] * 3, "std": [30.0] * 3}}
+
+
+@pytest.mark.parametrize("package,message", [
+    ({"mode_filter": 4}, "package.mode_filter': 4 is not an odd window side"),
+    ({"mode_filter": 1}, "package.mode_filter': 1 is not an odd window side"),
+    ({"source": "nst", "colour_match": True}, "package.source nst zips the NST stage's JPEGs as they are"),
+])
+def test_filters_a_run_cannot_apply_are_refused_before_it_starts(package, message):
+    from monet.core import params
+
+    assert params.validate({"package": {"mode_filter": 5, "colour_match": True}})["package"]["mode_filter"] == 5
+    with pytest.raises(params.ParamsError, match=message):
+        params.validate({"package": package})
