@@ -108,12 +108,14 @@ def zip_images(run_dir: Path, probe: list[Path]) -> np.ndarray:
         return np.stack([metrics.decoded(zf.read(f"{p.stem}.jpg")) for p in probe])
 
 
-FILTERS = {"none": (0, False), "mode_filter": (5, False), "colour_match": (0, True), "both": (5, True)}
+FILTERS = {"none": (0, "off"), "mode_filter": (5, "off"), "mean_sd": (0, "mean_sd"), "histogram": (0, "histogram"),
+           "mode_filter+mean_sd": (5, "mean_sd"), "mode_filter+histogram": (5, "histogram")}
 
 
 def filters(work: Path, data: Path, name: str) -> None:
     """The run's packaged generator's translations through each combination of the package's filters (FILTERS:
-    the 5x5 mode filter, colour matching to the training paintings), as JPEG q75, on Kaggle's network."""
+    the 5x5 mode filter, colour matching to the training paintings by mean and sd or by histogram), as JPEG q75, on
+    Kaggle's network."""
     from monet.package import postprocess
 
     path = work / "levers.json"
@@ -122,8 +124,8 @@ def filters(work: Path, data: Path, name: str) -> None:
     images = qp.translated(qp.packaged(work, name), qp.judge_photos(photos))
     target = postprocess.palette(qp.load_images(train))
     out = {}
-    for way, (size, match) in FILTERS.items():
-        post = postprocess.Postprocess(size, target if match else None)
+    for way, (size, how) in FILTERS.items():
+        post = postprocess.Postprocess(size, None if how == "off" else target, how if how != "off" else "mean_sd")
         out[way] = qp.on_kaggle(held, qp.as_jpeg(np.stack([post(im) for im in images]), 75))
         print(f"{name} filters {way}: FID {out[way]['fid']:.2f} KID {out[way]['kid']:.4f}", flush=True)
     results[name]["filters"] = out
@@ -302,6 +304,8 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
         chosen, step = packaged_checkpoint(work / "outputs" / name, e["steps"])
         points.append((f"the packaged generator (`images.zip`{chosen})", e["zip"]["minutes_after_start"], step,
                        e["kaggle"]))
+        if e.get("kaggle_unfiltered", e["kaggle"]) != e["kaggle"]:  # images.zip holds the package's filters' output
+            points.append(("the packaged generator without the filters", "-", step, e["kaggle_unfiltered"]))
         for way, what in (("last", "the last 10's best"), ("spread", "the best of 10 spread over the run")):
             if way in e.get("reselect", {}):  # offline (--reselect NAME): what each selection would have packaged
                 c = e["reselect"][way]
@@ -309,6 +313,22 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
         for point, minutes, step, k in points:
             rows.append(f"| {label} | {point} | {minutes} | {step} | {k['fid']:.1f} | {k['kid']:.4f} | "
                         f"{k['mifid']:.1f} | {k['fid'] / photos_fid:.3f} | {k['fid'] / matched_fid:.3f} |")
+    return "\n".join(rows)
+
+
+def filters_table(work: Path, photos_fid: float) -> str:
+    """The package's filters (``--filters NAME``) on each run's packaged generator: FID, KID, MiFID, the ratio to the
+    untranslated photos' FID."""
+    results = json.loads((work / "levers.json").read_text())
+    labels = {"none": "none", "mode_filter": "mode filter 5x5", "mean_sd": "colour match: mean_sd",
+              "histogram": "colour match: histogram", "mode_filter+mean_sd": "mode filter 5x5, then mean_sd",
+              "mode_filter+histogram": "mode filter 5x5, then histogram (cpu.yaml)",
+              "colour_match": "colour match: mean_sd", "both": "mode filter 5x5, then mean_sd"}  # the last two: before
+    rows = ["| run | filters | FID | KID | MiFID | / photos' FID |", "|---|---|---|---|---|---|"]
+    for name, e in results.items():
+        for way, k in e.get("filters", {}).items():
+            rows.append(f"| {name} | {labels[way]} | {k['fid']:.1f} | {k['kid']:.4f} | {k['mifid']:.1f} | "
+                        f"{k['fid'] / photos_fid:.3f} |")
     return "\n".join(rows)
 
 
@@ -330,6 +350,7 @@ def write_docs(work: Path) -> None:
     tables = {"levers table": table(work)}
     if set(CPU_RUNS) & set(json.loads((work / "levers.json").read_text())):
         tables["cpu curve"] = cpu_table(work, photos, matched)
+        tables["filters table"] = filters_table(work, photos)
     doc = REPO / "docs" / "quality.md"
     text = doc.read_text()
     for mark, body in tables.items():
@@ -365,6 +386,11 @@ def main(argv=None) -> int:
         filters(args.work, args.data, args.filters)
     if args.table:
         print(table(args.work))
+        anchors = args.work / "kaggle_anchors.json"
+        if anchors.is_file():
+            print(filters_table(args.work, json.loads(anchors.read_text())["photos_500"]["fid"]))
+        else:
+            print(f"{anchors} not found: the filters table needs `quality_proof.py --anchors --kaggle` first")
     if args.write_docs:
         write_docs(args.work)
     return 0

@@ -175,26 +175,38 @@ def as_jpeg(images: np.ndarray, quality: int) -> np.ndarray:
     return np.stack([metrics.decoded(data_images.jpeg_bytes(im, quality)) for im in images])
 
 
-def colour_matched(photos: np.ndarray, paintings: np.ndarray) -> np.ndarray:
+def colour_matched(photos: np.ndarray, paintings: np.ndarray, mode_size: int = 0,
+                   how: str = "mean_sd") -> np.ndarray:
     """Each photo's channels shifted and scaled to the paintings' mean and standard deviation per channel (no
-    learning): the cheapest move toward Monet's palette."""
-    target_mean = paintings.reshape(-1, 3).mean(0)
-    target_std = paintings.reshape(-1, 3).std(0)
-    x = photos.astype(np.float64)
-    mean, std = x.mean(axis=(1, 2), keepdims=True), x.std(axis=(1, 2), keepdims=True) + 1e-6
-    return np.clip((x - mean) / std * target_std + target_mean, 0, 255).round().astype(np.uint8)
+    learning): the cheapest move toward Monet's palette; after the package's mode filter when ``mode_size``, and
+    by histogram when ``how`` says so."""
+    from monet.package import postprocess
+
+    post = postprocess.Postprocess(mode_size, postprocess.palette(paintings), how)
+    return np.stack([post(im) for im in photos])
+
+
+def mode_filtered(photos: np.ndarray, size: int = 5) -> np.ndarray:
+    """Each photo through the package's mode filter alone (Pillow's, ``size`` x ``size``)."""
+    from monet.package import postprocess
+
+    return np.stack([postprocess.mode_filter(im, size) for im in photos])
 
 
 def anchors(work: Path, data: Path) -> dict:
     """The anchors on Kaggle's network against the 100 held-out paintings: real paintings (the 150 training ones),
-    the photos untranslated (500, and 150 for FID at the paintings' count), colour-matched, re-encoded at q75 and
-    q95, and the untrained generator."""
+    the photos untranslated (500, and 150 for FID at the paintings' count), colour-matched, through the package's
+    filters (the mode filter alone, then with colour matching by mean and sd, or by histogram as cpu.yaml; JPEG
+    q75), re-encoded at q75 and q95, and the untrained generator."""
     train, held, photos = split(data)
     probe = load_images(judge_photos(photos))
     paintings = load_images(train)
     out = {"paintings_150": on_kaggle(held, paintings), "photos_500": on_kaggle(held, probe),
            "photos_150": on_kaggle(held, probe[:: len(probe) // 150][:150]),
            "colour_matched_500": on_kaggle(held, colour_matched(probe, paintings)),
+           "mode_filtered_500": on_kaggle(held, as_jpeg(mode_filtered(probe), 75)),
+           "filtered_mean_sd_500": on_kaggle(held, as_jpeg(colour_matched(probe, paintings, 5), 75)),
+           "filtered_500": on_kaggle(held, as_jpeg(colour_matched(probe, paintings, 5, "histogram"), 75)),
            "photos_q75_500": on_kaggle(held, as_jpeg(probe, 75)), "photos_q95_500": on_kaggle(held, as_jpeg(probe, 95)),
            "untrained_500": on_kaggle(held, as_jpeg(translated(untrained_generator(), judge_photos(photos)), 95))}
     path = work / "kaggle_anchors.json"

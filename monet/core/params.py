@@ -262,9 +262,9 @@ def _package_checks(k: dict, problems: list[str]) -> None:
     if k["mode_filter"] and (k["mode_filter"] < 3 or k["mode_filter"] % 2 == 0):
         problems.append(f"key 'package.mode_filter': {k['mode_filter']} is not an odd window side of 3 or more "
                         "(Pillow's filter reads an even side as the odd one above it); use 0 (off), 3, 5, 7...")
-    if k["source"] == "nst" and (k["mode_filter"] or k["colour_match"]):
+    if k["source"] == "nst" and (k["mode_filter"] or k["colour_match"] != "off"):
         problems.append("key 'package.mode_filter' / 'package.colour_match': the filters apply to the generator's "
-                        "images; package.source nst zips the NST stage's JPEGs as they are. Set them to 0 / false")
+                        "images; package.source nst zips the NST stage's JPEGs as they are. Set them to 0 / off")
 
 
 def _size_checks(c: dict, problems: list[str]) -> None:

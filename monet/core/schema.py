@@ -283,9 +283,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
                            "most frequent value in a window of this odd side (flat patches, sharp edges); 0: off. 5 "
                            "measured 7.6 FID lower on Kaggle's network for cpu.yaml's generator (docs/quality.md); "
                            "about 40 ms an image on one core.", minimum=0, maximum=15),
-        "colour_match": Key("bool", False, "Move each generated image's per-channel mean and standard deviation to "
-                            "the run's paintings' (after the mode filter). Measured 2.9 FID lower on Kaggle's network "
-                            "for cpu.yaml's generator (docs/quality.md)."),
+        "colour_match": Key("str", "off", "After the mode filter, each generated image's colours moved to the run's "
+                            "paintings': mean_sd (each channel's mean and standard deviation), histogram (each "
+                            "channel's histogram), or off. On cpu.yaml's generator with the mode filter, histogram "
+                            "measured 4.2 FID lower on Kaggle's network and mean_sd 2.3 (docs/quality.md).",
+                            choices=("off", "mean_sd", "histogram")),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the images (after fit_count) into a "
                      "partial zip (python -m monet merge joins them); null: the whole submission.", optional=True),

@@ -7,6 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from monet.core import budget
 from monet.gan.cyclegan import CycleGAN, packaged_generator, save_checkpoint
 from monet.gan.session import Run, State, Stop
@@ -70,8 +72,9 @@ def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     from monet.core.runs import read_run_json
 
     pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
-    stand_in = Palette((128.0,) * 3, (64.0,) * 3) if pkg.get("colour_match") else None
-    return pkg.get("jpeg_quality", 95), Postprocess(pkg.get("mode_filter") or 0, stand_in)
+    how = pkg.get("colour_match") or "off"
+    stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1))) if how != "off" else None
+    return pkg.get("jpeg_quality", 95), Postprocess(pkg.get("mode_filter") or 0, stand_in, how if stand_in else "mean_sd")
 
 
 def measured_on_stand_ins(generator, photos: int, sample: int = 32, quality: int = 95,

@@ -3,7 +3,7 @@
 - ``mode_filter``: Pillow's ModeFilter, each channel's most frequent value in a size x size window. It flattens
   small patches and keeps sharp edges, a painterly look.
 - ``colour_match``: each image's channels shifted and scaled to the paintings' mean and standard deviation per
-  channel.
+  channel; ``histogram_match``: each channel's histogram mapped onto the paintings' (the same for every moment).
 
 Both were measured on Kaggle's network (docs/quality.md, "Filters after the generator").
 """
@@ -14,29 +14,32 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-__all__ = ["Palette", "palette", "mode_filter", "colour_match", "Postprocess"]
+__all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "Postprocess"]
 
 
 @dataclass(frozen=True)
 class Palette:
-    """Per-channel mean and standard deviation (0-255 levels, RGB) of a set of paintings."""
+    """Per-channel mean and standard deviation (0-255 levels, RGB) of a set of paintings, and each channel's
+    cumulative share of pixels at or below each level (``cdf``, 3x256)."""
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    cdf: np.ndarray
 
 
 def palette(images) -> Palette:
-    """The pooled per-channel mean and standard deviation of ``images`` (uint8 HxWx3 arrays, any count)."""
-    total, square, count = np.zeros(3), np.zeros(3), 0
+    """The pooled per-channel mean, standard deviation and level shares of ``images`` (uint8 HxWx3 arrays)."""
+    counts = np.zeros((3, 256), np.int64)
     for image in images:
-        x = np.asarray(image, dtype=np.float64).reshape(-1, 3)
-        total += x.sum(0)
-        square += (x * x).sum(0)
-        count += len(x)
-    if not count:
+        x = np.asarray(image, dtype=np.uint8).reshape(-1, 3)
+        for c in range(3):
+            counts[c] += np.bincount(x[:, c], minlength=256)
+    total = counts.sum(1)
+    if not total.all():
         raise ValueError("palette: no paintings to take the colours from")
-    mean = total / count
-    std = np.sqrt(np.maximum(square / count - mean * mean, 0.0))
-    return Palette(tuple(float(v) for v in mean), tuple(float(v) for v in std))
+    levels = np.arange(256, dtype=np.float64)
+    mean = (counts * levels).sum(1) / total
+    std = np.sqrt(np.maximum((counts * levels ** 2).sum(1) / total - mean ** 2, 0.0))
+    return Palette(tuple(float(v) for v in mean), tuple(float(v) for v in std), np.cumsum(counts, 1) / total[:, None])
 
 
 def mode_filter(image: np.ndarray, size: int) -> np.ndarray:
@@ -53,11 +56,29 @@ def colour_match(image: np.ndarray, target: Palette) -> np.ndarray:
     return np.clip(y, 0, 255).round().astype(np.uint8)
 
 
+def histogram_match(image: np.ndarray, target: Palette) -> np.ndarray:
+    """A uint8 HxWx3 image with each channel's levels mapped so that their cumulative shares follow ``target``'s:
+    a level whose share of the image's pixels at or below it is h becomes the lowest target level whose share
+    reaches h."""
+    x = np.asarray(image, dtype=np.uint8)
+    out = np.empty_like(x)
+    for c in range(3):
+        own = np.cumsum(np.bincount(x[..., c].ravel(), minlength=256)) / x[..., c].size
+        lut = np.searchsorted(target.cdf[c], own - 1e-12).clip(0, 255).astype(np.uint8)
+        out[..., c] = lut[x[..., c]]
+    return out
+
+
+COLOUR_MATCH = {"mean_sd": colour_match, "histogram": histogram_match}
+
+
 @dataclass(frozen=True)
 class Postprocess:
-    """The filters of ``package``: the mode filter (0: off), then colour matching (None: off)."""
+    """The filters of ``package``: the mode filter (0: off), then colour matching to ``target`` (None: off) by
+    ``how`` (``mean_sd`` or ``histogram``)."""
     mode_size: int = 0
     target: Palette | None = None
+    how: str = "mean_sd"
 
     def __bool__(self) -> bool:
         return bool(self.mode_size) or self.target is not None
@@ -66,7 +87,7 @@ class Postprocess:
         if self.mode_size:
             image = mode_filter(image, self.mode_size)
         if self.target is not None:
-            image = colour_match(image, self.target)
+            image = COLOUR_MATCH[self.how](image, self.target)
         return image
 
     def describe(self) -> dict:
@@ -74,6 +95,6 @@ class Postprocess:
         if self.mode_size:
             out["mode_filter"] = self.mode_size
         if self.target is not None:
-            out["colour_match"] = {"mean": [round(v, 2) for v in self.target.mean],
+            out["colour_match"] = {"how": self.how, "mean": [round(v, 2) for v in self.target.mean],
                                    "std": [round(v, 2) for v in self.target.std]}
         return out

@@ -154,11 +154,12 @@ def filters(run_dir: str | Path, cfg: dict) -> Postprocess:
     run's training paintings (the fetch stage's manifest)."""
     from monet.data import fetch
 
-    target = None
-    if cfg.get("colour_match"):
-        paths = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
-        target = palette(np.asarray(Image.open(p).convert("RGB")) for p in paths)
-    return Postprocess(cfg.get("mode_filter") or 0, target)
+    how = cfg.get("colour_match") or "off"
+    if how == "off":
+        return Postprocess(cfg.get("mode_filter") or 0)
+    paths = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
+    return Postprocess(cfg.get("mode_filter") or 0, palette(np.asarray(Image.open(p).convert("RGB")) for p in paths),
+                       how)
 
 
 def _check_and_place(run_dir: Path, cfg: dict, photos: list[dict], what: str, candidate: Path,

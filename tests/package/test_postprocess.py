@@ -23,11 +23,29 @@ def test_the_mode_filter_takes_each_channels_most_frequent_value_of_the_window()
 def test_colour_matching_moves_each_channel_to_the_target_mean_and_sd():
     rng = np.random.default_rng(0)
     image = rng.integers(60, 120, (32, 32, 3)).astype(np.uint8)
-    target = P.Palette((100.0, 150.0, 50.0), (20.0, 10.0, 5.0))
+    target = P.Palette((100.0, 150.0, 50.0), (20.0, 10.0, 5.0), LINEAR)
     out = P.colour_match(image, target).astype(np.float64)
     np.testing.assert_allclose(out.mean(axis=(0, 1)), target.mean, atol=0.6)  # rounding to 8 bits
     np.testing.assert_allclose(out.std(axis=(0, 1)), target.std, atol=0.6)
     assert P.colour_match(np.full((4, 4, 3), 7, np.uint8), target).dtype == np.uint8  # a flat image: no NaN
+
+
+LINEAR = np.tile(np.arange(1, 257) / 256, (3, 1))  # every level equally common
+
+
+def test_histogram_matching_maps_each_channel_onto_the_target_levels():
+    paintings = [np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 200, np.uint8)]  # half 0, half 200
+    target = P.palette(paintings)
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[:, :, 0] = np.arange(16).reshape(4, 4)  # 16 levels: the lower 8 go to 0, the upper 8 to 200
+    image[:, :, 1] = 90  # one level: every pixel at share 1, the target's top level
+    image[:2, :, 2], image[2:, :, 2] = 30, 40
+    out = P.histogram_match(image, target)
+    assert (out[..., 0].ravel() == [0] * 8 + [200] * 8).all()
+    assert (out[..., 1] == 200).all()
+    assert (out[:2, :, 2] == 0).all() and (out[2:, :, 2] == 200).all()
+    even = P.histogram_match(image, P.Palette((127.5,) * 3, (73.9,) * 3, LINEAR))  # monotone, onto 0-255
+    assert (np.diff(even[..., 0].ravel().astype(int)) >= 0).all() and even[..., 0].max() == 255
 
 
 def test_the_palette_pools_every_pixel_of_every_painting():
@@ -35,6 +53,7 @@ def test_the_palette_pools_every_pixel_of_every_painting():
     b = np.full((2, 2, 3), 100, np.uint8)
     pal = P.palette([a, b])
     assert pal.mean == (50.0, 50.0, 50.0) and pal.std == (50.0, 50.0, 50.0)
+    assert pal.cdf.shape == (3, 256) and pal.cdf[0, 0] == 0.5 and pal.cdf[0, 99] == 0.5 and pal.cdf[0, 100] == 1.0
     with pytest.raises(ValueError, match="no paintings"):
         P.palette([])
 
@@ -42,21 +61,26 @@ def test_the_palette_pools_every_pixel_of_every_painting():
 def test_the_filters_run_in_order_and_off_is_the_identity():
     rng = np.random.default_rng(1)
     image = (rng.integers(0, 4, (16, 16, 3)) * 60).astype(np.uint8)
-    target = P.Palette((90.0, 90.0, 90.0), (30.0, 30.0, 30.0))
+    target = P.Palette((90.0, 90.0, 90.0), (30.0, 30.0, 30.0), LINEAR)
     assert not P.Postprocess() and P.Postprocess()(image) is image
     both = P.Postprocess(5, target)
     np.testing.assert_array_equal(both(image), P.colour_match(P.mode_filter(image, 5), target))
-    assert both.describe() == {"mode_filter": 5, "colour_match": {"mean": [90.0] * 3, "std": [30.0] * 3}}
+    assert both.describe() == {"mode_filter": 5, "colour_match": {"how": "mean_sd", "mean": [90.0] * 3,
+                                                                  "std": [30.0] * 3}}
+    by_histogram = P.Postprocess(5, target, "histogram")
+    np.testing.assert_array_equal(by_histogram(image), P.histogram_match(P.mode_filter(image, 5), target))
 
 
 @pytest.mark.parametrize("package,message", [
     ({"mode_filter": 4}, "package.mode_filter': 4 is not an odd window side"),
     ({"mode_filter": 1}, "package.mode_filter': 1 is not an odd window side"),
-    ({"source": "nst", "colour_match": True}, "package.source nst zips the NST stage's JPEGs as they are"),
+    ({"source": "nst", "colour_match": "histogram"}, "package.source nst zips the NST stage's JPEGs as they are"),
+    ({"colour_match": True}, "package.colour_match"),
 ])
 def test_filters_a_run_cannot_apply_are_refused_before_it_starts(package, message):
     from monet.core import params
 
-    assert params.validate({"package": {"mode_filter": 5, "colour_match": True}})["package"]["mode_filter"] == 5
+    ok = params.validate({"package": {"mode_filter": 5, "colour_match": "histogram"}})["package"]
+    assert (ok["mode_filter"], ok["colour_match"]) == (5, "histogram")
     with pytest.raises(params.ParamsError, match=message):
         params.validate({"package": package})

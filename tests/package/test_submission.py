@@ -302,7 +302,7 @@ def test_the_package_stage_writes_the_filtered_images(packaged_run):
 
     cfg = package_cfg(shard="1/1", fit_count="keep", jpeg_quality=100)  # a shard: 40 photos are not refused
     assert "filters" not in S.package(packaged_run, cfg, deterministic=True)
-    cfg.update(mode_filter=5, colour_match=True)
+    cfg.update(mode_filter=5, colour_match="histogram")
     summary = S.package(packaged_run, cfg, deterministic=True)
     post = S.filters(packaged_run, cfg)
     assert summary["filters"] == post.describe() and post.target is not None
