@@ -262,9 +262,10 @@ def _package_checks(k: dict, problems: list[str]) -> None:
     if k["mode_filter"] and (k["mode_filter"] < 3 or k["mode_filter"] % 2 == 0):
         problems.append(f"key 'package.mode_filter': {k['mode_filter']} is not an odd window side of 3 or more "
                         "(Pillow's filter reads an even side as the odd one above it); use 0 (off), 3, 5, 7...")
-    if k["source"] == "nst" and (k["mode_filter"] or k["colour_match"] != "off"):
-        problems.append("key 'package.mode_filter' / 'package.colour_match': the filters apply to the generator's "
-                        "images; package.source nst zips the NST stage's JPEGs as they are. Set them to 0 / off")
+    for key, off in (("mode_filter", 0), ("colour_match", "off")):
+        if k["source"] == "nst" and k[key] != off:
+            problems.append(f"key 'package.{key}': {k[key]!r}, but the filters apply to the generator's images and "
+                            f"package.source nst zips the NST stage's JPEGs as they are; set it to {off!r}")
 
 
 def _size_checks(c: dict, problems: list[str]) -> None:
@@ -323,15 +324,17 @@ def validate_stage_parameters(stage_name: str, values: dict, source: str) -> Non
     validate(raw, source)
 
 
-# cyclegan keys added after runs existed: at their default they stay out of fingerprints, so a run stopped before
-# the upgrade still skips its done stages and resumes its checkpoints (a run that sets one differs, as it should).
-ADDED_LATER = ("identity_start", "train_size")
+# keys added after runs existed (key: its section): at their default they stay out of fingerprints, so a run stopped
+# before the upgrade still skips its done stages and resumes its checkpoints (a run that sets one differs, as it
+# should).
+ADDED_LATER = {"identity_start": "cyclegan", "train_size": "cyclegan", "mode_filter": "package",
+               "colour_match": "package"}
 
 
 def without_later_defaults(values: dict) -> dict:
-    """``values`` (a stage's flat parameters or the cyclegan section) without the ADDED_LATER keys at default."""
-    section = SECTIONS["cyclegan"]
-    return {k: v for k, v in values.items() if not (k in ADDED_LATER and v == section[k].default)}
+    """``values`` (a stage's flat parameters or a section) without the ADDED_LATER keys at their default."""
+    return {k: v for k, v in values.items()
+            if not (k in ADDED_LATER and v == SECTIONS[ADDED_LATER[k]][k].default)}
 
 
 def fingerprint(obj: Any) -> str:

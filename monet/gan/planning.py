@@ -70,11 +70,24 @@ def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     """The package stage's JPEG quality and filters from run.json (what the reserve times). Colour matching is
     timed with a stand-in palette: its cost does not depend on the colours."""
     from monet.core.runs import read_run_json
+    from monet.core.schema import SECTIONS
 
     pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
     how = pkg.get("colour_match") or "off"
+    how = "mean_sd" if how is True else how  # a run.json written while colour_match was a bool
     stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1))) if how != "off" else None
-    return pkg.get("jpeg_quality", 95), Postprocess(pkg.get("mode_filter") or 0, stand_in, how if stand_in else "mean_sd")
+    quality = pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default)
+    return quality, Postprocess(pkg.get("mode_filter") or 0, stand_in, how if stand_in else "mean_sd")
+
+
+def unfiltered_per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess) -> float:
+    """Seconds an image of the packaging path without the package's filters: what scoring a checkpoint and
+    evaluate's features cost an image (neither filters)."""
+    if not post and reserve.per_image:
+        return reserve.per_image
+    if run.from_files:
+        return translator.measure_packaging(m.gen_g, run.photos).per_image
+    return measured_on_stand_ins(m.gen_g, len(run.photos)).per_image
 
 
 def measured_on_stand_ins(generator, photos: int, sample: int = 32, quality: int = 95,
@@ -82,7 +95,6 @@ def measured_on_stand_ins(generator, photos: int, sample: int = 32, quality: int
     """Packaging measured as for JPEG training (:func:`monet.package.translator.measure_packaging`), on ``sample``
     stand-in 256x256 JPEG photos (smooth random colour fields at the competition's quality 75) when training
     reads TFRecords, scaled to ``photos``."""
-    import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -112,12 +124,14 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
         reserve = measured_on_stand_ins(m.gen_g, len(run.photos), quality=quality, post=post)
         reserve.add(saves["load"], "generator load")
     if post and "package_submission" in later:
-        reserve.add(PALETTE_S if post.target else 0.0, "the paintings' palette")
+        if post.target is not None:
+            reserve.add(PALETTE_S, "the paintings' palette")
         reserve.how += ", with package's filters"
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
-    if cfg["score_checkpoints"] and run.from_files:  # each: load, translate and score score_photos photos
-        n = cfg["score_checkpoints"]
-        per_image = (not post and reserve.per_image) or translator.measure_packaging(m.gen_g, run.photos).per_image
+    scored = cfg["score_checkpoints"] and run.from_files
+    plain = unfiltered_per_image(run, m, reserve, post) if scored or "evaluate" in later else 0.0
+    if scored:  # each checkpoint: load, translate and score score_photos photos
+        n, per_image = cfg["score_checkpoints"], plain
         # and the chosen one loaded once more to be saved as generator.keras
         judged = JUDGE_S.get(cfg["score_by"], 0.0)  # the judge's figure of each checkpoint, when it ranks them
         reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
@@ -125,8 +139,8 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
     if "evaluate" in later:
         reserve.add(budget.KERNEL_OVERHEAD_S + 60.0, "evaluate's kernel, InceptionV3 load and trace")
         reserve.add(JUDGE_S["c2st"], "evaluate's judge (C2ST and KID, at most 1,000 images; on by default)")
-        reserve.per_image *= 2  # features of every image: about one more generator pass
-        reserve.how += ", x2 per image for evaluate"
+        reserve.per_image += plain  # features of every image: about one more unfiltered generator pass
+        reserve.how += ", one more pass per image for evaluate"
     return reserve
 
 

@@ -108,7 +108,8 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
     Encoding runs in ``workers`` threads while the caller produces the next batch; memory does not grow with
     the number of images. See :func:`write_jpegs_zip` for the zip itself.
     """
-    return write_jpegs_zip(encode_batches(batches, quality, workers, depth, post), names, zip_path, deterministic, comment)
+    jpegs = encode_batches(batches, quality, workers, depth, post)
+    return write_jpegs_zip(jpegs, names, zip_path, deterministic, comment)
 
 
 FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image is one flat colour

@@ -17,7 +17,7 @@ from PIL import Image, ImageFilter
 __all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "Postprocess"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Palette:
     """Per-channel mean and standard deviation (0-255 levels, RGB) of a set of paintings, and each channel's
     cumulative share of pixels at or below each level (``cdf``, 3x256)."""
@@ -72,7 +72,7 @@ def histogram_match(image: np.ndarray, target: Palette) -> np.ndarray:
 COLOUR_MATCH = {"mean_sd": colour_match, "histogram": histogram_match}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Postprocess:
     """The filters of ``package``: the mode filter (0: off), then colour matching to ``target`` (None: off) by
     ``how`` (``mean_sd`` or ``histogram``)."""

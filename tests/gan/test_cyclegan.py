@@ -290,3 +290,34 @@ def test_the_packaged_generator_is_float32_whatever_the_run_trained_in():
             assert any(layer.compute_dtype != "float32" for layer in m.gen_g.layers)  # it did train in mixed
         finally:
             keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("package,filtered", [({"mode_filter": 5, "colour_match": "histogram"}, True), ({}, False)])
+def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypatch, package, filtered):
+    from types import SimpleNamespace
+
+    from monet.core import budget, params
+    from monet.gan import planning
+
+    p = params.validate({"stages": ["fetch", "cyclegan_train", "package_submission", "evaluate"],
+                         "package": {**package, "jpeg_quality": 80}})
+    (tmp_path / "run.json").write_text(json.dumps({"params": p}))
+    calls = []
+
+    def measured(generator, photos, batch_size=32, quality=95, sample=64, post=None):
+        calls.append((quality, post))
+        return budget.Reserve(1.0, 0.05 if post else 0.01, len(photos), "measured")
+
+    monkeypatch.setattr(translator, "measure_packaging", measured)
+    run = SimpleNamespace(cfg={**params.defaults()["cyclegan"], "score_checkpoints": 2}, dir=tmp_path,
+                          from_files=True, photos=["photo.jpg"] * 100)
+    reserve = planning.reserve_after_training(run, SimpleNamespace(gen_g=None), {"checkpoint": 1, "save": 1, "load": 1})
+    quality, post = calls[0]
+    assert quality == 80 and bool(post) == filtered
+    if filtered:  # then once more without them: checkpoint scoring and evaluate's features do not filter
+        assert (post.mode_size, post.how, post.target is not None) == (5, "histogram", True)
+        assert calls[1:] == [(95, None)] and "the paintings' palette" in reserve.parts
+    else:
+        assert len(calls) == 1 and "the paintings' palette" not in reserve.parts
+    # packaging (with the filters when set) plus one unfiltered pass an image for evaluate
+    assert reserve.per_image == pytest.approx(0.06 if filtered else 0.02)

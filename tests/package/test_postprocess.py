@@ -27,7 +27,8 @@ def test_colour_matching_moves_each_channel_to_the_target_mean_and_sd():
     out = P.colour_match(image, target).astype(np.float64)
     np.testing.assert_allclose(out.mean(axis=(0, 1)), target.mean, atol=0.6)  # rounding to 8 bits
     np.testing.assert_allclose(out.std(axis=(0, 1)), target.std, atol=0.6)
-    assert P.colour_match(np.full((4, 4, 3), 7, np.uint8), target).dtype == np.uint8  # a flat image: no NaN
+    flat = P.colour_match(np.full((4, 4, 3), 7, np.uint8), target)  # no spread to scale: the target's mean
+    assert flat.dtype == np.uint8 and (flat == np.round(target.mean).astype(np.uint8)).all()
 
 
 LINEAR = np.tile(np.arange(1, 257) / 256, (3, 1))  # every level equally common
@@ -69,6 +70,7 @@ def test_the_filters_run_in_order_and_off_is_the_identity():
                                                                   "std": [30.0] * 3}}
     by_histogram = P.Postprocess(5, target, "histogram")
     np.testing.assert_array_equal(by_histogram(image), P.histogram_match(P.mode_filter(image, 5), target))
+    assert by_histogram.describe()["colour_match"]["how"] == "histogram"
 
 
 @pytest.mark.parametrize("package,message", [
@@ -80,7 +82,8 @@ def test_the_filters_run_in_order_and_off_is_the_identity():
 def test_filters_a_run_cannot_apply_are_refused_before_it_starts(package, message):
     from monet.core import params
 
-    ok = params.validate({"package": {"mode_filter": 5, "colour_match": "histogram"}})["package"]
-    assert (ok["mode_filter"], ok["colour_match"]) == (5, "histogram")
+    for size in (0, 3, 5):
+        ok = params.validate({"package": {"mode_filter": size, "colour_match": "histogram"}})["package"]
+        assert (ok["mode_filter"], ok["colour_match"]) == (size, "histogram")
     with pytest.raises(params.ParamsError, match=message):
         params.validate({"package": package})

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from monet import cli
-from monet.package import images_zip, stage as S, translator
+from monet.package import images_zip, postprocess, stage as S, translator
 
 
 def jpeg_bytes(size=(256, 256), mode="RGB", fmt="JPEG", flat=False):
@@ -305,7 +305,9 @@ def test_the_package_stage_writes_the_filtered_images(packaged_run):
     cfg.update(mode_filter=5, colour_match="histogram")
     summary = S.package(packaged_run, cfg, deterministic=True)
     post = S.filters(packaged_run, cfg)
-    assert summary["filters"] == post.describe() and post.target is not None
+    assert summary["filters"] == post.describe() and (post.mode_size, post.how) == (5, "histogram")
+    paintings = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in fetch.read_manifest(packaged_run)["monet"]]
+    np.testing.assert_array_equal(post.target.cdf, postprocess.palette(paintings).cdf)  # the run's paintings
     photos = fetch.read_manifest(packaged_run)["photo"][:8]  # the stage's first batch, decoded as it decodes it
     g = keras.saving.load_model(packaged_run / "cyclegan" / "generator.keras", compile=False)
     raw = translator.translator(g)(next(iter(tfdata.photo_batches([r["path"] for r in photos], 8)))).numpy()
