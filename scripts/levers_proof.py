@@ -5,14 +5,16 @@
     python scripts/levers_proof.py --work /tmp/quality cpu_lambda10  # cpu.yaml as it was before (CPU_RUNS)
     python scripts/levers_proof.py --work /tmp/quality cpu120        # cpu.yaml with a 120-minute budget
     python scripts/levers_proof.py --work /tmp/quality --curve cpu  # its checkpoints at 15, 30, 45 min and its last
+    python scripts/levers_proof.py --work /tmp/quality --filters cpu  # its packaged generator through the filters
     python scripts/levers_proof.py --work /tmp/quality --write-docs # the tables into docs/quality.md
 
 Same data, split and probe as ``scripts/quality_proof.py`` (500 photos against the 100 held-out paintings, the
 sizes of its SIZES). A lever run is the leaderboard recipe (or, for the ``cpu_*`` levers, the earlier cpu.yaml:
-CPU_BEFORE; for the ``cut_*`` levers, cut_kaggle.yaml) with one setting changed; its packaged generator's translations are written as images.zip writes
-them (JPEG q75) and scored on Kaggle's network. The CPU runs (CPU_RUNS: ``cpu``, ``params/cpu.yaml`` unchanged,
-and its variants) take their own sizes and the whole chain (their images.zip is checked), with every checkpoint
-kept for the curve.
+CPU_BEFORE; for the ``cut_*`` levers, cut_kaggle.yaml) with one setting changed; its packaged generator's
+translations are written as images.zip writes them (JPEG q75) and scored on Kaggle's network. The CPU runs
+(CPU_RUNS: ``cpu`` and ``cpu_filtered``, ``params/cpu.yaml`` unchanged when they ran, and its variants) take their
+own sizes and the whole chain (their images.zip is checked, and scored as it is: after the package's filters, if
+any, and without them), with every checkpoint kept for the curve.
 Results go to ``WORK/levers.json``; a name already there is not run again.
 """
 from __future__ import annotations
@@ -71,7 +73,8 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
                         "cpu.yaml with discriminators of 32 filters (64 before), checkpoints spread over the run"),
             "cpu_decay03": (["cyclegan.decay_from=0.3", "cyclegan.spread_checkpoints=true"],
                             "cpu.yaml with the decay from 0.3 and spread checkpoints"),
-            "cpu_filtered": ([], "cpu.yaml as shipped since 2026-12-04 (mode filter and colour match in images.zip)")}
+            "cpu_filtered": ([], "cpu.yaml as shipped since 2026-12-04 (images.zip through the mode filter and "
+                                 "histogram matching)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
