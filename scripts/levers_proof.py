@@ -303,11 +303,13 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
         if name not in results:
             continue
         e = results[name]
-        points = [(f"`{c['checkpoint']}`", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
+        filtered = e.get("kaggle_unfiltered", e["kaggle"]) != e["kaggle"]  # images.zip holds the filters' output
+        raw = " (without the filters)" if filtered else ""  # a checkpoint's images are scored as the generator's
+        points = [(f"`{c['checkpoint']}`{raw}", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
         chosen, step = packaged_checkpoint(work / "outputs" / name, e["steps"])
         points.append((f"the packaged generator (`images.zip`{chosen})", e["zip"]["minutes_after_start"], step,
                        e["kaggle"]))
-        if e.get("kaggle_unfiltered", e["kaggle"]) != e["kaggle"]:  # images.zip holds the package's filters' output
+        if filtered:
             points.append(("the packaged generator without the filters", "-", step, e["kaggle_unfiltered"]))
         for way, what in (("last", "the last 10's best"), ("spread", "the best of 10 spread over the run")):
             if way in e.get("reselect", {}):  # offline (--reselect NAME): what each selection would have packaged

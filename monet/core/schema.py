@@ -282,7 +282,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "mode_filter": Key("int", 0, "Pillow's mode filter on each generated image before encoding: each channel's "
                            "most frequent value in a window of this odd side (flat patches, sharp edges); 0: off. 5 "
                            "measured 7.6 FID lower on Kaggle's network for cpu.yaml's generator (docs/quality.md); "
-                           "about 40 ms an image on one core.", minimum=0, maximum=15),
+                           "about 37 ms an image with colour_match.", minimum=0, maximum=15),
         "colour_match": Key("str", "off", "After the mode filter, each generated image's colours moved to the run's "
                             "paintings': mean_sd (each channel's mean and standard deviation), histogram (each "
                             "channel's histogram), or off. On Kaggle's network, cpu.yaml's generator with the mode filter "
