@@ -285,8 +285,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
                            "about 37 ms an image with colour_match.", minimum=0, maximum=15),
         "colour_match": Key("str", "off", "After the mode filter, each generated image's colours moved to the run's "
                             "paintings': mean_sd (each channel's mean and standard deviation), histogram (each "
-                            "channel's histogram), or off. On Kaggle's network, cpu.yaml's generator with the mode filter "
-                            "scored 149.2 alone, 146.9 with mean_sd, 145.0 with histogram (docs/quality.md).",
+                            "channel's histogram), or off. On Kaggle's network, cpu.yaml's generator with the mode "
+                            "filter scored 149.2 alone, 146.9 with mean_sd, 145.0 with histogram (docs/quality.md).",
                             choices=("off", "mean_sd", "histogram")),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the images (after fit_count) into a "
