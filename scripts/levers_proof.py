@@ -128,7 +128,7 @@ def filters(work: Path, data: Path, name: str) -> None:
     target = postprocess.palette(qp.load_images(train))
     out = {}
     for way, (size, how) in FILTERS.items():
-        post = postprocess.Postprocess(size, None if how == "off" else target, how if how != "off" else "mean_sd")
+        post = postprocess.Postprocess(size, how, target)
         out[way] = qp.on_kaggle(held, qp.as_jpeg(np.stack([post(im) for im in images]), 75))
         print(f"{name} filters {way}: FID {out[way]['fid']:.2f} KID {out[way]['kid']:.4f}", flush=True)
     results[name]["filters"] = out
@@ -327,8 +327,7 @@ def filters_table(work: Path, photos_fid: float) -> str:
     results = json.loads((work / "levers.json").read_text())
     labels = {"none": "none", "mode_filter": "mode filter 5x5", "mean_sd": "colour match: mean_sd",
               "histogram": "colour match: histogram", "mode_filter+mean_sd": "mode filter 5x5, then mean_sd",
-              "mode_filter+histogram": "mode filter 5x5, then histogram (cpu.yaml)",
-              "colour_match": "colour match: mean_sd", "both": "mode filter 5x5, then mean_sd"}  # the last two: before
+              "mode_filter+histogram": "mode filter 5x5, then histogram (cpu.yaml)"}
     rows = ["| run | filters | FID | KID | MiFID | / photos' FID |", "|---|---|---|---|---|---|"]
     for name, e in results.items():
         for way, k in e.get("filters", {}).items():

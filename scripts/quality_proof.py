@@ -182,7 +182,7 @@ def colour_matched(photos: np.ndarray, paintings: np.ndarray, mode_size: int = 0
     by histogram when ``how`` says so."""
     from monet.package import postprocess
 
-    post = postprocess.Postprocess(mode_size, postprocess.palette(paintings), how)
+    post = postprocess.Postprocess(mode_size, how, postprocess.palette(paintings))
     return np.stack([post(im) for im in photos])
 
 

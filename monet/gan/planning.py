@@ -75,9 +75,9 @@ def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
     how = pkg.get("colour_match") or "off"
     how = "mean_sd" if how is True else how  # a run.json written while colour_match was a bool
-    stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1))) if how != "off" else None
+    stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1)))
     quality = pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default)
-    return quality, Postprocess(pkg.get("mode_filter") or 0, stand_in, how if stand_in else "mean_sd")
+    return quality, Postprocess(pkg.get("mode_filter") or 0, how, stand_in)
 
 
 def unfiltered_per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess) -> float:
@@ -124,7 +124,7 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
         reserve = measured_on_stand_ins(m.gen_g, len(run.photos), quality=quality, post=post)
         reserve.add(saves["load"], "generator load")
     if post and "package_submission" in later:
-        if post.target is not None:
+        if post.how != "off":
             reserve.add(PALETTE_S, "the paintings' palette")
         reserve.how += ", with package's filters"
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")

@@ -74,19 +74,24 @@ COLOUR_MATCH = {"mean_sd": colour_match, "histogram": histogram_match}
 
 @dataclass(frozen=True, eq=False)
 class Postprocess:
-    """The filters of ``package``: the mode filter (0: off), then colour matching to ``target`` (None: off) by
-    ``how`` (``mean_sd`` or ``histogram``)."""
+    """The filters of ``package``: the mode filter (``mode_size``, 0: off), then colour matching to ``target`` by
+    ``how`` (``mean_sd``, ``histogram``, or ``off``: ``target`` is then not used)."""
     mode_size: int = 0
+    how: str = "off"
     target: Palette | None = None
-    how: str = "mean_sd"
+
+    def __post_init__(self):
+        if self.how != "off" and (self.how not in COLOUR_MATCH or self.target is None):
+            raise ValueError(f"colour matching {self.how!r}: expected off, or one of {', '.join(COLOUR_MATCH)} "
+                             "with a target palette")
 
     def __bool__(self) -> bool:
-        return bool(self.mode_size) or self.target is not None
+        return bool(self.mode_size) or self.how != "off"
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.mode_size:
             image = mode_filter(image, self.mode_size)
-        if self.target is not None:
+        if self.how != "off":
             image = COLOUR_MATCH[self.how](image, self.target)
         return image
 
@@ -94,7 +99,7 @@ class Postprocess:
         out: dict = {}
         if self.mode_size:
             out["mode_filter"] = self.mode_size
-        if self.target is not None:
+        if self.how != "off":
             out["colour_match"] = {"how": self.how, "mean": [round(v, 2) for v in self.target.mean],
                                    "std": [round(v, 2) for v in self.target.std]}
         return out

@@ -157,9 +157,8 @@ def filters(run_dir: str | Path, cfg: dict) -> Postprocess:
     how = cfg.get("colour_match") or "off"
     if how == "off":
         return Postprocess(cfg.get("mode_filter") or 0)
-    paths = [r["path"] for r in fetch.read_manifest(run_dir)["monet"]]
-    return Postprocess(cfg.get("mode_filter") or 0, palette(np.asarray(Image.open(p).convert("RGB")) for p in paths),
-                       how)
+    paintings = (np.asarray(Image.open(r["path"]).convert("RGB")) for r in fetch.read_manifest(run_dir)["monet"])
+    return Postprocess(cfg.get("mode_filter") or 0, how, palette(paintings))
 
 
 def _check_and_place(run_dir: Path, cfg: dict, photos: list[dict], what: str, candidate: Path,

@@ -64,11 +64,14 @@ def test_the_filters_run_in_order_and_off_is_the_identity():
     image = (rng.integers(0, 4, (16, 16, 3)) * 60).astype(np.uint8)
     target = P.Palette((90.0, 90.0, 90.0), (30.0, 30.0, 30.0), LINEAR)
     assert not P.Postprocess() and P.Postprocess()(image) is image
-    both = P.Postprocess(5, target)
+    assert not P.Postprocess(0, "off", target)  # a target without colour matching is not used
+    with pytest.raises(ValueError, match="with a target palette"):
+        P.Postprocess(0, "histogram")
+    both = P.Postprocess(5, "mean_sd", target)
     np.testing.assert_array_equal(both(image), P.colour_match(P.mode_filter(image, 5), target))
     assert both.describe() == {"mode_filter": 5, "colour_match": {"how": "mean_sd", "mean": [90.0] * 3,
                                                                   "std": [30.0] * 3}}
-    by_histogram = P.Postprocess(5, target, "histogram")
+    by_histogram = P.Postprocess(5, "histogram", target)
     np.testing.assert_array_equal(by_histogram(image), P.histogram_match(P.mode_filter(image, 5), target))
     assert by_histogram.describe()["colour_match"]["how"] == "histogram"
 
