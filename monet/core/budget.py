@@ -86,7 +86,8 @@ def plan_training_steps(seconds_left_now: float, seconds_per_step: float, reserv
 
 class StepClock:
     """What training spends, measured as it goes: the wall time between consecutive steps (the step, the input,
-    the logging and the progress line), and apart from it each epoch end (checkpoint, samples, plots). Its
+    the logging and the progress line), and apart from it each epoch's turn: from an epoch's last step to the
+    next epoch's first (checkpoint, samples, plots, the next epoch's input pipeline), less one step. Its
     :meth:`seconds_per_step` follows the machine: the mean of the last ``window`` intervals (the mean, not the
     median: the occasional slow step costs time too), so a host that slows down (or speeds up) re-plans the run."""
 
@@ -96,19 +97,23 @@ class StepClock:
         self.epoch_ends: list[float] = []
         self.epoch_end_guess = epoch_end_guess
         self._last: float | None = None
+        self._paused_at: float | None = None
 
     def step(self, now: float | None = None) -> None:
-        """A step has just finished. The first step's interval (its trace) is not counted."""
+        """A step has just finished. The first step's interval (its trace) is not counted; the first after a
+        :meth:`pause` is an epoch's turn."""
         now = time.perf_counter() if now is None else now
         if self._last is not None:
             self.intervals.append(now - self._last)
             del self.intervals[:-self.window]
-        self._last = now
+        elif self._paused_at is not None and self.intervals:
+            self.epoch_end(max(0.0, now - self._paused_at - self.seconds_per_step()))
+        self._last, self._paused_at = now, None
 
     def pause(self) -> None:
-        """Time that is not a step follows (an epoch end, a new epoch's input pipeline): the next interval starts
-        at the next step."""
-        self._last = None
+        """Time that is not a step follows (an epoch end, a new epoch's input pipeline): the interval up to the
+        next step is an epoch's turn, not a step."""
+        self._paused_at, self._last = self._last, None
 
     def epoch_end(self, seconds: float) -> None:
         self.epoch_ends.append(seconds)
@@ -117,13 +122,15 @@ class StepClock:
     def measured(self) -> int:
         return len(self.intervals)
 
-    def seconds_per_step(self) -> float | None:
-        if not self.intervals:
+    def seconds_per_step(self, last: int | None = None) -> float | None:
+        """The mean interval of the window, or of its ``last`` intervals."""
+        recent = self.intervals[-last:] if last else self.intervals
+        if not recent:
             return None
-        return sum(self.intervals) / len(self.intervals)
+        return sum(recent) / len(recent)
 
     def seconds_per_epoch_end(self) -> float:
-        """The slowest epoch end seen, or before any the first checkpoint's measured write."""
+        """The slowest epoch's turn seen, or before any the first checkpoint's measured write."""
         return max(self.epoch_ends) if self.epoch_ends else self.epoch_end_guess
 
 

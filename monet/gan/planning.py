@@ -15,12 +15,13 @@ from monet.gan.session import Run, State, Stop
 from monet.package import translator
 from monet.package.postprocess import Palette, Postprocess
 
-__all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "later_stages", "set_budget", "time_saves",
-           "reserve_after_training", "plan", "SCORING", "undertrained", "budget_figures"]
+__all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "RECENT_STEPS", "later_stages", "set_budget",
+           "time_saves", "reserve_after_training", "plan", "SCORING", "undertrained", "budget_figures"]
 
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
 REPLAN_CHANGE = 0.01  # and moved when it changes by more than this fraction
+RECENT_STEPS = 10  # in the plan's last minute, the speed of the last steps when it is slower than the window's
 SCORING = "checkpoint scoring"  # its part of the reserve (what scoring itself may spend)
 # The judge on a CPU (benchmarks/bench_judge.py: 250 paintings against 1,000 images): KID seconds, C2ST about a
 # minute; kept with a margin (a GPU is faster).
@@ -154,6 +155,8 @@ def plan(run: Run, state: State, now: float) -> None:
         return
     state.last_plan_at = now
     per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()
+    if ending:  # a host that slows down now shows in its last steps first; the window's mean lags behind
+        per_step = max(per_step, state.clock.seconds_per_step(last=RECENT_STEPS))
     # The budget check comes before a step: never plan the end to the second; an epoch end (checkpoint, samples,
     # plots) can take longer than the slowest one seen, so two of them, and a few steps, are kept in hand.
     headroom = 2 * per_end + 3 * per_step

@@ -226,10 +226,8 @@ def _train_epochs(run: Run, state: State, progress) -> None:
             finally:
                 state.train_seconds += time.time() - t_epoch
             if state.g % run.steps == 0 or (state.total is not None and state.g >= state.total):
-                t_end = time.perf_counter()
                 end_of_epoch(state.m, run.out, state.history, samples, state.g, run.steps, t_epoch, run.log)
                 _checkpoint(run, state)
-                state.clock.epoch_end(time.perf_counter() - t_end)
     except Stop:
         _stop(run, state)
     state.ended = time.time()
@@ -259,7 +257,7 @@ def _train_epoch(run: Run, state: State, step_fn, live, progress) -> None:
     if run.strategy.num_replicas_in_sync > 1:
         ds = run.strategy.experimental_distribute_dataset(ds)
     label = f"epoch {epoch + 1}/{'auto' if run.auto else cfg['epochs']}"
-    state.clock.pause()  # the interval up to this epoch's first step is an epoch end, not a step
+    state.clock.pause()  # from the last epoch's last step to this one's first: the epoch's turn, not a step
     with tqdm(total=last_step, initial=first, desc=label, file=sys.stdout, mininterval=10, ascii=True,
               disable=progress is not None) as bar:
         for real_x, real_y in ds:

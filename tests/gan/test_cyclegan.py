@@ -321,3 +321,21 @@ def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypa
         assert len(calls) == 1 and "the paintings' palette" not in reserve.parts
     # packaging (with the filters when set) plus one unfiltered pass an image for evaluate
     assert reserve.per_image == pytest.approx(0.06 if filtered else 0.02)
+
+
+@pytest.mark.parametrize("predicted_in,expected", [(30.0, 26), (300.0, 69)])
+def test_in_its_last_minute_the_plan_follows_the_last_steps_speed(predicted_in, expected):
+    from types import SimpleNamespace
+
+    from monet.core import budget
+    from monet.gan import planning, session
+
+    # 100 s to the deadline, a 10 s reserve; the window's 100 steps took 1 s each but the last 10 took 3 s:
+    # 3 s a step (headroom 3 steps): 0.97 * (100 - 10 - 9) = 78.6 s, 26 steps; the window's mean (1.2 s): 69
+    clock = budget.StepClock()
+    clock.intervals = [1.0] * 90 + [3.0] * planning.RECENT_STEPS
+    run = SimpleNamespace(auto=True, deadline=1100.0, steps=10_000, cfg={"learning_rate": 2e-4}, log=lambda *_: None)
+    state = session.State(m=None, lr=None, done=0, resumed_from=None, total=500, g=200, clock=clock,
+                          reserve=budget.Reserve(10.0, 0.0, 0, "test"), predicted_end=1000.0 + predicted_in)
+    planning.plan(run, state, now=1000.0)
+    assert state.total == 200 + expected and state.plans[-1]["total"] == 200 + expected

@@ -368,14 +368,22 @@ def test_the_planner_counts_epoch_ends_and_follows_the_machine():
         clock.step(t)
     assert clock.measured == 4 and clock.seconds_per_step() == 1.0
     clock.pause()
-    clock.step(100.0)  # an epoch end lies between: not a step
+    clock.step(100.0)  # an epoch's turn lies between (checkpoint, next input pipeline): not a step
+    assert clock.measured == 4 and clock.seconds_per_epoch_end() == 95.0  # 96 s from step to step, less one step
     for t in (102.0, 104.0, 106.0):  # the machine slows down: the window (the last 4) follows it
         clock.step(t)
     assert clock.seconds_per_step() == pytest.approx((1.0 + 2.0 * 3) / 4)
+    assert clock.seconds_per_step(last=2) == 2.0  # the last steps show it first
     clock.step(108.0)
     assert clock.seconds_per_step() == 2.0
-    clock.epoch_end(12.0)
-    assert clock.seconds_per_epoch_end() == 12.0
+    clock.pause()
+    clock.step(112.0)
+    assert clock.epoch_ends == [95.0, 2.0]  # the slowest is planned with
+    fresh = budget.StepClock(epoch_end_guess=3.0)
+    fresh.pause()  # a session's first epoch: nothing before it to measure from
+    fresh.step(50.0)
+    fresh.step(51.0)
+    assert fresh.epoch_ends == [] and fresh.seconds_per_epoch_end() == 3.0
 
 
 def test_decay_from_follows_the_model_unless_given(repo):
