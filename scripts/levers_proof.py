@@ -228,7 +228,9 @@ def curve(work: Path, data: Path, name: str) -> None:
 def reselect(work: Path, data: Path, name: str) -> None:
     """What each selection would have packaged for run NAME, which kept every checkpoint: cpu.yaml's
     ``score_checkpoints`` of them, the last ones or those ``spread_checkpoints`` keeps, each scored as the pipeline
-    scores them (local MiFID against the training paintings); each choice held out on Kaggle's network."""
+    scores them (local MiFID against the training paintings): on the generator's raw output, as before
+    2026-12-04, and as packaged (the run's filters and JPEG quality), as since. Each choice held out on Kaggle's
+    network as the run packages it (with its filters). Results of an earlier call are kept beside."""
     import keras
 
     from monet.core import params, weights
@@ -239,25 +241,33 @@ def reselect(work: Path, data: Path, name: str) -> None:
     results = json.loads(path.read_text())
     _, held, photos = qp.split(data)
     run_dir = work / "outputs" / name
-    cfg = json.loads((run_dir / "run.json").read_text())["params"]["cyclegan"]
+    cfg, packaged = json.loads((run_dir / "run.json").read_text())["params"]["cyclegan"], selection.as_packaged(run_dir)
     if cfg.get("score_by", "mifid") != "mifid":
         raise SystemExit(f"{name}: --reselect replays ranking by local MiFID; this run has score_by {cfg['score_by']}")
     found = cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints")
     n = params.load_params(REPO / "params" / "cpu.yaml")["cyclegan"]["score_checkpoints"]
     ways = {"last": found[-n:], "spread": cyclegan.spread_out(found, n)}
+    ways["spread as packaged"] = ways["spread"]
     run_photos = sorted(r["path"] for r in fetch.read_manifest(run_dir, extra=False)["photo"])[:cfg["score_photos"]]
-    scorer = selection.feature_scorer(run_dir, run_photos, weights.resolve_scoring(cfg["score_weights"]))
-    local, held_out = {}, {}
+    network = weights.resolve_scoring(cfg["score_weights"])
+    scorers = {"": selection.feature_scorer(run_dir, run_photos, network),
+               " as packaged": selection.feature_scorer(run_dir, run_photos, network, post=packaged)}
+    out = results[name].get("reselect", {})
+    local = out.setdefault("local_mifid", {})
     for step, folder in sorted(set(ways["last"]) | set(ways["spread"])):
-        local[folder.name] = float(scorer(checkpoint_generator(folder, cfg), folder)["mifid"])
+        generator = checkpoint_generator(folder, cfg)
+        for tag, scorer in scorers.items():
+            local[folder.name + tag] = float(scorer(generator, folder)["mifid"])
+            print(f"{name} {folder.name} (step {step}): local MiFID{tag} {local[folder.name + tag]:.2f}", flush=True)
         keras.backend.clear_session()
-        print(f"{name} {folder.name} (step {step}): local MiFID {local[folder.name]:.2f}", flush=True)
-    out = {"local_mifid": local}
+    held_out = {}
     for way, kept in ways.items():
-        step, folder = min(kept, key=lambda item: (local[item[1].name], -item[0]))  # ties: the later, as pick()
+        tag = " as packaged" if way.endswith("as packaged") else ""
+        step, folder = min(kept, key=lambda item: (local[item[1].name + tag], -item[0]))  # ties: the later, as pick()
         if folder.name not in held_out:
             images = qp.translated(checkpoint_generator(folder, cfg), qp.judge_photos(photos))
-            held_out[folder.name] = qp.on_kaggle(held, qp.as_jpeg(images, 75))
+            filtered = np.stack([packaged.post(im) for im in images])
+            held_out[folder.name] = qp.on_kaggle(held, qp.as_jpeg(filtered, packaged.quality))
         out[way] = {"checkpoint": folder.name, "step": step, "kaggle": held_out[folder.name]}
         print(f"{name}: {way} selection packages {folder.name}: FID {held_out[folder.name]['fid']:.2f}", flush=True)
     results[name]["reselect"] = out
@@ -311,7 +321,9 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
                        e["kaggle"]))
         if filtered:
             points.append(("the packaged generator without the filters", "-", step, e["kaggle_unfiltered"]))
-        for way, what in (("last", "the last 10's best"), ("spread", "the best of 10 spread over the run")):
+        for way, what in (("last", "the last 10's best"), ("spread", "the best of 10 spread over the run"),
+                          ("spread filtered", "the best of the spread 10 ranked through the filters, no JPEG"),
+                          ("spread as packaged", "the best of the spread 10 ranked as packaged")):
             if way in e.get("reselect", {}):  # offline (--reselect NAME): what each selection would have packaged
                 c = e["reselect"][way]
                 points.append((f"{what} (`{c['checkpoint']}`, offline)", "-", c["step"], c["kaggle"]))

@@ -212,7 +212,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "spread_checkpoints": Key("bool", False, "Keep (keep_checkpoints) and score (score_checkpoints) checkpoints "
                                   "spread over the whole run at about even steps, not the newest: selection then also "
                                   "sees the middle of a run whose generator drifts late."),
-        "score_photos": Key("int", 1000, "Photos translated to score each checkpoint.", minimum=2),
+        "score_photos": Key("int", 1000, "Photos translated to score each checkpoint (as packaged: through the "
+                            "package's filters and JPEG).", minimum=2),
         "score_by": Key("str", "mifid", "What ranks the scored checkpoints: local MiFID on score_weights' network, "
                         "or the judge that needs no downloaded weights (kid: KID on random CNN features, seconds; "
                         "c2st: C2ST accuracy, about a minute a checkpoint); all are recorded.",

@@ -81,14 +81,16 @@ def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     return quality, Postprocess(pkg.get("mode_filter") or 0, how, stand_in)
 
 
-def unfiltered_per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess) -> float:
-    """Seconds an image of the packaging path without the package's filters: what scoring a checkpoint and
-    evaluate's features cost an image (neither filters)."""
-    if not post and reserve.per_image:
+def per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess, filtered: bool) -> float:
+    """Seconds an image of the packaging path with the package's filters (``filtered``: what scoring a checkpoint
+    costs an image, since it ranks as packaged) or without them (evaluate's features): packaging's measured figure
+    when it is the same path, else measured."""
+    if reserve.per_image and (filtered or not post):
         return reserve.per_image
+    post = post if filtered else None
     if run.from_files:
-        return translator.measure_packaging(m.gen_g, run.photos).per_image
-    return measured_on_stand_ins(m.gen_g, len(run.photos)).per_image
+        return translator.measure_packaging(m.gen_g, run.photos, post=post).per_image
+    return measured_on_stand_ins(m.gen_g, len(run.photos), post=post).per_image
 
 
 def measured_on_stand_ins(generator, photos: int, sample: int = 32, quality: int = 95,
@@ -129,18 +131,17 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
             reserve.add(PALETTE_S, "the paintings' palette")
         reserve.how += ", with package's filters"
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
-    scored = cfg["score_checkpoints"] and run.from_files
-    plain = unfiltered_per_image(run, m, reserve, post) if scored or "evaluate" in later else 0.0
-    if scored:  # each checkpoint: load, translate and score score_photos photos
-        n, per_image = cfg["score_checkpoints"], plain
+    if cfg["score_checkpoints"] and run.from_files:  # each: load, translate (and filter) score_photos photos
+        n, each = cfg["score_checkpoints"], per_image(run, m, reserve, post, filtered=True)
         # and the chosen one loaded once more to be saved as generator.keras
         judged = JUDGE_S.get(cfg["score_by"], 0.0)  # the judge's figure of each checkpoint, when it ranks them
         reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
-            15.0 + judged + budget.SAFETY * (saves["checkpoint"] + 2 * per_image * cfg["score_photos"])), SCORING)
+            15.0 + judged + budget.SAFETY * (saves["checkpoint"] + 2 * each * cfg["score_photos"])), SCORING)
     if "evaluate" in later:
         reserve.add(budget.KERNEL_OVERHEAD_S + 60.0, "evaluate's kernel, InceptionV3 load and trace")
         reserve.add(JUDGE_S["c2st"], "evaluate's judge (C2ST and KID, at most 1,000 images; on by default)")
-        reserve.per_image += plain  # features of every image: about one more unfiltered generator pass
+        # features of every image: about one more unfiltered generator pass
+        reserve.per_image += per_image(run, m, reserve, post, filtered=False)
         reserve.how += ", one more pass per image for evaluate"
     return reserve
 

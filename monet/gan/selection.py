@@ -3,8 +3,9 @@
 The last epoch is not always the best one, and seed-to-seed spread on the leaderboard is about +-3 MiFID, so with
 ``cyclegan.score_checkpoints: N`` training ends by translating ``score_photos`` photos with each of the last N
 checkpoints' generators (N spread over the run with ``spread_checkpoints``; the averaged one when ``ema`` is on),
-scoring them against the run's paintings with ``score_weights`` (Kaggle's ``classify_image_graph_def.pb`` for
-Kaggle's scale), and saving the lowest-MiFID one as ``cyclegan/generator.keras``. Every score goes to
+scoring them as packaged (the package's filters, then JPEG: :func:`as_packaged`) against the run's paintings with
+``score_weights`` (Kaggle's ``classify_image_graph_def.pb`` for Kaggle's scale), and saving the lowest-MiFID one as
+``cyclegan/generator.keras``. Every score goes to
 ``cyclegan/checkpoint_scores.csv`` and ``checkpoint_scores.png``. Newest first: when the time budget runs short the
 rest is skipped, and said.
 
@@ -22,7 +23,8 @@ import numpy as np
 from monet.core import files, plots
 from monet.scoring import inception, judge, metrics
 
-__all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "find_restart", "feature_scorer", "score_checkpoints"]
+__all__ = ["SCORE_FIELDS", "RANKS", "pick", "restart_checkpoint", "find_restart", "as_packaged", "feature_scorer",
+           "score_checkpoints"]
 
 SCORE_FIELDS = ["checkpoint", "epoch", "global_step", "fid", "memorization_distance", "mifid", "kid", "c2st_accuracy",
                 "too_close", "seconds"]
@@ -78,11 +80,25 @@ def find_restart(path: Path) -> tuple[Path, str]:
     return folder, f"the best of {path.name}'s scored checkpoints"
 
 
+def as_packaged(run_dir: Path):
+    """What the package stage makes of a translated image as this run sets it (run.json's ``package``): its
+    filters, then JPEG at its quality (:class:`monet.package.postprocess.AsPackaged`). Checkpoints are ranked on
+    the images that would be submitted."""
+    from monet.core.runs import read_run_json
+    from monet.core.schema import SECTIONS
+    from monet.package import stage
+    from monet.package.postprocess import AsPackaged
+
+    pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
+    return AsPackaged(stage.filters(run_dir, pkg), pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default))
+
+
 def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon: float = 0.1, batch_size: int = 32,
-                   log=print, score_by: str = "mifid", judge_seed: int = 0):
+                   log=print, score_by: str = "mifid", judge_seed: int = 0, post=None):
     """A scorer ``(generator, checkpoint folder) -> {fid, memorization_distance, mifid[, kid, c2st_accuracy]}``:
-    the photos translated in memory, their features against the run's (competition) paintings' (cached beside the
-    run folders); with ``score_by`` kid or c2st, that judge's figure too."""
+    the photos translated in memory (then through ``post``, e.g. :func:`as_packaged`, when given), their
+    features against the run's (competition) paintings' (cached beside the run folders); with ``score_by`` kid or
+    c2st, that judge's figure too."""
     import tensorflow as tf
 
     from monet.data import fetch, tfdata
@@ -97,6 +113,8 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
     def score(generator, _folder) -> dict:
         translate = translator(generator)
         images = [translate(x) for x in tfdata.photo_batches(photo_paths, batch_size)]
+        if post:
+            images = [tf.constant(np.stack([post(im) for im in x.numpy()])) for x in images]
         feats = np.concatenate([net.features(tf.cast(x, tf.float32)) for x in images])
         out = {**metrics.score_features(real, feats, epsilon), "network_kind": net.kind}
         if real_small is not None:  # judged as submitted: JPEG-encoded, like the paintings it is held against

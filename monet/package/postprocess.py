@@ -9,12 +9,16 @@ Both were measured on Kaggle's network (docs/quality.md, "Filters after the gene
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-__all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "Postprocess"]
+from monet.data.images import jpeg_bytes
+
+__all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "Postprocess",
+           "AsPackaged"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +99,11 @@ class Postprocess:
             image = COLOUR_MATCH[self.how](image, self.target)
         return image
 
+    def describe_short(self) -> str:
+        """E.g. ``mode 5x5, histogram``: what a log line names."""
+        parts = [f"mode {self.mode_size}x{self.mode_size}"] if self.mode_size else []
+        return ", ".join(parts + ([self.how] if self.how != "off" else []))
+
     def describe(self) -> dict:
         out: dict = {}
         if self.mode_size:
@@ -103,3 +112,18 @@ class Postprocess:
             out["colour_match"] = {"how": self.how, "mean": [round(v, 2) for v in self.target.mean],
                                    "std": [round(v, 2) for v in self.target.std]}
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class AsPackaged:
+    """A translated image as ``images.zip`` will hold it: through ``post`` (the package's filters), then JPEG at
+    ``quality`` and decoded. Checkpoint scoring ranks these, not the generator's raw output."""
+    post: Postprocess
+    quality: int
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(jpeg_bytes(self.post(image), self.quality))).convert("RGB"))
+
+    def describe_short(self) -> str:
+        filters = self.post.describe_short()
+        return f"{filters}, JPEG q{self.quality}" if filters else f"JPEG q{self.quality}"

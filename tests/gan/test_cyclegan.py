@@ -321,6 +321,10 @@ def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypa
         assert len(calls) == 1 and "the paintings' palette" not in reserve.parts
     # packaging (with the filters when set) plus one unfiltered pass an image for evaluate
     assert reserve.per_image == pytest.approx(0.06 if filtered else 0.02)
+    # scoring ranks the checkpoints as packaged: each translates and filters 200 photos (twice: load and score)
+    each = (0.05 if filtered else 0.01) * 2 * run.cfg["score_photos"]
+    assert reserve.parts[planning.SCORING] == pytest.approx(
+        planning.SCORING_SETUP_S + 1.25 + 2 * (15.0 + 1.25 * (1 + each)))
 
 
 @pytest.mark.parametrize("predicted_in,expected", [(30.0, 26), (300.0, 69)])

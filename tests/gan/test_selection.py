@@ -66,6 +66,53 @@ def test_the_scorer_adds_the_judges_figure_when_asked(small_run):
     assert "kid" not in plain and plain["mifid"] == pytest.approx(by_kid["mifid"], rel=1e-5)
 
 
+def test_checkpoints_are_ranked_through_the_package_filters_the_run_sets(small_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    import keras
+    import tensorflow as tf
+
+    from monet.core import params
+    from monet.data import fetch
+    from monet.scoring import inception
+
+    class MeanColours:  # a stand-in feature network: each image's mean and spread per channel
+        kind = "random"
+
+        def features(self, x):
+            x = tf.cast(x, tf.float32)
+            return tf.concat([tf.reduce_mean(x, [1, 2]), tf.math.reduce_std(x, [1, 2])], 1).numpy()
+
+    monkeypatch.setattr(inception, "network", lambda weights: MeanColours())
+    run = tmp_path / "run"  # a copy: the paintings' stand-in features are cached beside it, not beside small_run
+    shutil.copytree(small_run, run)
+    photos = [r["path"] for r in fetch.read_manifest(run)["photo"]][:12]
+    generator = _tiny_generator()
+    seen = []
+
+    def brighten(image):  # a stand-in filter: it is given each of the generator's uint8 translations
+        seen.append((image.shape, image.dtype))
+        return np.minimum(image.astype(np.int32) + 40, 255).astype(np.uint8)
+
+    quiet = lambda *_: None  # noqa: E731
+    filtered = selection.feature_scorer(run, photos, "none", batch_size=6, log=quiet, post=brighten)(generator, None)
+    assert seen == [((256, 256, 3), np.uint8)] * 12
+    # the same as a generator whose output is 40 levels brighter (its tanh range stays within 0-255 before that)
+    plain = selection.feature_scorer(run, photos, "none", batch_size=6, log=quiet)
+    brighter = keras.Sequential([generator, keras.layers.Lambda(lambda y: y + 40 / 127.5)])
+    assert filtered["fid"] == pytest.approx(plain(brighter, None)["fid"], rel=1e-4)
+    assert abs(filtered["fid"] - plain(generator, None)["fid"]) > 100
+    # the filters and the JPEG quality a run packages with are the ones it ranks with
+    cfg = params.validate({"package": {"mode_filter": 5, "colour_match": "histogram", "jpeg_quality": 80}})
+    (run / "run.json").write_text(json.dumps({"params": cfg}))
+    packaged = selection.as_packaged(run)
+    assert (packaged.post.mode_size, packaged.post.how, packaged.post.target is not None) == (5, "histogram", True)
+    assert packaged.quality == 80 and packaged.describe_short() == "mode 5x5, histogram, JPEG q80"
+    (run / "run.json").write_text(json.dumps({"params": params.validate({})}))
+    assert not selection.as_packaged(run).post and selection.as_packaged(run).describe_short() == "JPEG q75"
+
+
 def test_restart_from_a_runs_best_checkpoint_with_its_own_learning_rate(small_run, tmp_path):
     """A run folder's best scored checkpoint is loaded (weights and Adam's state) and trained with the new run's
     learning rate from step 0: with a rate of 0 the packaged generator is that checkpoint's, bit for bit."""

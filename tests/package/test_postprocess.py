@@ -76,6 +76,24 @@ def test_the_filters_run_in_order_and_off_is_the_identity():
     assert by_histogram.describe()["colour_match"]["how"] == "histogram"
 
 
+def test_as_packaged_is_the_filters_then_the_jpeg_that_images_zip_holds():
+    import io
+
+    from PIL import Image
+
+    from monet.data.images import jpeg_bytes
+
+    rng = np.random.default_rng(2)
+    image = (rng.integers(0, 4, (32, 32, 3)) * 60).astype(np.uint8)
+    post = P.Postprocess(5)
+    packaged = P.AsPackaged(post, 75)
+    expected = np.asarray(Image.open(io.BytesIO(jpeg_bytes(P.mode_filter(image, 5), 75))).convert("RGB"))
+    np.testing.assert_array_equal(packaged(image), expected)
+    assert not np.array_equal(packaged(image), post(image))  # the JPEG's loss is part of what is ranked
+    assert packaged.describe_short() == "mode 5x5, JPEG q75" and P.AsPackaged(P.Postprocess(), 95).describe_short() == (
+        "JPEG q95")
+
+
 @pytest.mark.parametrize("package,message", [
     ({"mode_filter": 4}, "package.mode_filter': 4 is not an odd window side"),
     ({"mode_filter": 1}, "package.mode_filter': 1 is not an odd window side"),
