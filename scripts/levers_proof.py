@@ -229,8 +229,9 @@ def reselect(work: Path, data: Path, name: str) -> None:
     """What each selection would have packaged for run NAME, which kept every checkpoint: cpu.yaml's
     ``score_checkpoints`` of them, the last ones or those ``spread_checkpoints`` keeps, each scored as the pipeline
     scores them (local MiFID against the training paintings): on the generator's raw output, as before
-    2026-12-04, and as packaged (the run's filters and JPEG quality), as since. Each choice held out on Kaggle's
-    network as the run packages it (with its filters). Results of an earlier call are kept beside."""
+    2026-12-04, through the filters alone, and as packaged (the run's filters and JPEG quality), as since. Each
+    choice held out on Kaggle's network as the run packages it (with its filters). Results of an earlier call are
+    kept beside."""
     import keras
 
     from monet.core import params, weights
@@ -247,10 +248,11 @@ def reselect(work: Path, data: Path, name: str) -> None:
     found = cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints")
     n = params.load_params(REPO / "params" / "cpu.yaml")["cyclegan"]["score_checkpoints"]
     ways = {"last": found[-n:], "spread": cyclegan.spread_out(found, n)}
-    ways["spread as packaged"] = ways["spread"]
+    ways["spread filtered"] = ways["spread as packaged"] = ways["spread"]
     run_photos = sorted(r["path"] for r in fetch.read_manifest(run_dir, extra=False)["photo"])[:cfg["score_photos"]]
     network = weights.resolve_scoring(cfg["score_weights"])
-    scorers = {"": selection.feature_scorer(run_dir, run_photos, network),
+    scorers = {"": selection.feature_scorer(run_dir, run_photos, network),  # raw output, as before 2026-12-04
+               " filtered": selection.feature_scorer(run_dir, run_photos, network, post=packaged.post),  # no JPEG
                " as packaged": selection.feature_scorer(run_dir, run_photos, network, post=packaged)}
     out = results[name].get("reselect", {})
     local = out.setdefault("local_mifid", {})
@@ -262,7 +264,7 @@ def reselect(work: Path, data: Path, name: str) -> None:
         keras.backend.clear_session()
     held_out = {}
     for way, kept in ways.items():
-        tag = " as packaged" if way.endswith("as packaged") else ""
+        tag = {"spread filtered": " filtered", "spread as packaged": " as packaged"}.get(way, "")
         step, folder = min(kept, key=lambda item: (local[item[1].name + tag], -item[0]))  # ties: the later, as pick()
         if folder.name not in held_out:
             images = qp.translated(checkpoint_generator(folder, cfg), qp.judge_photos(photos))

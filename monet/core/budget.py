@@ -87,7 +87,8 @@ def plan_training_steps(seconds_left_now: float, seconds_per_step: float, reserv
 class StepClock:
     """What training spends, measured as it goes: the wall time between consecutive steps (the step, the input,
     the logging and the progress line), and apart from it each epoch's turn: from an epoch's last step to the
-    next epoch's first (checkpoint, samples, plots, the next epoch's input pipeline), less one step. Its
+    next epoch's first (checkpoint, samples, plots, the next epoch's input pipeline), less one step; a session's
+    first turn pays one-off costs (the sample grid's trace, the first plot) and is not planned with. Its
     :meth:`seconds_per_step` follows the machine: the mean of the last ``window`` intervals (the mean, not the
     median: the occasional slow step costs time too), so a host that slows down (or speeds up) re-plans the run."""
 
@@ -98,6 +99,7 @@ class StepClock:
         self.epoch_end_guess = epoch_end_guess
         self._last: float | None = None
         self._paused_at: float | None = None
+        self._turns = 0
 
     def step(self, now: float | None = None) -> None:
         """A step has just finished. The first step's interval (its trace) is not counted; the first after a
@@ -107,13 +109,17 @@ class StepClock:
             self.intervals.append(now - self._last)
             del self.intervals[:-self.window]
         elif self._paused_at is not None and self.intervals:
-            self.epoch_end(max(0.0, now - self._paused_at - self.seconds_per_step()))
+            self._turns += 1
+            if self._turns > 1:
+                self.epoch_end(max(0.0, now - self._paused_at - self.seconds_per_step()))
         self._last, self._paused_at = now, None
 
     def pause(self) -> None:
         """Time that is not a step follows (an epoch end, a new epoch's input pipeline): the interval up to the
         next step is an epoch's turn, not a step."""
-        self._paused_at, self._last = self._last, None
+        if self._last is not None:  # a second pause before a step keeps the first's time
+            self._paused_at = self._last
+        self._last = None
 
     def epoch_end(self, seconds: float) -> None:
         self.epoch_ends.append(seconds)

@@ -131,17 +131,18 @@ def reserve_after_training(run: Run, m: CycleGAN, saves: dict) -> budget.Reserve
             reserve.add(PALETTE_S, "the paintings' palette")
         reserve.how += ", with package's filters"
     reserve.add(budget.SAFETY * (saves["checkpoint"] + saves["save"]), "final checkpoint and generator save")
-    if cfg["score_checkpoints"] and run.from_files:  # each: load, translate (and filter) score_photos photos
-        n, each = cfg["score_checkpoints"], per_image(run, m, reserve, post, filtered=True)
+    scored = cfg["score_checkpoints"] and run.from_files
+    plain = per_image(run, m, reserve, post, filtered=False) if scored or "evaluate" in later else 0.0
+    if scored:  # each: load, translate and filter score_photos photos, take their features (about one more pass)
+        n, each = cfg["score_checkpoints"], per_image(run, m, reserve, post, filtered=True) + plain
         # and the chosen one loaded once more to be saved as generator.keras
         judged = JUDGE_S.get(cfg["score_by"], 0.0)  # the judge's figure of each checkpoint, when it ranks them
         reserve.add(SCORING_SETUP_S + budget.SAFETY * saves["checkpoint"] + n * (
-            15.0 + judged + budget.SAFETY * (saves["checkpoint"] + 2 * each * cfg["score_photos"])), SCORING)
+            15.0 + judged + budget.SAFETY * (saves["checkpoint"] + each * cfg["score_photos"])), SCORING)
     if "evaluate" in later:
         reserve.add(budget.KERNEL_OVERHEAD_S + 60.0, "evaluate's kernel, InceptionV3 load and trace")
         reserve.add(JUDGE_S["c2st"], "evaluate's judge (C2ST and KID, at most 1,000 images; on by default)")
-        # features of every image: about one more unfiltered generator pass
-        reserve.per_image += per_image(run, m, reserve, post, filtered=False)
+        reserve.per_image += plain  # features of every image: about one more unfiltered generator pass
         reserve.how += ", one more pass per image for evaluate"
     return reserve
 
@@ -156,11 +157,13 @@ def plan(run: Run, state: State, now: float) -> None:
         return
     state.last_plan_at = now
     per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()
-    if ending:  # a host that slows down now shows in its last steps first; the window's mean lags behind
-        per_step = max(per_step, state.clock.seconds_per_step(last=RECENT_STEPS))
     # The budget check comes before a step: never plan the end to the second; an epoch end (checkpoint, samples,
     # plots) can take longer than the slowest one seen, so two of them, and a few steps, are kept in hand.
     headroom = 2 * per_end + 3 * per_step
+    # In the plan's last minute a host that slows down shows in its last steps first (the window's mean lags):
+    # the steps left follow them when they are slower; the headroom does not (a slow patch alone never stops a run).
+    if ending:
+        per_step = max(per_step, state.clock.seconds_per_step(last=RECENT_STEPS))
     total = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds + headroom, state.g,
                                        steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
     if total <= state.g:  # no time for another step: the budget stops the run here, with its checkpoint

@@ -89,7 +89,9 @@ def as_packaged(run_dir: Path):
     from monet.package import stage
     from monet.package.postprocess import AsPackaged
 
-    pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
+    pkg = dict((read_run_json(run_dir).get("params") or {}).get("package") or {})
+    if pkg.get("colour_match") is True:  # a run.json written while colour_match was a bool
+        pkg["colour_match"] = "mean_sd"
     return AsPackaged(stage.filters(run_dir, pkg), pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default))
 
 

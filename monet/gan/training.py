@@ -333,8 +333,9 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
         return {"chosen": None, "rows": [], "skipped": [], "note": f"checkpoints not scored: {why}",
                 "network": network}
     candidates = [(json.loads((f / "checkpoint.json").read_text()), f) for f in found]
-    post = selection.as_packaged(run.dir)  # ranked on the images that would be submitted
-    if scorer is None:
+    post = None
+    if scorer is None:  # ranked on the images that would be submitted
+        post = selection.as_packaged(run.dir)
         scorer = selection.feature_scorer(run.dir, sorted(photo_paths)[:cfg["score_photos"]], cfg["score_weights"],
                                           log=run.log, score_by=cfg["score_by"], post=post)
 
@@ -344,11 +345,12 @@ def _choose_checkpoint(run: Run, state: State, scorer) -> dict | None:
         return packaged_generator(m)
 
     which = "checkpoint(s) spread over the run" if cfg["spread_checkpoints"] else "last checkpoint(s)"
-    run.log(f"Scoring {len(candidates)} {which} with {network}, as packaged ({post.describe_short()})")
+    run.log(f"Scoring {len(candidates)} {which} with {network}"
+            + (f", as packaged ({post.describe_short()})" if post else ""))
     after = state.reserve.seconds - state.reserve.parts.get(SCORING, 0.0) if state.reserve else 0.0  # once scored
     result = selection.score_checkpoints(candidates, load_generator, scorer, out, network, budget.seconds_left,
                                          after, run.log, cfg["score_by"])
-    if result["chosen"]:
+    if post and result["chosen"]:
         result["note"] += f", ranked as packaged ({post.describe_short()})"
     return {**result, "network": network}
 

@@ -174,26 +174,37 @@ def test_epochs_auto_plans_from_the_measured_speed(small_run, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path):
+def test_the_best_scored_checkpoint_is_packaged(small_run, tmp_path, monkeypatch):
     import csv
 
     import keras
 
+    from monet.gan import selection
     from monet.package import stage as submission
 
     run = tmp_path / "run"
     shutil.copytree(small_run / "data", run / "data")
     known = {"epoch_0001": 5.0, "epoch_0002": 3.0, "epoch_0003": 4.0}
-    scored = []
+    scored, built = [], []
 
     def stub(generator, folder):
         scored.append(folder.name)
         return {"fid": known[folder.name] * 10, "memorization_distance": 0.5, "mifid": known[folder.name]}
 
+    def scorer_of(run_dir, photos, weights, **kw):  # the run's own scorer, built as training builds it
+        built.append(kw)
+        return stub
+
+    monkeypatch.setattr(selection, "feature_scorer", scorer_of)
     cfg = tiny_cyclegan(epochs=3, keep_checkpoints=0, score_checkpoints=3, score_weights="none")
-    summary = training.train(run, cfg, seed=2, log=lambda *_: None, scorer=stub)
+    logs = []
+    summary = training.train(run, cfg, seed=2, log=logs.append)
     assert scored == ["epoch_0003", "epoch_0002", "epoch_0001"]  # newest first: the budget may cut the oldest
     assert summary["chosen_checkpoint"] == "epoch_0002" and summary["chosen_mifid"] == 3.0
+    # ranked as packaged: no run.json here, so the package's defaults (no filters, JPEG q75)
+    post = built[0]["post"]
+    assert len(built) == 1 and not post.post and post.quality == 75
+    assert summary["selection"].endswith("ranked as packaged (JPEG q75)") and any("as packaged" in ln for ln in logs)
     assert "random weights" in summary["scoring_network"]
     with open(run / "cyclegan" / "checkpoint_scores.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -321,21 +332,22 @@ def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypa
         assert len(calls) == 1 and "the paintings' palette" not in reserve.parts
     # packaging (with the filters when set) plus one unfiltered pass an image for evaluate
     assert reserve.per_image == pytest.approx(0.06 if filtered else 0.02)
-    # scoring ranks the checkpoints as packaged: each translates and filters 200 photos (twice: load and score)
-    each = (0.05 if filtered else 0.01) * 2 * run.cfg["score_photos"]
+    # scoring ranks the checkpoints as packaged: each translates and filters its photos, then takes their features
+    # (about one more unfiltered pass)
+    each = ((0.05 if filtered else 0.01) + 0.01) * run.cfg["score_photos"]
     assert reserve.parts[planning.SCORING] == pytest.approx(
         planning.SCORING_SETUP_S + 1.25 + 2 * (15.0 + 1.25 * (1 + each)))
 
 
-@pytest.mark.parametrize("predicted_in,expected", [(30.0, 26), (300.0, 69)])
+@pytest.mark.parametrize("predicted_in,expected", [(30.0, 27), (300.0, 69)])
 def test_in_its_last_minute_the_plan_follows_the_last_steps_speed(predicted_in, expected):
     from types import SimpleNamespace
 
     from monet.core import budget
     from monet.gan import planning, session
 
-    # 100 s to the deadline, a 10 s reserve; the window's 100 steps took 1 s each but the last 10 took 3 s:
-    # 3 s a step (headroom 3 steps): 0.97 * (100 - 10 - 9) = 78.6 s, 26 steps; the window's mean (1.2 s): 69
+    # 100 s to the deadline, a 10 s reserve; the window's 90 steps took 1 s each, its last 10 took 3 s (a mean of
+    # 1.2 s; headroom 3 steps of it): 0.97 * (100 - 10 - 3.6) = 83.8 s: at 3 s a step 27 steps, at 1.2 s 69
     clock = budget.StepClock()
     clock.intervals = [1.0] * 90 + [3.0] * planning.RECENT_STEPS
     run = SimpleNamespace(auto=True, deadline=1100.0, steps=10_000, cfg={"learning_rate": 2e-4}, log=lambda *_: None)
