@@ -70,9 +70,10 @@ def load_images(source, size: int, limit: int | None = None, most: int | None = 
 
 
 def as_submitted(images: np.ndarray, quality: int = 95, size: int = C2ST_SIZE) -> np.ndarray:
-    """Generated uint8 images (n, 256, 256, 3) as the judge sees submitted ones: JPEG-encoded at ``quality`` (as
-    packaging writes them), decoded, downsampled by area to ``size``. Judging raw arrays against decoded JPEG
-    paintings would let C2ST learn the compression instead of the painting."""
+    """Generated uint8 images (n, 256, 256, 3) as the judge sees submitted ones: JPEG-encoded at ``quality`` (95:
+    packaging's quality when the judge was calibrated; it now writes 75), decoded, downsampled by area to ``size``.
+    Judging raw arrays against decoded JPEG paintings would let C2ST learn the compression instead of the
+    painting."""
     import io
 
     from PIL import Image
