@@ -166,6 +166,13 @@ def plan(run: Run, state: State, now: float) -> None:
         per_step = max(per_step, state.clock.seconds_per_step(last=RECENT_STEPS))
     total = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds + headroom, state.g,
                                        steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
+    if state.total is not None and total < state.total:
+        # The headroom is the plan's to use up: a plan keeps its steps while they still fit before the reserve
+        # (re-applying the whole headroom at every check would cut a plan's last steps on noise alone); when they
+        # do not, it shrinks to leave the headroom again, or to what fits when nothing would.
+        fits = budget.plan_training_steps(run.deadline - now, per_step, state.reserve.seconds, state.g,
+                                          steps_per_epoch=run.steps, seconds_per_epoch_end=per_end)
+        total = state.total if fits >= state.total else (total if total > state.g else fits)
     if total <= state.g:  # no time for another step: the budget stops the run here, with its checkpoint
         raise Stop
     first = state.total is None

@@ -355,3 +355,27 @@ def test_in_its_last_minute_the_plan_follows_the_last_steps_speed(predicted_in, 
                           reserve=budget.Reserve(10.0, 0.0, 0, "test"), predicted_end=1000.0 + predicted_in)
     planning.plan(run, state, now=1000.0)
     assert state.total == 200 + expected and state.plans[-1]["total"] == 200 + expected
+
+
+@pytest.mark.parametrize("left,after", [(30.0, 205), (12.0, 201), (10.0, "stop")])
+def test_a_plan_uses_up_its_headroom_before_it_is_cut(left, after):
+    from types import SimpleNamespace
+
+    from monet.core import budget
+    from monet.gan import planning, session
+
+    # 1 s a step, a 20 s epoch turn seen: the headroom is 2 turns and 3 steps, 43 s; 5 planned steps are left.
+    # 30 s left (reserve 10): they fit before the reserve, so the plan keeps them (re-applying the headroom would
+    # stop the run here); 12 s: only 1 fits, the plan shrinks to it; 10 s: nothing fits, the budget stops the run.
+    clock = budget.StepClock()
+    clock.intervals, clock.epoch_ends = [1.0] * 20, [20.0]
+    run = SimpleNamespace(auto=True, deadline=1000.0 + left, steps=10_000, cfg={"learning_rate": 2e-4},
+                          log=lambda *_: None)
+    state = session.State(m=None, lr=None, done=0, resumed_from=None, total=205, g=200, clock=clock,
+                          reserve=budget.Reserve(10.0, 0.0, 0, "test"), predicted_end=2000.0)
+    if after == "stop":
+        with pytest.raises(session.Stop):
+            planning.plan(run, state, now=1000.0)
+    else:
+        planning.plan(run, state, now=1000.0)
+        assert state.total == after
