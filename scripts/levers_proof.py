@@ -74,7 +74,9 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu_decay03": (["cyclegan.decay_from=0.3", "cyclegan.spread_checkpoints=true"],
                             "cpu.yaml with the decay from 0.3 and spread checkpoints"),
             "cpu_filtered": ([], "cpu.yaml as shipped since 2026-12-04 (images.zip through the mode filter and "
-                                 "histogram matching)")}
+                                 "histogram matching)"),
+            "cpu_grain": ([], "cpu.yaml as shipped since 2026-12-04 evening (grain after the two filters, checkpoints "
+                              "ranked as packaged)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
@@ -111,14 +113,16 @@ def zip_images(run_dir: Path, probe: list[Path]) -> np.ndarray:
         return np.stack([metrics.decoded(zf.read(f"{p.stem}.jpg")) for p in probe])
 
 
-FILTERS = {"none": (0, "off"), "mode_filter": (5, "off"), "mean_sd": (0, "mean_sd"), "histogram": (0, "histogram"),
-           "mode_filter+mean_sd": (5, "mean_sd"), "mode_filter+histogram": (5, "histogram")}
+FILTERS = {"none": (0, "off", 0), "mode_filter": (5, "off", 0), "mean_sd": (0, "mean_sd", 0),
+           "histogram": (0, "histogram", 0), "mode_filter+mean_sd": (5, "mean_sd", 0),
+           "mode_filter+histogram": (5, "histogram", 0), "grain": (0, "off", 6.0),
+           "mode_filter+histogram+grain": (5, "histogram", 6.0)}
 
 
 def filters(work: Path, data: Path, name: str) -> None:
     """The run's packaged generator's translations through each combination of the package's filters (FILTERS:
-    the 5x5 mode filter, colour matching to the training paintings by mean and sd or by histogram), as JPEG q75, on
-    Kaggle's network."""
+    the 5x5 mode filter, colour matching to the training paintings by mean and sd or by histogram, grain of sd 6),
+    as JPEG q75, on Kaggle's network; combinations measured before are kept."""
     from monet.package import postprocess
 
     path = work / "levers.json"
@@ -126,13 +130,15 @@ def filters(work: Path, data: Path, name: str) -> None:
     train, held, photos = qp.split(data)
     images = qp.translated(qp.packaged(work, name), qp.judge_photos(photos))
     target = postprocess.palette(qp.load_images(train))
-    out = {}
-    for way, (size, how) in FILTERS.items():
-        post = postprocess.Postprocess(size, how, target)
+    out = results[name].get("filters", {})
+    for way, (size, how, sd) in FILTERS.items():
+        if way in out:
+            continue
+        post = postprocess.Postprocess(size, how, target, sd)
         out[way] = qp.on_kaggle(held, qp.as_jpeg(np.stack([post(im) for im in images]), 75))
         print(f"{name} filters {way}: FID {out[way]['fid']:.2f} KID {out[way]['kid']:.4f}", flush=True)
-    results[name]["filters"] = out
-    path.write_text(json.dumps(results, indent=1))
+        results[name]["filters"] = out
+        path.write_text(json.dumps(results, indent=1))
 
 
 def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
@@ -341,7 +347,8 @@ def filters_table(work: Path, photos_fid: float) -> str:
     results = json.loads((work / "levers.json").read_text())
     labels = {"none": "none", "mode_filter": "mode filter 5x5", "mean_sd": "colour match: mean_sd",
               "histogram": "colour match: histogram", "mode_filter+mean_sd": "mode filter 5x5, then mean_sd",
-              "mode_filter+histogram": "mode filter 5x5, then histogram (cpu.yaml)"}
+              "mode_filter+histogram": "mode filter 5x5, then histogram", "grain": "grain sd 6",
+              "mode_filter+histogram+grain": "mode filter 5x5, then histogram, then grain sd 6 (cpu.yaml)"}
     rows = ["| run | filters | FID | KID | MiFID | / photos' FID |", "|---|---|---|---|---|---|"]
     for name, e in results.items():
         for way, k in e.get("filters", {}).items():

@@ -176,13 +176,13 @@ def as_jpeg(images: np.ndarray, quality: int) -> np.ndarray:
 
 
 def colour_matched(photos: np.ndarray, paintings: np.ndarray, mode_size: int = 0,
-                   how: str = "mean_sd") -> np.ndarray:
+                   how: str = "mean_sd", grain: float = 0.0) -> np.ndarray:
     """Each photo's channels shifted and scaled to the paintings' mean and standard deviation per channel (no
-    learning): the cheapest move toward Monet's palette; after the package's mode filter when ``mode_size``, and
-    by histogram when ``how`` says so."""
+    learning): the cheapest move toward Monet's palette; after the package's mode filter when ``mode_size``, by
+    histogram when ``how`` says so, and with the package's grain of sd ``grain`` last."""
     from monet.package import postprocess
 
-    post = postprocess.Postprocess(mode_size, how, postprocess.palette(paintings))
+    post = postprocess.Postprocess(mode_size, how, postprocess.palette(paintings), grain)
     return np.stack([post(im) for im in photos])
 
 
@@ -196,21 +196,26 @@ def mode_filtered(photos: np.ndarray, size: int = 5) -> np.ndarray:
 def anchors(work: Path, data: Path) -> dict:
     """The anchors on Kaggle's network against the 100 held-out paintings: real paintings (the 150 training ones),
     the photos untranslated (500, and 150 for FID at the paintings' count), colour-matched, through the package's
-    filters (the mode filter alone, then with colour matching by mean and sd, or by histogram as cpu.yaml; JPEG
-    q75), re-encoded at q75 and q95, and the untrained generator."""
+    filters (the mode filter alone, then with colour matching by mean and sd, or by histogram, then with grain as
+    cpu.yaml; JPEG q75), re-encoded at q75 and q95, and the untrained generator. Anchors measured before are kept."""
     train, held, photos = split(data)
     probe = load_images(judge_photos(photos))
     paintings = load_images(train)
-    out = {"paintings_150": on_kaggle(held, paintings), "photos_500": on_kaggle(held, probe),
-           "photos_150": on_kaggle(held, probe[:: len(probe) // 150][:150]),
-           "colour_matched_500": on_kaggle(held, colour_matched(probe, paintings)),
-           "mode_filtered_500": on_kaggle(held, as_jpeg(mode_filtered(probe), 75)),
-           "filtered_mean_sd_500": on_kaggle(held, as_jpeg(colour_matched(probe, paintings, 5), 75)),
-           "filtered_500": on_kaggle(held, as_jpeg(colour_matched(probe, paintings, 5, "histogram"), 75)),
-           "photos_q75_500": on_kaggle(held, as_jpeg(probe, 75)), "photos_q95_500": on_kaggle(held, as_jpeg(probe, 95)),
-           "untrained_500": on_kaggle(held, as_jpeg(translated(untrained_generator(), judge_photos(photos)), 95))}
+    sets = {"paintings_150": lambda: paintings, "photos_500": lambda: probe,
+            "photos_150": lambda: probe[:: len(probe) // 150][:150],
+            "colour_matched_500": lambda: colour_matched(probe, paintings),
+            "mode_filtered_500": lambda: as_jpeg(mode_filtered(probe), 75),
+            "filtered_mean_sd_500": lambda: as_jpeg(colour_matched(probe, paintings, 5), 75),
+            "filtered_500": lambda: as_jpeg(colour_matched(probe, paintings, 5, "histogram"), 75),
+            "filtered_grain_500": lambda: as_jpeg(colour_matched(probe, paintings, 5, "histogram", 6.0), 75),
+            "photos_q75_500": lambda: as_jpeg(probe, 75), "photos_q95_500": lambda: as_jpeg(probe, 95),
+            "untrained_500": lambda: as_jpeg(translated(untrained_generator(), judge_photos(photos)), 95)}
     path = work / "kaggle_anchors.json"
-    path.write_text(json.dumps(out, indent=1))
+    out = json.loads(path.read_text()) if path.is_file() else {}
+    for name, images in sets.items():
+        if name not in out:
+            out[name] = on_kaggle(held, images())
+            path.write_text(json.dumps(out, indent=1))
     for name, e in out.items():
         print(f"{name:22s} FID {e['fid']:8.2f}  KID {e['kid']:.4f} +- {e['kid_std']:.4f}  MiFID {e['mifid']:8.2f}  "
               f"d {e['memorization_distance']:.3f}  ({e['count']} against {e['real_count']})", flush=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from monet.core import files
 
-__all__ = ["read_run_json", "write_run_json", "git_info", "versions", "notebook_to_html", "stage_files"]
+__all__ = ["read_run_json", "package_params", "write_run_json", "git_info", "versions", "notebook_to_html",
+           "stage_files"]
 
 _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pillow", "papermill", "nbconvert", "ipykernel",
              "pyyaml")
@@ -21,6 +22,17 @@ def read_run_json(run_dir: str | Path) -> dict:
     if not path.is_file():
         return {}
     return json.loads(path.read_text())
+
+
+def package_params(run_dir: str | Path) -> dict:
+    """run.json's ``package`` section as training reads it (what its scoring and its time budget follow): the
+    schema's ``jpeg_quality`` when it is missing, and a bool-era ``colour_match`` (true) read as ``mean_sd``."""
+    from monet.core.schema import SECTIONS
+
+    pkg = dict((read_run_json(run_dir).get("params") or {}).get("package") or {})
+    pkg.setdefault("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default)
+    pkg["colour_match"] = "mean_sd" if pkg.get("colour_match") is True else pkg.get("colour_match") or "off"
+    return pkg
 
 
 def write_run_json(run_dir: str | Path, record: dict) -> None:

@@ -70,15 +70,12 @@ def time_saves(run: Run, m: CycleGAN) -> dict:
 def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     """The package stage's JPEG quality and filters from run.json (what the reserve times). Colour matching is
     timed with a stand-in palette: its cost does not depend on the colours."""
-    from monet.core.runs import read_run_json
-    from monet.core.schema import SECTIONS
+    from monet.core.runs import package_params
 
-    pkg = (read_run_json(run_dir).get("params") or {}).get("package") or {}
-    how = pkg.get("colour_match") or "off"
-    how = "mean_sd" if how is True else how  # a run.json written while colour_match was a bool
+    pkg = package_params(run_dir)
     stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1)))
-    quality = pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default)
-    return quality, Postprocess(pkg.get("mode_filter") or 0, how, stand_in)
+    return pkg["jpeg_quality"], Postprocess(pkg.get("mode_filter") or 0, pkg["colour_match"], stand_in,
+                                            float(pkg.get("grain") or 0))
 
 
 def per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess, filtered: bool) -> float:

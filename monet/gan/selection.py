@@ -84,15 +84,12 @@ def as_packaged(run_dir: Path):
     """What the package stage makes of a translated image as this run sets it (run.json's ``package``): its
     filters, then JPEG at its quality (:class:`monet.package.postprocess.AsPackaged`). Checkpoints are ranked on
     the images that would be submitted."""
-    from monet.core.runs import read_run_json
-    from monet.core.schema import SECTIONS
+    from monet.core.runs import package_params
     from monet.package import stage
     from monet.package.postprocess import AsPackaged
 
-    pkg = dict((read_run_json(run_dir).get("params") or {}).get("package") or {})
-    if pkg.get("colour_match") is True:  # a run.json written while colour_match was a bool
-        pkg["colour_match"] = "mean_sd"
-    return AsPackaged(stage.filters(run_dir, pkg), pkg.get("jpeg_quality", SECTIONS["package"]["jpeg_quality"].default))
+    pkg = package_params(run_dir)
+    return AsPackaged(stage.filters(run_dir, pkg), pkg["jpeg_quality"])
 
 
 def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon: float = 0.1, batch_size: int = 32,

@@ -113,6 +113,8 @@ def write_images_zip(batches, names: list[str], zip_path: str | Path, quality: i
 
 
 FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image is one flat colour
+# (package.grain's noise hides a flat image from the zip's check; the translator checks the generator's own output
+# before any filter: translator.check_output)
 FLAT_SHARE = 0.5  # a zip more than this share of whose images are flat is refused: a diverged generator
 
 

@@ -1,15 +1,18 @@
-"""Filters applied to each submitted image after the generator and before JPEG encoding. Neither learns anything.
+"""Filters applied to each submitted image after the generator and before JPEG encoding. None learns anything.
 
 - ``mode_filter``: Pillow's ModeFilter, each channel's most frequent value in a size x size window. It flattens
   small patches and keeps sharp edges, a painterly look.
 - ``colour_match``: each image's channels shifted and scaled to the paintings' mean and standard deviation per
   channel; ``histogram_match``: each channel's histogram mapped onto the paintings' (the same for every moment).
+- ``grain``: Gaussian noise on each pixel and channel, seeded by the image itself (a rerun or a shard writes the
+  same bytes). It paints nothing; it moves the images' fine texture toward the paintings' as Kaggle's network sees it.
 
-Both were measured on Kaggle's network (docs/quality.md, "Filters after the generator").
+All three were measured on Kaggle's network (docs/quality.md, "Filters after the generator").
 """
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +20,8 @@ from PIL import Image, ImageFilter
 
 from monet.data.images import jpeg_bytes
 
-__all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "Postprocess",
-           "AsPackaged"]
+__all__ = ["Palette", "palette", "mode_filter", "colour_match", "histogram_match", "COLOUR_MATCH", "grain",
+           "Postprocess", "AsPackaged"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,13 +79,22 @@ def histogram_match(image: np.ndarray, target: Palette) -> np.ndarray:
 COLOUR_MATCH = {"mean_sd": colour_match, "histogram": histogram_match}
 
 
+def grain(image: np.ndarray, sd: float) -> np.ndarray:
+    """A uint8 HxWx3 image plus Gaussian noise of standard deviation ``sd`` (0-255 levels) on each pixel and
+    channel, rounded and clipped. The noise is seeded by the image's bytes: the same image always gets the same."""
+    x = np.asarray(image, dtype=np.uint8)
+    noise = np.random.default_rng(zlib.crc32(x.tobytes())).normal(0.0, sd, x.shape)
+    return np.clip(x + noise, 0, 255).round().astype(np.uint8)
+
+
 @dataclass(frozen=True, eq=False)
 class Postprocess:
     """The filters of ``package``: the mode filter (``mode_size``, 0: off), then colour matching to ``target`` by
-    ``how`` (``mean_sd``, ``histogram``, or ``off``: ``target`` is then not used)."""
+    ``how`` (``mean_sd``, ``histogram``, or ``off``: ``target`` is then not used), then ``grain`` (its sd; 0: off)."""
     mode_size: int = 0
     how: str = "off"
     target: Palette | None = None
+    grain: float = 0.0
 
     def __post_init__(self):
         if self.how != "off" and (self.how not in COLOUR_MATCH or self.target is None):
@@ -90,19 +102,22 @@ class Postprocess:
                              "with a target palette")
 
     def __bool__(self) -> bool:
-        return bool(self.mode_size) or self.how != "off"
+        return bool(self.mode_size) or self.how != "off" or self.grain > 0
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.mode_size:
             image = mode_filter(image, self.mode_size)
         if self.how != "off":
             image = COLOUR_MATCH[self.how](image, self.target)
+        if self.grain > 0:
+            image = grain(image, self.grain)
         return image
 
     def describe_short(self) -> str:
         """E.g. ``mode 5x5, histogram``: what a log line names."""
         parts = [f"mode {self.mode_size}x{self.mode_size}"] if self.mode_size else []
-        return ", ".join(parts + ([self.how] if self.how != "off" else []))
+        parts += [self.how] if self.how != "off" else []
+        return ", ".join(parts + ([f"grain sd {self.grain:g}"] if self.grain > 0 else []))
 
     def describe(self) -> dict:
         out: dict = {}
@@ -111,6 +126,8 @@ class Postprocess:
         if self.how != "off":
             out["colour_match"] = {"how": self.how, "mean": [round(v, 2) for v in self.target.mean],
                                    "std": [round(v, 2) for v in self.target.std]}
+        if self.grain > 0:
+            out["grain"] = self.grain
         return out
 
 

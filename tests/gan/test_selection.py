@@ -104,11 +104,13 @@ def test_checkpoints_are_ranked_through_the_package_filters_the_run_sets(small_r
     assert filtered["fid"] == pytest.approx(plain(brighter, None)["fid"], rel=1e-4)
     assert abs(filtered["fid"] - plain(generator, None)["fid"]) > 100
     # the filters and the JPEG quality a run packages with are the ones it ranks with
-    cfg = params.validate({"package": {"mode_filter": 5, "colour_match": "histogram", "jpeg_quality": 80}})
+    cfg = params.validate({"package": {"mode_filter": 5, "colour_match": "histogram", "jpeg_quality": 80, "grain": 6}})
     (run / "run.json").write_text(json.dumps({"params": cfg}))
     packaged = selection.as_packaged(run)
     assert (packaged.post.mode_size, packaged.post.how, packaged.post.target is not None) == (5, "histogram", True)
-    assert packaged.quality == 80 and packaged.describe_short() == "mode 5x5, histogram, JPEG q80"
+    assert packaged.quality == 80 and packaged.describe_short() == "mode 5x5, histogram, grain sd 6, JPEG q80"
+    (run / "run.json").write_text(json.dumps({"params": params.validate({"package": {"grain": 2.5}})}))
+    assert selection.as_packaged(run).describe_short() == "grain sd 2.5, JPEG q75"  # grain alone, no palette read
     (run / "run.json").write_text(json.dumps({"params": params.validate({})}))
     assert not selection.as_packaged(run).post and selection.as_packaged(run).describe_short() == "JPEG q75"
 

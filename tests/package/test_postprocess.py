@@ -76,6 +76,37 @@ def test_the_filters_run_in_order_and_off_is_the_identity():
     assert by_histogram.describe()["colour_match"]["how"] == "histogram"
 
 
+def test_grain_is_gaussian_noise_of_its_sd_seeded_by_the_image():
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    out = P.grain(grey, 6.0)
+    noise = out.astype(np.float64) - 128
+    assert out.dtype == np.uint8 and out.shape == grey.shape
+    assert abs(noise.mean()) < 0.2 and 5.8 < noise.std() < 6.2  # 12,288 draws of N(0, 6), rounded
+    assert abs(np.corrcoef(noise[..., 0].ravel(), noise[..., 1].ravel())[0, 1]) < 0.05  # each channel its own
+    np.testing.assert_array_equal(P.grain(grey.copy(), 6.0), out)  # the same image, the same noise (shards, reruns)
+    other = grey.copy()
+    other[0, 0, 0] = 129
+    assert (P.grain(other, 6.0).astype(int) - other)[1:].std() > 5 and not np.array_equal(
+        P.grain(other, 6.0)[1:], out[1:])  # another image, other noise
+    black, white = np.zeros((32, 32, 3), np.uint8), np.full((32, 32, 3), 255, np.uint8)
+    assert P.grain(black, 6.0).min() == 0 and P.grain(white, 6.0).max() == 255  # clipped, never wrapped:
+    assert P.grain(black, 6.0).max() < 40 and P.grain(white, 6.0).min() > 215  # the half below 0 (above 255) at 0
+    assert 1 < P.grain(black, 6.0).mean() < 5 and 250 < P.grain(white, 6.0).mean() < 254  # E|N(0,6)|/2 = 2.4
+
+
+def test_grain_comes_last_and_is_named():
+    rng = np.random.default_rng(3)
+    image = (rng.integers(0, 4, (16, 16, 3)) * 60).astype(np.uint8)
+    target = P.Palette((90.0, 90.0, 90.0), (30.0, 30.0, 30.0), LINEAR)
+    post = P.Postprocess(5, "histogram", target, 6.0)
+    np.testing.assert_array_equal(post(image), P.grain(P.histogram_match(P.mode_filter(image, 5), target), 6.0))
+    assert post.describe_short() == "mode 5x5, histogram, grain sd 6" and post.describe()["grain"] == 6.0
+    alone = P.Postprocess(grain=2.5)
+    assert alone and alone.describe_short() == "grain sd 2.5" and alone.describe() == {"grain": 2.5}
+    np.testing.assert_array_equal(alone(image), P.grain(image, 2.5))
+    assert "grain" not in P.Postprocess(5).describe()
+
+
 def test_as_packaged_is_the_filters_then_the_jpeg_that_images_zip_holds():
     import io
 
@@ -99,6 +130,8 @@ def test_as_packaged_is_the_filters_then_the_jpeg_that_images_zip_holds():
     ({"mode_filter": 1}, "package.mode_filter': 1 is not an odd window side"),
     ({"source": "nst", "colour_match": "histogram"}, "package.source nst zips the NST stage's JPEGs as they are"),
     ({"colour_match": True}, "package.colour_match"),
+    ({"source": "nst", "grain": 6.0}, "package.grain': 6.0, but the filters apply to the generator's images"),
+    ({"grain": -1.0}, "package.grain"),
 ])
 def test_filters_a_run_cannot_apply_are_refused_before_it_starts(package, message):
     from monet.core import params

@@ -138,15 +138,17 @@ def package_cfg(**kw):
 
 
 def test_shards_merge_into_the_one_shot_zip(packaged_run, tmp_path):
-    run = packaged_run
-    shards = [S.package(run, package_cfg(shard=f"{i}/3", fit_count="keep"), deterministic=True)["zip"]
-              for i in (1, 2, 3)]
+    run = packaged_run  # with grain: its noise follows each image, not its place in a batch or a shard
+    summaries = [S.package(run, package_cfg(shard=f"{i}/3", fit_count="keep", grain=3.0), deterministic=True)
+                 for i in (1, 2, 3)]
+    assert all(s["filters"] == {"grain": 3.0} for s in summaries)
+    shards = [s["zip"] for s in summaries]
     # 40 photos in batches of 8: 5 batches in 3 shares of 1, 2 and 2 batches
     assert [len(zipfile.ZipFile(p).namelist()) for p in shards] == [8, 16, 16]
     merged = images_zip.merge_shards(shards[::-1], tmp_path / "merged.zip", deterministic=True, validate=False)
     assert merged["count"] == 40
     with pytest.raises(images_zip.SubmissionError, match="40 photos give 40 images"):
-        S.package(run, package_cfg(fit_count="keep"), deterministic=True)  # one shot: too few, zip kept aside
+        S.package(run, package_cfg(fit_count="keep", grain=3.0), deterministic=True)  # one shot: too few, kept aside
     assert (tmp_path / "merged.zip").read_bytes() == (run / "submission" / "images.rejected.zip").read_bytes()
 
 
@@ -302,10 +304,10 @@ def test_the_package_stage_writes_the_filtered_images(packaged_run):
 
     cfg = package_cfg(shard="1/1", fit_count="keep", jpeg_quality=100)  # a shard: 40 photos are not refused
     assert "filters" not in S.package(packaged_run, cfg, deterministic=True)
-    cfg.update(mode_filter=5, colour_match="histogram")
+    cfg.update(mode_filter=5, colour_match="histogram", grain=4.0)
     summary = S.package(packaged_run, cfg, deterministic=True)
     post = S.filters(packaged_run, cfg)
-    assert summary["filters"] == post.describe() and (post.mode_size, post.how) == (5, "histogram")
+    assert summary["filters"] == post.describe() and (post.mode_size, post.how, post.grain) == (5, "histogram", 4.0)
     paintings = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in fetch.read_manifest(packaged_run)["monet"]]
     np.testing.assert_array_equal(post.target.cdf, postprocess.palette(paintings).cdf)  # the run's paintings
     photos = fetch.read_manifest(packaged_run)["photo"][:8]  # the stage's first batch, decoded as it decodes it
