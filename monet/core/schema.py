@@ -292,8 +292,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "grain": Key("float", 0.0, "Last, Gaussian noise of this standard deviation (0-255 levels) on each pixel and "
                      "channel of each generated image, seeded by the image (reruns and shards write the same bytes); "
                      "0: off. It paints nothing: it moves the fine texture toward the paintings' as Kaggle's network "
-                     "sees it. 6 measured 3.0 FID lower on Kaggle's network after cpu.yaml's other two filters "
-                     "(docs/quality.md).", minimum=0.0, maximum=32.0),
+                     "sees it. After cpu.yaml's other two filters, 6 measured 1.4-3.0 FID lower on Kaggle's network for three "
+                     "of its generators, 3.9 for the photos (docs/quality.md).", minimum=0.0, maximum=32.0),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the images (after fit_count) into a "
                      "partial zip (python -m monet merge joins them); null: the whole submission.", optional=True),
