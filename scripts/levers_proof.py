@@ -73,7 +73,7 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
                         "cpu.yaml with discriminators of 32 filters (64 before), checkpoints spread over the run"),
             "cpu_decay03": (["cyclegan.decay_from=0.3", "cyclegan.spread_checkpoints=true"],
                             "cpu.yaml with the decay from 0.3 and spread checkpoints"),
-            "cpu_filtered": ([], "cpu.yaml as shipped since 2026-12-04 (images.zip through the mode filter and "
+            "cpu_filtered": ([], "cpu.yaml as shipped 2026-12-04 afternoon (images.zip through the mode filter and "
                                  "histogram matching)"),
             "cpu_grain": ([], "cpu.yaml as shipped since 2026-12-04 evening (grain after the two filters, checkpoints "
                               "ranked as packaged)")}

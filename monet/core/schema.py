@@ -282,11 +282,11 @@ SECTIONS: dict[str, dict[str, Key]] = {
                             "(docs/quality.md).", minimum=1, maximum=100),
         "mode_filter": Key("int", 0, "Pillow's mode filter on each generated image before encoding: each channel's "
                            "most frequent value in a window of this odd side (flat patches, sharp edges); 0: off. 5 "
-                           "measured 7.6 FID lower on Kaggle's network for cpu.yaml's generator (docs/quality.md); "
+                           "measured 7.6 FID lower on Kaggle's network for a cpu.yaml generator (docs/quality.md); "
                            "about 37 ms an image with colour_match.", minimum=0, maximum=15),
         "colour_match": Key("str", "off", "After the mode filter, each generated image's colours moved to the run's "
                             "paintings': mean_sd (each channel's mean and standard deviation), histogram (each "
-                            "channel's histogram), or off. On Kaggle's network, cpu.yaml's generator with the mode "
+                            "channel's histogram), or off. On Kaggle's network, a cpu.yaml generator with the mode "
                             "filter scored 149.2 alone, 146.9 with mean_sd, 145.0 with histogram (docs/quality.md).",
                             choices=("off", "mean_sd", "histogram")),
         "grain": Key("float", 0.0, "Last, Gaussian noise of this standard deviation (0-255 levels) on each pixel and "
