@@ -12,7 +12,7 @@ from tests.test_pipeline import pipeline, stream_text
 pytestmark = pytest.mark.e2e
 
 # The README's tiny CUT command, plus float16 (on a GPU the run's own policy).
-TINY = ["data_dir=synthetic", "time_budget_minutes=10", "fetch.synthetic_photos=1000", "fetch.synthetic_monet=30",
+TINY = ["data_dir=synthetic", "time_budget_minutes=10", "fetch.synthetic_photos=100", "fetch.synthetic_monet=30",
         "package.fit_count=repeat", "cyclegan.gen_filters=1", "cyclegan.disc_filters=4", "cyclegan.disc_blocks=2",
         "cyclegan.disc_strides=2", "cyclegan.num_patches=64", "cyclegan.netf_units=16", "cyclegan.epochs=1",
         "cyclegan.steps_per_epoch=4", "cyclegan.batch_size=2"]

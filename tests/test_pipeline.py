@@ -54,11 +54,11 @@ FAKE_USER, FAKE_KEY = "fake-user-5f3a9c", "fake0key0d41d8cd98f00b204e9800998ecf"
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    """A generated data set in the competition's layout, as ci.yaml's fetch makes it (1,000 photos: ci.yaml
+    """A generated data set in the competition's layout, as ci.yaml's fetch makes it (250 photos: ci.yaml
     repeats them to 7,000 images)."""
     from monet.data import fetch as data
 
-    return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=1000, seed=7)
+    return data.make_synthetic(tmp_path_factory.mktemp("data") / "synthetic", n_monet=30, n_photo=250, seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +76,11 @@ def test_ci_run_leaves_a_valid_submission(ci_run):
     zip_path = run / "images.zip"
     assert images_zip.validate_zip(zip_path)["count"] == 7000
     photos = sorted(p.stem for p in (run / "data" / "synthetic" / "photo_jpg").glob("*.jpg"))
-    with zipfile.ZipFile(zip_path) as zf:  # each photo 7 times, named after it (<name>, <name>_2, ...)
-        assert sorted({n[:-4].split("_")[0] for n in zf.namelist()}) == photos and len(photos) == 1000
+    with zipfile.ZipFile(zip_path) as zf:  # each photo 28 times, named after it (<name>, <name>_2, ...)
+        assert sorted({n[:-4].split("_")[0] for n in zf.namelist()}) == photos and len(photos) == 250
     summary = json.loads((run / "submission" / "summary.json").read_text())
     assert summary["valid"] and summary["count"] == 7000 and summary["bytes"] == zip_path.stat().st_size
-    assert summary["translated"] == 1000 and "1,000 photos repeated to 7,000 images" in summary["fit_count"]
+    assert summary["translated"] == 250 and "250 photos repeated to 7,000 images" in summary["fit_count"]
     for path in ("data/summary.json", "data/samples.png", "cyclegan/history.csv", "cyclegan/losses.png",
                  "cyclegan/samples/epoch_02.png", "cyclegan/generator.keras", "submission/grid.png",
                  "nst/results.csv", "nst/grid.png", "nst/losses.png", "metrics.json", "evaluate/nearest.png"):
@@ -123,7 +123,7 @@ def test_ci_run_shows_progress_and_no_tensorflow_noise(ci_run):
     run, proc = ci_run
     out = proc.stdout
     assert "[cyclegan_train] training: epoch 1/2, " in out and "/16 steps" in out
-    assert "[package_submission] translating: " in out and "/1,000 images" in out
+    assert "[package_submission] translating: " in out and "/250 images" in out
     assert "[nst_generate] painting: " in out and "[evaluate] scoring " in out
     assert not (run / "progress.json").exists()  # removed when each stage ends
     for noise in NOISE:
@@ -309,6 +309,16 @@ def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal
     return proc
 
 
+def grown_to(size: float):
+    """A ``when`` for :func:`_kill_when`: the file has at least ``size`` bytes (False once it is gone)."""
+    def ready(path: Path) -> bool:
+        try:
+            return path.stat().st_size >= size
+        except OSError:
+            return False
+    return ready
+
+
 @chain
 def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_finishes_byte_identical(ci_run, outputs):
     """Fault injection: Ctrl-C the chain at a random moment of training (exit 130, 'interrupted'), rerun (training
@@ -332,7 +342,8 @@ def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_fini
     # On a fast machine the Ctrl-C can land after training finished; the run stops there all the same.
     assert trained in ("interrupted", "done") and record["status"] == "interrupted", first.stdout_text[-3000:]
     assert "package_submission" not in record["stages"] and not (run / "images.zip").exists()
-    _kill_when(cmd, run / "submission" / "images.candidate.zip.partial", rng.uniform(0, 3))
+    # while the zip is being written (250 photos translate in about a second, so a size, not a delay, picks the moment)
+    _kill_when(cmd, run / "submission" / "images.candidate.zip.partial", 0, when=grown_to(rng.uniform(0, 25e6)))
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["package_submission"]["status"] == "running"  # as the killed process left it
     scoring = lambda path: (progress.read(path) or {}).get("task", "").startswith("scoring")  # noqa: E731

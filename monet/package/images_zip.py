@@ -5,6 +5,7 @@ Kaggle's rules for this competition: one zip of 7,000 to 10,000 JPEG images, eac
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
@@ -118,18 +119,18 @@ FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image i
 FLAT_SHARE = 0.5  # a zip more than this share of whose images are flat is refused: a diverged generator
 
 
-def _check_jpeg(name: str, blob: bytes) -> tuple[str | None, bool]:
-    """(what is wrong with the entry or None, whether it is one flat colour)."""
+def _check_jpeg(blob: bytes) -> tuple[str | None, bool]:
+    """(what is wrong with the image or None, whether it is one flat colour)."""
     try:
         with Image.open(io.BytesIO(blob)) as im:
             im.load()
             if im.format != "JPEG":
-                return f"{name}: {im.format} image, not JPEG", False
+                return f"{im.format} image, not JPEG", False
             if im.mode != "RGB" or im.size != (256, 256):
-                return f"{name}: {im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256", False
+                return f"{im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256", False
             return None, float(np.asarray(im)[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD
     except Exception as exc:  # noqa: BLE001
-        return f"{name}: does not decode ({type(exc).__name__}: {exc})", False
+        return f"does not decode ({type(exc).__name__}: {exc})", False
 
 
 def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) -> dict:
@@ -166,14 +167,20 @@ def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) 
 
 def _decoded_problems(zip_path: Path, images: list) -> list[str]:
     """Every entry decoded (threads, one chunk at a time): those that are not 256x256 RGB JPEGs, and a zip whose
-    images are mostly one flat colour (check 'near-constant': what a generator with NaN weights leaves)."""
+    images are mostly one flat colour (check 'near-constant': what a generator with NaN weights leaves).
+    Entries with the same bytes (``fit_count: repeat``) are decoded once and counted each time."""
     bad: list[str] = []
     flat = 0
+    checked: dict[bytes, tuple[str | None, bool]] = {}  # a digest of an entry's bytes -> what _check_jpeg said
     with zipfile.ZipFile(zip_path) as zf, ThreadPoolExecutor(max_workers=4) as pool:
         for start in range(0, len(images), 256):  # bounded memory: one chunk of JPEGs at a time
             chunk = [(i.filename, zf.read(i)) for i in images[start:start + 256]]
-            for problem, is_flat in pool.map(lambda item: _check_jpeg(*item), chunk):
-                bad += [problem] if problem else []
+            keys = [hashlib.blake2b(blob, digest_size=16).digest() for _, blob in chunk]
+            new = {key: blob for key, (_, blob) in zip(keys, chunk) if key not in checked}
+            checked.update(zip(new, pool.map(_check_jpeg, new.values())))
+            for (name, _), key in zip(chunk, keys):
+                problem, is_flat = checked[key]
+                bad += [f"{name}: {problem}"] if problem else []
                 flat += is_flat
     problems = [f"{len(bad)} images are not 256x256 RGB JPEGs, e.g. {bad[:3]}"] if bad else []
     if images and flat > FLAT_SHARE * len(images):

@@ -84,6 +84,25 @@ def test_validate_rejects_with_a_reason(tmp_path, n, blob, names, message):
         images_zip.validate_zip(path)
 
 
+def test_validate_decodes_repeated_bytes_once_and_counts_and_names_every_entry(tmp_path, monkeypatch):
+    """A repeated zip (fit_count: repeat) is decoded once per distinct image; a bad or flat image is still
+    counted, and named, under each of its entries."""
+    decoded = []
+    check = images_zip._check_jpeg
+    monkeypatch.setattr(images_zip, "_check_jpeg", lambda blob: decoded.append(blob) or check(blob))
+    good, small, flat = jpeg_bytes(), jpeg_bytes((128, 128)), jpeg_bytes(flat=True)
+    path = tmp_path / "repeated.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(7000):
+            zf.writestr(f"{i}.jpg", small if i in (3, 6000) else flat if i % 3 else good)
+    with pytest.raises(images_zip.SubmissionError) as caught:
+        images_zip.validate_zip(path)
+    assert sorted(decoded) == sorted([good, small, flat])
+    assert "2 images are not 256x256 RGB JPEGs, e.g. ['3.jpg: RGB 128x128" in str(caught.value)
+    assert "6000.jpg: RGB 128x128" in str(caught.value)
+    assert "check 'near-constant': 4,666 of 7,000 images" in str(caught.value)
+
+
 def test_validate_missing_and_not_a_zip(tmp_path):
     with pytest.raises(images_zip.SubmissionError, match="does not exist"):
         images_zip.validate_zip(tmp_path / "none.zip")
