@@ -200,10 +200,12 @@ def check_zip(run_dir: Path, photos: int) -> dict:
 
 def curve(work: Path, data: Path, name: str) -> None:
     """Kaggle's network's FID of the run's checkpoints nearest each of CURVE_MINUTES after the run started, and of
-    its last one (which checkpoint selection may not have packaged); points scored before are kept."""
+    its last one (which checkpoint selection may not have packaged). A run whose images.zip holds filters has its
+    checkpoints scored as packaged (its filters, then JPEG at its quality), others as the generator's own images
+    (JPEG q75); points scored before are kept."""
     import keras
 
-    from monet.gan import cyclegan
+    from monet.gan import cyclegan, selection
 
     path = work / "levers.json"
     results = json.loads(path.read_text())
@@ -212,22 +214,24 @@ def curve(work: Path, data: Path, name: str) -> None:
     run_dir = work / "outputs" / name
     record = json.loads((run_dir / "run.json").read_text())
     created, cfg = datetime.fromisoformat(record["created"]).timestamp(), record["params"]["cyclegan"]
+    packaged = selection.as_packaged(run_dir)
+    way, quality = ("as packaged", packaged.quality) if packaged.post else ("raw", 75)
     points = []
     for step, folder in cyclegan.list_checkpoints(run_dir / "cyclegan" / "checkpoints"):
         points.append((((folder / "checkpoint.json").stat().st_mtime - created) / 60, step, folder))
     near = [min(points, key=lambda p: abs(p[0] - target)) for target in CURVE_MINUTES]
     chosen = [p for p, target in zip(near, CURVE_MINUTES) if abs(p[0] - target) <= 5] + [points[-1]]  # and the last
-    done = {c["checkpoint"]: c for c in results[name].get("curve", [])}  # scored by an earlier call
-    out = []
+    done = {(c["checkpoint"], c.get("way", "raw")): c for c in results[name].get("curve", [])}  # scored before
     for minutes, step, folder in sorted(set(chosen), key=lambda p: p[1]):
-        if folder.name not in done:
-            k = qp.on_kaggle(held, qp.as_jpeg(qp.translated(checkpoint_generator(folder, cfg), probe), 75))
-            done[folder.name] = {"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name, "kaggle": k}
+        if (folder.name, way) not in done:
+            images = qp.translated(checkpoint_generator(folder, cfg), probe)
+            images = np.stack([packaged.post(im) for im in images]) if packaged.post else images
+            done[folder.name, way] = {"minutes": round(minutes, 1), "step": step, "checkpoint": folder.name,
+                                      "way": way, "kaggle": qp.on_kaggle(held, qp.as_jpeg(images, quality))}
             keras.backend.clear_session()
-        out.append(done[folder.name])
-        k = out[-1]["kaggle"]
-        print(f"{name} at {minutes:.1f} min (step {step}): FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
-    results[name]["curve"] = out
+        k = done[folder.name, way]["kaggle"]
+        print(f"{name} at {minutes:.1f} min (step {step}), {way}: FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
+    results[name]["curve"] = sorted(done.values(), key=lambda c: (c["step"], c.get("way", "raw")))
     path.write_text(json.dumps(results, indent=1))
 
 
@@ -322,8 +326,9 @@ def cpu_table(work: Path, photos_fid: float, matched_fid: float) -> str:
             continue
         e = results[name]
         filtered = e.get("kaggle_unfiltered", e["kaggle"]) != e["kaggle"]  # images.zip holds the filters' output
-        raw = " (without the filters)" if filtered else ""  # a checkpoint's images are scored as the generator's
-        points = [(f"`{c['checkpoint']}`{raw}", c["minutes"], c["step"], c["kaggle"]) for c in e.get("curve", [])]
+        how = {"raw": " (without the filters)" if filtered else "", "as packaged": " (as packaged)"}
+        points = [(f"`{c['checkpoint']}`{how[c.get('way', 'raw')]}", c["minutes"], c["step"], c["kaggle"])
+                  for c in e.get("curve", [])]
         chosen, step = packaged_checkpoint(work / "outputs" / name, e["steps"])
         points.append((f"the packaged generator (`images.zip`{chosen})", e["zip"]["minutes_after_start"], step,
                        e["kaggle"]))

@@ -66,7 +66,7 @@ def sample_dir() -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Longest first: with two workers (pytest-xdist, see pyproject), the groups that share an expensive fixture
+    """Longest first: with several workers (pytest-xdist, see pyproject), the groups that share an expensive fixture
     (the ci.yaml chain, the distribute child) and the other end-to-end runs start at once and the quick tests fill
     the gaps, instead of a long one starting last."""
     def rank(item):

@@ -287,9 +287,9 @@ def test_shards_through_pipeline_merge_into_the_one_shot_zip(ci_run, outputs, tm
     assert merged.read_bytes() == (ci_run[0] / "images.zip").read_bytes()
 
 
-def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal.SIGKILL, when=None):
+def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal.SIGKILL, when=None, poll=0.1):
     """Start ``cmd`` in its own process group and send the whole group ``sig`` ``delay`` s after ``marker``
-    appears (and ``when(marker)`` holds, if given); returns the finished process."""
+    appears (and ``when(marker)`` holds, if given; both looked at every ``poll`` s); returns the finished process."""
     # Started as from a terminal: with SIGINT at its default (a CI job in the background may have it ignored, and
     # a child inherits that).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -301,8 +301,8 @@ def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal
     deadline = time.time() + timeout
     ready = lambda: marker.exists() and (when is None or when(marker))  # noqa: E731
     while not ready() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    assert ready(), f"{marker} never appeared: {proc.communicate()[0][-2000:]}"
+        time.sleep(poll)
+    assert ready(), f"{marker} never appeared (or never met `when`): {proc.communicate()[0][-2000:]}"
     time.sleep(delay)
     os.killpg(proc.pid, sig)  # SIGINT: what Ctrl-C in a terminal does; SIGKILL: an OOM kill, a lost machine
     proc.stdout_text = proc.communicate(timeout=120)[0]
@@ -342,8 +342,11 @@ def test_interrupted_in_training_killed_in_packaging_and_evaluation_a_rerun_fini
     # On a fast machine the Ctrl-C can land after training finished; the run stops there all the same.
     assert trained in ("interrupted", "done") and record["status"] == "interrupted", first.stdout_text[-3000:]
     assert "package_submission" not in record["stages"] and not (run / "images.zip").exists()
-    # while the zip is being written (250 photos translate in about a second, so a size, not a delay, picks the moment)
-    _kill_when(cmd, run / "submission" / "images.candidate.zip.partial", 0, when=grown_to(rng.uniform(0, 25e6)))
+    # while the zip is being written: 250 photos translate in about a second and their 6,750 repeats are written in a
+    # burst (about 0.2 s), so a size of the partial zip (61 MB when done), not a delay, picks the moment
+    partial = run / "submission" / "images.candidate.zip.partial"
+    _kill_when(cmd, partial, 0, when=grown_to(rng.uniform(0, 8e6)), poll=0.005)
+    assert partial.is_file() and not (run / "images.zip").exists()  # killed mid-write
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["package_submission"]["status"] == "running"  # as the killed process left it
     scoring = lambda path: (progress.read(path) or {}).get("task", "").startswith("scoring")  # noqa: E731

@@ -166,7 +166,7 @@ def validate_zip(zip_path: str | Path, decode: bool = True, rules: bool = True) 
 
 
 def _decoded_problems(zip_path: Path, images: list) -> list[str]:
-    """Every entry decoded (threads, one chunk at a time): those that are not 256x256 RGB JPEGs, and a zip whose
+    """Every entry checked (threads, one chunk at a time): those that are not 256x256 RGB JPEGs, and a zip whose
     images are mostly one flat colour (check 'near-constant': what a generator with NaN weights leaves).
     Entries with the same bytes (``fit_count: repeat``) are decoded once and counted each time."""
     bad: list[str] = []
