@@ -287,6 +287,23 @@ def test_shards_through_pipeline_merge_into_the_one_shot_zip(ci_run, outputs, tm
     assert merged.read_bytes() == (ci_run[0] / "images.zip").read_bytes()
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal.SIGKILL, when=None, poll=0.1):
     """Start ``cmd`` in its own process group and send the whole group ``sig`` ``delay`` s after ``marker``
     appears (and ``when(marker)`` holds, if given; both looked at every ``poll`` s); returns the finished process."""
@@ -304,7 +321,16 @@ def _kill_when(cmd, marker: Path, delay: float, timeout: float = 400, sig=signal
         time.sleep(poll)
     assert ready(), f"{marker} never appeared (or never met `when`): {proc.communicate()[0][-2000:]}"
     time.sleep(delay)
-    os.killpg(proc.pid, sig)  # SIGINT: what Ctrl-C in a terminal does; SIGKILL: an OOM kill, a lost machine
+    # SIGINT: what Ctrl-C in a terminal does (to its process group); SIGKILL: an OOM kill, a lost machine, which also
+    # takes the notebook kernels (Jupyter starts each in a session of its own: a kernel would otherwise go on until it
+    # notices that its parent is gone, and could finish what the test means to cut)
+    kernels = descendants(proc.pid) if sig == signal.SIGKILL else []
+    os.killpg(proc.pid, sig)
+    for pid in kernels:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
     proc.stdout_text = proc.communicate(timeout=120)[0]
     return proc
 

@@ -18,7 +18,7 @@ import pytest
 from monet.package import images_zip
 
 from tests.kaggle_graph import write_graph
-from tests.test_pipeline import _tree, stream_text
+from tests.test_pipeline import _tree, descendants, stream_text
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -28,23 +28,6 @@ SHRINK = ["cyclegan.gen_filters=1", "cyclegan.disc_filters=4", "cyclegan.disc_bl
           "cyclegan.batch_size=2", f"cyclegan.steps_per_epoch={STEPS}", "cyclegan.mixed_precision=mixed_float16",
           "cyclegan.score_checkpoints=2", "cyclegan.score_photos=16", "cyclegan.sample_images=2",
           "package.fit_count=repeat", "package.batch_size=64"]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def freeze_late_in_training(run: Path, frozen: dict) -> None:
