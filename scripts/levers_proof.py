@@ -76,7 +76,9 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu_filtered": ([], "cpu.yaml as shipped 2026-12-04 afternoon (images.zip through the mode filter and "
                                  "histogram matching)"),
             "cpu_grain": ([], "cpu.yaml as shipped since 2026-12-04 evening (grain after the two filters, checkpoints "
-                              "ranked as packaged)")}
+                              "ranked as packaged)"),
+            "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),
+            "cpu30": (["time_budget_minutes=30"], "cpu.yaml as shipped with a 30-minute budget")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 

@@ -116,8 +116,9 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
             images = [tf.constant(np.stack([post(im) for im in x.numpy()])) for x in images]
         feats = np.concatenate([net.features(tf.cast(x, tf.float32)) for x in images])
         out = {**metrics.score_features(real, feats, epsilon), "network_kind": net.kind}
-        if real_small is not None:  # judged as submitted: JPEG-encoded, like the paintings it is held against
-            generated = judge.as_submitted(np.concatenate([x.numpy() for x in images])[:judge.MAX_IMAGES])
+        if real_small is not None:  # judged as submitted: JPEG-encoded (once), like the paintings it is held against
+            generated = np.concatenate([x.numpy() for x in images])[:judge.MAX_IMAGES]
+            generated = judge.as_submitted(generated, quality=None if hasattr(post, "quality") else 95)
             out.update(judge.judge_arrays(real_small, generated, judge_seed, c2st=score_by == "c2st"))
         return out
 

@@ -69,11 +69,11 @@ def load_images(source, size: int, limit: int | None = None, most: int | None = 
     return out
 
 
-def as_submitted(images: np.ndarray, quality: int = 95, size: int = C2ST_SIZE) -> np.ndarray:
+def as_submitted(images: np.ndarray, quality: int | None = 95, size: int = C2ST_SIZE) -> np.ndarray:
     """Generated uint8 images (n, 256, 256, 3) as the judge sees submitted ones: JPEG-encoded at ``quality`` (95:
     packaging's quality when the judge was calibrated; it now writes 75), decoded, downsampled by area to ``size``.
     Judging raw arrays against decoded JPEG paintings would let C2ST learn the compression instead of the
-    painting."""
+    painting. ``quality`` None: the images are decoded JPEGs already (ranked as packaged); only downsampled."""
     import io
 
     from PIL import Image
@@ -82,7 +82,9 @@ def as_submitted(images: np.ndarray, quality: int = 95, size: int = C2ST_SIZE) -
 
     out = np.empty((len(images), size, size, 3), np.uint8)
     for i, image in enumerate(images):
-        decoded = Image.open(io.BytesIO(jpeg_bytes(np.asarray(image, np.uint8), quality))).convert("RGB")
+        image = np.asarray(image, np.uint8)
+        decoded = Image.open(io.BytesIO(jpeg_bytes(image, quality))) if quality else Image.fromarray(image)
+        decoded = decoded.convert("RGB")
         out[i] = np.asarray(decoded if decoded.size == (size, size) else decoded.resize((size, size), Image.BOX))
     return out
 

@@ -54,14 +54,25 @@ def test_a_checkpoint_that_copies_the_paintings_never_wins_on_the_judges_figure(
 
 
 @pytest.mark.slow
-def test_the_scorer_adds_the_judges_figure_when_asked(small_run):
+def test_the_scorer_adds_the_judges_figure_when_asked(small_run, monkeypatch):
+    """Its images are judged as submitted: JPEG-encoded once (by the judge, or before it when ranked as packaged)."""
     from monet.data import fetch
+    from monet.package.postprocess import AsPackaged, Postprocess
+    from monet.scoring import judge
 
+    qualities = []
+    as_submitted = judge.as_submitted
+    monkeypatch.setattr(judge, "as_submitted", lambda x, quality=95: qualities.append(quality) or as_submitted(
+        x, quality))
     photos = [r["path"] for r in fetch.read_manifest(small_run)["photo"]][:12]
     generator = _tiny_generator()
     by_kid = selection.feature_scorer(small_run, photos, "none", batch_size=6, log=lambda *_: None, score_by="kid")(
         generator, None)
     assert np.isfinite(by_kid["kid"]) and "c2st_accuracy" not in by_kid and np.isfinite(by_kid["mifid"])
+    packaged = AsPackaged(Postprocess(), 75)
+    as_jpeg = selection.feature_scorer(small_run, photos, "none", batch_size=6, log=lambda *_: None, score_by="kid",
+                                       post=packaged)(generator, None)
+    assert np.isfinite(as_jpeg["kid"]) and qualities == [95, None]
     plain = selection.feature_scorer(small_run, photos, "none", batch_size=6, log=lambda *_: None)(generator, None)
     assert "kid" not in plain and plain["mifid"] == pytest.approx(by_kid["mifid"], rel=1e-5)
 

@@ -87,6 +87,16 @@ def _textures(n: int, rough: bool, seed: int) -> np.ndarray:
     return np.stack(out)
 
 
+def test_images_are_judged_as_submitted_with_one_jpeg_encoding():
+    """Raw translations are JPEG-encoded once before the judge sees them; images already decoded from JPEG (ranked
+    as packaged) are only downsampled, not encoded a second time."""
+    images = np.random.default_rng(0).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
+    box = np.stack([np.asarray(Image.fromarray(im).resize((64, 64), Image.BOX)) for im in images])
+    assert np.array_equal(judge.as_submitted(images, quality=None, size=64), box)
+    encoded = judge.as_submitted(images, size=64).astype(int)
+    assert encoded.shape == box.shape and np.abs(encoded - box).mean() > 1  # q95 changed noise
+
+
 def test_judge_tells_different_sets_apart_and_not_two_draws_of_one():
     real = _textures(40, rough=False, seed=0)
     apart = judge.judge_arrays(real, _textures(60, rough=True, seed=1), seed=0, c2st_epochs=6)
