@@ -101,6 +101,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
     import tensorflow as tf
 
     from monet.data import fetch, tfdata
+    from monet.package.postprocess import AsPackaged
     from monet.package.translator import translator
 
     net = inception.network(weights)
@@ -118,7 +119,7 @@ def feature_scorer(run_dir: Path, photo_paths: list[str], weights: str, epsilon:
         out = {**metrics.score_features(real, feats, epsilon), "network_kind": net.kind}
         if real_small is not None:  # judged as submitted: JPEG-encoded (once), like the paintings it is held against
             generated = np.concatenate([x.numpy() for x in images])[:judge.MAX_IMAGES]
-            generated = judge.as_submitted(generated, quality=None if hasattr(post, "quality") else 95)
+            generated = judge.as_submitted(generated, quality=None if isinstance(post, AsPackaged) else 95)
             out.update(judge.judge_arrays(real_small, generated, judge_seed, c2st=score_by == "c2st"))
         return out
 

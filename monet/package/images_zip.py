@@ -121,7 +121,8 @@ FLAT_SHARE = 0.5  # a zip more than this share of whose images are flat is refus
 def is_flat(image) -> bool:
     """Whether an HxWx3 image (0-255 levels) is one flat colour in every channel. Block means, not pixels: grain's
     noise (sd up to 32 levels) leaves a flat image's 32x32 block means within about 1.2 levels, while the sample's
-    least varied painting or photo has 14.6."""
+    least varied painting or photo has 14.6. Images of at least 32x32 (the rest of a side past a multiple of 32 is
+    not read); an image without large-scale layout (noise, a 32-px checkerboard) also reads as flat."""
     a = np.asarray(image, np.float32)
     h, w = a.shape[0] // 32 * 32, a.shape[1] // 32 * 32
     means = a[:h, :w].reshape(h // 32, 32, w // 32, 32, -1).mean(axis=(1, 3))

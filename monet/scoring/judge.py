@@ -83,7 +83,7 @@ def as_submitted(images: np.ndarray, quality: int | None = 95, size: int = C2ST_
     out = np.empty((len(images), size, size, 3), np.uint8)
     for i, image in enumerate(images):
         image = np.asarray(image, np.uint8)
-        decoded = Image.open(io.BytesIO(jpeg_bytes(image, quality))) if quality else Image.fromarray(image)
+        decoded = Image.open(io.BytesIO(jpeg_bytes(image, quality))) if quality is not None else Image.fromarray(image)
         decoded = decoded.convert("RGB")
         out[i] = np.asarray(decoded if decoded.size == (size, size) else decoded.resize((size, size), Image.BOX))
     return out
