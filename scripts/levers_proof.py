@@ -78,7 +78,9 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu_grain": ([], "cpu.yaml as shipped since 2026-12-04 evening (grain after the two filters, checkpoints "
                               "ranked as packaged)"),
             "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),
-            "cpu30": (["time_budget_minutes=30"], "cpu.yaml as shipped with a 30-minute budget")}
+            "cpu30": (["time_budget_minutes=30"], "cpu.yaml as shipped with a 30-minute budget"),
+            "cpu30_seed1": (["time_budget_minutes=30", "seed=1"],
+                            "cpu.yaml as shipped with a 30-minute budget, training seed 1")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
