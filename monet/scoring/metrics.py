@@ -7,7 +7,8 @@
   InceptionV3 (ImageNet weights: another network, not Kaggle's scale; ``none``: random, machinery only). Every
   output names the network.
 - FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)); the last trace is the one Kaggle takes from SciPy's
-  ``sqrtm``, computed through symmetric eigendecompositions (see :func:`fid`).
+  ``sqrtm``, computed through symmetric eigendecompositions (see :func:`fid`), or, when one set has no more
+  images than features, through that set's n x n problem (:func:`fid_of_features`, what scoring uses).
 - Memorization distance: for each generated image, the minimum over real images of 1 - |cos| of their features
   (all-zero feature rows dropped), averaged over the generated images. Thresholded: d_thr = d if d < epsilon
   else 1. MiFID = FID / (d_thr + 1e-14).
@@ -75,13 +76,13 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
 
 
 def fid_of_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
-    """:func:`fid` of two feature sets (rows are samples). When the smaller set has fewer samples than features (300
-    paintings against Inception's 2,048), its covariance is ``a.T @ a`` (``a``: its centred rows over
+    """:func:`fid` of two feature sets (rows are samples). When the smaller set has no more samples than features
+    (300 paintings against Inception's 2,048), its covariance is ``a.T @ a`` (``a``: its centred rows over
     sqrt(n - 1)), and the nonzero eigenvalues of ``sigma a.T a`` are those of the n x n ``a sigma a.T``: the same
     trace from an n x n eigendecomposition instead of two of 2,048 x 2,048 (``benchmarks/bench_fid.py``)."""
     f1, f2 = np.asarray(feats1, np.float64), np.asarray(feats2, np.float64)
     small, large = (f1, f2) if len(f1) <= len(f2) else (f2, f1)
-    if not 2 <= len(small) <= small.shape[1]:
+    if f1.ndim != 2 or f2.ndim != 2 or not 2 <= len(small) <= small.shape[1]:
         return fid(*statistics(f1), *statistics(f2))
     mu_large, sigma_large = statistics(large)
     mu_small = small.mean(axis=0)

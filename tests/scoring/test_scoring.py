@@ -45,22 +45,29 @@ def test_the_trace_term_is_scipys_sqrtm_of_the_product():
         assert S.trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-7)
 
 
-def test_fid_of_features_takes_the_small_sets_route_to_the_same_value():
-    """Fewer samples than features (the paintings against Inception's 2,048): the n x n route gives the value of the
-    d x d one, in either order, and SciPy's where the other set's covariance is full rank."""
+def test_fid_of_features_takes_the_small_sets_route_to_the_same_value(monkeypatch):
+    """No more samples than features (the paintings against Inception's 2,048): the n x n route, never the two d x d
+    eigendecompositions, gives the value of the d x d one, in either order, and SciPy's where the other set's
+    covariance is full rank; with more samples than features in both sets it is the d x d route."""
     from scipy import linalg
 
     rng = np.random.default_rng(6)
     mix = rng.normal(size=(40, 40))
-    for n1, n2 in ((12, 30), (30, 12), (12, 200), (300, 25), (100, 60)):
+    for n1, n2 in ((12, 30), (30, 12), (12, 200), (300, 25), (40, 60), (41, 60)):
         f1 = rng.normal(size=(n1, 40)) @ mix
         f2 = rng.normal(0.3, 1.5, size=(n2, 40)) @ mix
         (m1, s1), (m2, s2) = S.statistics(f1), S.statistics(f2)
-        value = S.fid_of_features(f1, f2)
-        assert value == pytest.approx(S.fid(m1, s1, m2, s2), rel=1e-7)  # round-off: a few 1e-8 when singular
+        expected = S.fid(m1, s1, m2, s2)
+        with monkeypatch.context() as patch:
+            if min(n1, n2) <= 40:  # the d x d route would raise
+                patch.setattr(S, "trace_sqrt_product", lambda *_: pytest.fail("the d x d route was taken"))
+            value = S.fid_of_features(f1, f2)
+        assert value == pytest.approx(expected, rel=1e-7)  # round-off: a few 1e-8 when singular
         if max(n1, n2) > 40:
             sqrtm_trace = np.trace(linalg.sqrtm(s1 @ s2)).real
             assert value == pytest.approx(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2) - 2 * sqrtm_trace, rel=1e-7)
+    assert S.fid_of_features(f1[:, 0], f2[:, 0]) == pytest.approx(S.fid(*S.statistics(f1[:, 0]),
+                                                                         *S.statistics(f2[:, 0])))  # 1-D: one feature
 
 
 def test_memorized_copies_give_a_tiny_distance_and_a_huge_mifid():
