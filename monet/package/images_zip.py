@@ -20,7 +20,8 @@ from PIL import Image
 from monet.core import files
 
 __all__ = ["SubmissionError", "MIN_IMAGES", "MAX_IMAGES", "check_count", "entry_names", "encode_batches",
-           "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards", "FLAT_STD", "FLAT_SHARE"]
+           "write_jpegs_zip", "write_images_zip", "validate_zip", "merge_shards", "FLAT_STD", "FLAT_SHARE",
+           "is_flat"]
 
 MIN_IMAGES, MAX_IMAGES = 7_000, 10_000
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip timestamps when deterministic
@@ -119,6 +120,12 @@ FLAT_STD = 1.0  # pixel standard deviation (0-255 levels) below which an image i
 FLAT_SHARE = 0.5  # a zip more than this share of whose images are flat is refused: a diverged generator
 
 
+def is_flat(image) -> bool:
+    """Whether an HxWx3 image (0-255 levels) is one flat colour: every channel's pixel standard deviation (every
+    4th pixel each way) below FLAT_STD."""
+    return float(np.asarray(image)[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD
+
+
 def _check_jpeg(blob: bytes) -> tuple[str | None, bool]:
     """(what is wrong with the image or None, whether it is one flat colour)."""
     try:
@@ -128,7 +135,7 @@ def _check_jpeg(blob: bytes) -> tuple[str | None, bool]:
                 return f"{im.format} image, not JPEG", False
             if im.mode != "RGB" or im.size != (256, 256):
                 return f"{im.mode} {im.size[0]}x{im.size[1]}, expected RGB 256x256", False
-            return None, float(np.asarray(im)[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD
+            return None, is_flat(im)
     except Exception as exc:  # noqa: BLE001
         return f"does not decode ({type(exc).__name__}: {exc})", False
 

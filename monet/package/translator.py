@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from monet.core import budget, progress as monet_progress
-from monet.package.images_zip import FLAT_STD, SubmissionError, encode_batches, validate_zip, write_jpegs_zip
+from monet.package.images_zip import FLAT_STD, SubmissionError, encode_batches, is_flat, validate_zip, write_jpegs_zip
 
 __all__ = ["translator", "translate_to_zip", "measure_packaging", "check_output"]
 
@@ -45,7 +45,7 @@ def check_output(generator, photo_paths: list[str], count: int = 8) -> None:
                               f"its first {len(y)} photos (training diverged); nothing was packaged. Package an "
                               "earlier checkpoint (package.generator) or train again with a lower learning rate.")
     levels = (y + 1.0) * 127.5
-    if all(float(im[::4, ::4].reshape(-1, 3).std(axis=0).max()) < FLAT_STD for im in levels):
+    if all(is_flat(im) for im in levels):
         raise SubmissionError(f"check 'near-constant output': the generator paints each of its first {len(y)} photos "
                               f"as one flat colour (pixel standard deviation < {FLAT_STD} level); nothing was "
                               "packaged. Package an earlier checkpoint (package.generator) or train again.")

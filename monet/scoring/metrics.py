@@ -71,7 +71,12 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     clipped)."""
     w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
     root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    m = root1 @ sigma2 @ root1
+    return sum_sqrt_eigenvalues(root1 @ sigma2 @ root1)
+
+
+def sum_sqrt_eigenvalues(m: np.ndarray) -> float:
+    """The sum of the square roots of a symmetric positive semi-definite matrix's eigenvalues (round-off below zero
+    clipped): Tr(sqrt(m))."""
     return float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum())
 
 
@@ -87,8 +92,7 @@ def fid_of_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
     mu_large, sigma_large = statistics(large)
     mu_small = small.mean(axis=0)
     a = (small - mu_small) / np.sqrt(len(small) - 1)
-    m = a @ sigma_large @ a.T
-    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    trace_sqrt = sum_sqrt_eigenvalues(a @ sigma_large @ a.T)
     diff = mu_small - mu_large
     return float(diff.dot(diff) + np.trace(sigma_large) + np.sum(a * a) - 2 * trace_sqrt)
 
