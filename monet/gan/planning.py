@@ -155,8 +155,8 @@ def plan(run: Run, state: State, now: float) -> None:
     state.last_plan_at = now
     per_step, per_end = state.clock.seconds_per_step(), state.clock.seconds_per_epoch_end()
     # The budget check comes before a step: never plan the end to the second; an epoch end (checkpoint, samples,
-    # plots) can take longer than the slowest one seen, so two of them, and a few steps, are kept in hand.
-    headroom = 2 * per_end + 3 * per_step
+    # plots) can take longer than the slowest one seen, so two of the slowest, and a few steps, are kept in hand.
+    headroom = 2 * state.clock.slowest_epoch_end() + 3 * per_step
     # In the plan's last minute a host that slows down shows in its last steps first (the window's mean lags):
     # the steps left follow them when they are slower; the headroom does not (a slow patch alone never stops a run).
     if ending:
@@ -181,7 +181,8 @@ def plan(run: Run, state: State, now: float) -> None:
     state.plans.append({"at_step": state.g, "total": total, "seconds_per_step": round(per_step, 4),
                         "seconds_per_epoch_end": round(per_end, 2), "rate": rate})
     state.total = total
-    run.log(f"epochs auto: {per_step:.3f} s per step (wall time, measured), {per_end:.1f} s per epoch end; "
+    run.log(f"epochs auto: {per_step:.3f} s per step (wall time, measured), {per_end:.1f} s per epoch end on "
+            f"average (the slowest {state.clock.slowest_epoch_end():.1f}); "
             f"{'planned' if first else 're-planned'} {total:,} steps ({total / run.steps:.2f} epochs of "
             f"{run.steps:,} steps), learning rate {rate:.3g} now")
 

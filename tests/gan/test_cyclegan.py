@@ -380,3 +380,23 @@ def test_a_plan_uses_up_its_headroom_before_it_is_cut(left, after):
     else:
         planning.plan(run, state, now=1000.0)
         assert state.total == after
+
+
+def test_one_slow_epoch_end_is_not_charged_to_every_epoch_left():
+    from types import SimpleNamespace
+
+    from monet.core import budget
+    from monet.gan import planning, session
+
+    # 1 s a step, 100 steps an epoch; nine epoch turns of 2 s and one stall of 62 s: the epochs left are planned at
+    # the mean turn (8 s), the headroom keeps two of the slowest (2 * 62 + 3 steps = 127 s). 2,000 s left, reserve
+    # 10: 0.97 * 1,863 = 1,807.1 s for 1,679 steps and 16 turns (1,807 s); at 62 s a turn it would be 1,125 steps.
+    clock = budget.StepClock()
+    clock.intervals, clock.epoch_ends = [1.0] * 20, [2.0] * 9 + [62.0]
+    logged = []
+    run = SimpleNamespace(auto=True, deadline=3000.0, steps=100, cfg={"learning_rate": 2e-4}, log=logged.append)
+    state = session.State(m=None, lr=None, done=0, resumed_from=None, total=None, g=200, clock=clock,
+                          reserve=budget.Reserve(10.0, 0.0, 0, "test"), predicted_end=None)
+    planning.plan(run, state, now=1000.0)
+    assert state.total == 1879 and state.plans[-1]["seconds_per_epoch_end"] == 8.0
+    assert "8.0 s per epoch end on average (the slowest 62.0)" in logged[-1]

@@ -383,12 +383,13 @@ def test_the_planner_counts_epoch_ends_and_follows_the_machine():
     assert clock.epoch_ends == [10.0]  # 12 s from step to step, less one step
     clock.pause()
     clock.step(124.0)
-    assert clock.epoch_ends == [10.0, 2.0] and clock.seconds_per_epoch_end() == 10.0  # the slowest is planned with
+    assert clock.epoch_ends == [10.0, 2.0] and clock.seconds_per_epoch_end() == 6.0  # the epochs left: the mean
+    assert clock.slowest_epoch_end() == 10.0  # the headroom: the slowest
     fresh = budget.StepClock(epoch_end_guess=3.0)
     fresh.pause()  # a session's first epoch: nothing before it to measure from
     fresh.step(50.0)
     fresh.step(51.0)
-    assert fresh.epoch_ends == [] and fresh.seconds_per_epoch_end() == 3.0
+    assert fresh.epoch_ends == [] and fresh.seconds_per_epoch_end() == fresh.slowest_epoch_end() == 3.0
 
 
 def test_decay_from_follows_the_model_unless_given(repo):
