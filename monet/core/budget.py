@@ -136,7 +136,7 @@ class StepClock:
         return sum(recent) / len(recent)
 
     def seconds_per_epoch_end(self) -> float:
-        """The mean epoch's turn seen (what the epochs left are planned with: a one-off stall, such as the 50 s
+        """The mean epoch's turn seen (what the epochs left are planned with: a one-off stall, such as the 60 s
         seen on a 2-core machine, is not charged to each of them), or before any the first checkpoint's write."""
         return sum(self.epoch_ends) / len(self.epoch_ends) if self.epoch_ends else self.epoch_end_guess
 
