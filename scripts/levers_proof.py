@@ -85,7 +85,10 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
                             "cpu.yaml as shipped with a 30-minute budget, training seed 2"),
             "cpu_lr1e4": (["cyclegan.learning_rate=1e-4"],
                           "cpu.yaml with the learning rate 1e-4 (2e-4 before)"),
-            "cpu120_shipped": (["time_budget_minutes=120"], "cpu.yaml as shipped with a 120-minute budget")}
+            "cpu120_shipped": (["time_budget_minutes=120"], "cpu.yaml as shipped with a 120-minute budget"),
+            "cpu_g32": (["cyclegan.gen_filters=32"], "cpu.yaml with generators of 32 filters (16 before)"),
+            "cpu_g32_seed1": (["cyclegan.gen_filters=32", "seed=1"],
+                              "cpu.yaml with generators of 32 filters, training seed 1")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 

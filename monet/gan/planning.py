@@ -16,7 +16,8 @@ from monet.package import translator
 from monet.package.postprocess import Palette, Postprocess
 
 __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "RECENT_STEPS", "later_stages", "set_budget",
-           "time_saves", "reserve_after_training", "plan", "SCORING", "undertrained", "budget_figures"]
+           "time_saves", "reserve_after_training", "plan", "SCORING", "undertrained", "short_plan",
+           "budget_figures"]
 
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
@@ -189,17 +190,27 @@ def plan(run: Run, state: State, now: float) -> None:
 
 
 
-def undertrained(run: Run, state: State) -> str | None:
-    """Why the packaged generator is undertrained, or None."""
+def undertrained(run: Run, state: State, chosen_step: int | None = None) -> str | None:
+    """Why the packaged generator is undertrained, or None. A plan shorter than one pass over the photos is not,
+    when checkpoint selection packaged a step before the last (``chosen_step``): the run's own scores were lowest
+    before its end, so more steps are not shown to help (see :func:`short_plan`)."""
     if state.total is None:
         return (f"training stopped after {state.g:,} steps, before its speed was measured: no plan was made "
                 "(epochs auto)")
     if state.g < state.total:
         return f"the packaged generator trained {state.g:,} of {state.total:,} planned steps"
-    if run.auto and state.total < run.floor:
-        return (f"the time budget planned only {state.total:,} steps, fewer than one pass over the "
-                f"{len(run.photos):,} photos ({run.floor:,} steps at batch {run.batch}): raise time_budget_minutes")
+    short = short_plan(run, state)
+    if short and (chosen_step is None or chosen_step >= state.g):
+        return short + ": raise time_budget_minutes"
     return None
+
+
+def short_plan(run: Run, state: State) -> str | None:
+    """What an ``epochs: auto`` plan shorter than one pass over the photos is, or None."""
+    if not (run.auto and state.total is not None and state.total < run.floor):
+        return None
+    return (f"the time budget planned only {state.total:,} steps, fewer than one pass over the {len(run.photos):,} "
+            f"photos ({run.floor:,} steps at batch {run.batch})")
 
 
 def budget_figures(run: Run, state: State) -> dict:

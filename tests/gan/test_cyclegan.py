@@ -400,3 +400,23 @@ def test_one_slow_epoch_end_is_not_charged_to_every_epoch_left():
     planning.plan(run, state, now=1000.0)
     assert state.total == 1879 and state.plans[-1]["seconds_per_epoch_end"] == 8.0
     assert "8.0 s per epoch end on average (the slowest 62.0)" in logged[-1]
+
+
+def test_a_short_plan_is_undertrained_unless_selection_packaged_an_earlier_step():
+    from types import SimpleNamespace
+
+    from monet.gan import planning, session
+
+    # 100 photos at batch 1: a plan of 60 steps is short of one pass; ended as planned (60 of 60)
+    run = SimpleNamespace(auto=True, photos=[f"p{i}" for i in range(100)], batch=1, floor=100)
+    state = session.State(m=None, lr=None, done=0, resumed_from=None, total=60, g=60, clock=None, reserve=None,
+                          predicted_end=None)
+    short = "the time budget planned only 60 steps, fewer than one pass over the 100 photos (100 steps at batch 1)"
+    assert planning.short_plan(run, state) == short
+    assert planning.undertrained(run, state) == short + ": raise time_budget_minutes"  # no selection
+    assert planning.undertrained(run, state, chosen_step=60) == short + ": raise time_budget_minutes"  # the last
+    assert planning.undertrained(run, state, chosen_step=30) is None  # scores lowest before the end
+    state.g = 50  # stopped short of its plan: undertrained whatever was chosen
+    assert planning.undertrained(run, state, chosen_step=30) == "the packaged generator trained 50 of 60 planned steps"
+    state.g, state.total = 100, 100  # a whole pass: not short
+    assert planning.short_plan(run, state) is None and planning.undertrained(run, state, chosen_step=100) is None
