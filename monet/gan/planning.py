@@ -17,7 +17,7 @@ from monet.package.postprocess import Palette, Postprocess
 
 __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "RECENT_STEPS", "later_stages", "set_budget",
            "time_saves", "reserve_after_training", "plan", "SCORING", "undertrained", "short_plan",
-           "budget_figures"]
+           "excused_short_plan", "budget_figures"]
 
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
@@ -190,19 +190,30 @@ def plan(run: Run, state: State, now: float) -> None:
 
 
 
-def undertrained(run: Run, state: State, chosen_step: int | None = None) -> str | None:
+def undertrained(run: Run, state: State, choice: dict | None = None) -> str | None:
     """Why the packaged generator is undertrained, or None. A plan shorter than one pass over the photos is not,
-    when checkpoint selection packaged a step before the last (``chosen_step``): the run's own scores were lowest
-    before its end, so more steps are not shown to help (see :func:`short_plan`)."""
+    when checkpoint selection (``choice``) packaged a step before the last: see :func:`excused_short_plan`."""
     if state.total is None:
         return (f"training stopped after {state.g:,} steps, before its speed was measured: no plan was made "
                 "(epochs auto)")
     if state.g < state.total:
         return f"the packaged generator trained {state.g:,} of {state.total:,} planned steps"
     short = short_plan(run, state)
-    if short and (chosen_step is None or chosen_step >= state.g):
+    if short and not excused_short_plan(run, state, choice):
         return short + ": raise time_budget_minutes"
     return None
+
+
+def excused_short_plan(run: Run, state: State, choice: dict | None) -> str | None:
+    """Why a short plan that ran to its end is not flagged, or None: checkpoint selection packaged a step before
+    the last, so the run's own scores were lowest before its end (a local ranking, noisy at small counts)."""
+    chosen = choice and choice.get("chosen")
+    short = short_plan(run, state)
+    if not (short and chosen and state.total is not None and state.g >= state.total
+            and chosen["global_step"] < state.g):
+        return None
+    return (f"{short}; not flagged undertrained: checkpoint selection packaged step {chosen['global_step']:,} of "
+            f"{state.g:,}, so its scores were lowest before the end")
 
 
 def short_plan(run: Run, state: State) -> str | None:

@@ -14,8 +14,8 @@ epoch, ends when the time left is what the stages after it need (:func:`monet.co
 re-plans every :data:`monet.gan.planning.REPLAN_EVERY_S` seconds as the measured speed changes; the learning-rate
 schedule follows the plan without ever rising (:mod:`monet.gan.schedules`). A plan shorter than one pass over the
 photos (unless checkpoint selection packaged an earlier step), or a stop before the speed was measured, is flagged
-undertrained. The session's context and state are
-:mod:`monet.gan.session`, its budget :mod:`monet.gan.planning`, its record :mod:`monet.gan.history`.
+undertrained. The session's context and state are :mod:`monet.gan.session`, its budget :mod:`monet.gan.planning`,
+its record :mod:`monet.gan.history`.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, lates
                                 make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
                                 save_checkpoint, spread_out)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
-from monet.gan.planning import SCORING, budget_figures, plan, set_budget, short_plan, undertrained
+from monet.gan.planning import SCORING, budget_figures, excused_short_plan, plan, set_budget, undertrained
 from monet.gan.guards import check_losses, check_weights
 from monet.gan.session import Run, State, Stop
 from monet.models.architecture import describe_nce, model_args
@@ -390,14 +390,13 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         summary.update(chosen_checkpoint=best and best["checkpoint"], chosen_mifid=best and best["mifid"],
                        checkpoint_scores=choice["rows"], scores_skipped=choice["skipped"], selection=choice["note"],
                        scoring_network=choice["network"])
-    chosen_step = choice["chosen"]["global_step"] if choice and choice["chosen"] else None
-    warning = undertrained(run, state, chosen_step)
+    warning, excused = undertrained(run, state, choice), excused_short_plan(run, state, choice)
     if warning:
         summary.update(undertrained=True, warning=warning)
         run.log("WARNING: UNDERTRAINED: " + warning)
-    elif short_plan(run, state):
-        run.log(f"note: {short_plan(run, state)}; not flagged undertrained: checkpoint selection packaged step "
-                f"{chosen_step:,} of {state.g:,}, so its scores were lowest before the end")
+    elif excused:
+        summary.update(short_plan=excused)
+        run.log("note: " + excused)
     files.write_json(run.out / "summary.json", summary)
     return summary
 

@@ -412,11 +412,20 @@ def test_a_short_plan_is_undertrained_unless_selection_packaged_an_earlier_step(
     state = session.State(m=None, lr=None, done=0, resumed_from=None, total=60, g=60, clock=None, reserve=None,
                           predicted_end=None)
     short = "the time budget planned only 60 steps, fewer than one pass over the 100 photos (100 steps at batch 1)"
+    flagged = short + ": raise time_budget_minutes"
+    chose = lambda step: {"chosen": {"checkpoint": "c", "global_step": step}}  # noqa: E731
     assert planning.short_plan(run, state) == short
-    assert planning.undertrained(run, state) == short + ": raise time_budget_minutes"  # no selection
-    assert planning.undertrained(run, state, chosen_step=60) == short + ": raise time_budget_minutes"  # the last
-    assert planning.undertrained(run, state, chosen_step=30) is None  # scores lowest before the end
+    for choice in (None, {"chosen": None}, chose(60)):  # no selection, nothing scored, the last step packaged
+        assert planning.undertrained(run, state, choice) == flagged
+        assert planning.excused_short_plan(run, state, choice) is None
+    assert planning.undertrained(run, state, chose(30)) is None  # its scores were lowest before the end
+    assert planning.excused_short_plan(run, state, chose(30)) == (
+        short + "; not flagged undertrained: checkpoint selection packaged step 30 of 60, so its scores were lowest "
+        "before the end")
     state.g = 50  # stopped short of its plan: undertrained whatever was chosen
-    assert planning.undertrained(run, state, chosen_step=30) == "the packaged generator trained 50 of 60 planned steps"
+    assert planning.undertrained(run, state, chose(30)) == "the packaged generator trained 50 of 60 planned steps"
+    assert planning.excused_short_plan(run, state, chose(30)) is None
     state.g, state.total = 100, 100  # a whole pass: not short
-    assert planning.short_plan(run, state) is None and planning.undertrained(run, state, chosen_step=100) is None
+    assert planning.short_plan(run, state) is None and planning.undertrained(run, state, chose(50)) is None
+    run.auto, state.g, state.total = False, 60, 60  # a fixed number of epochs is the user's choice
+    assert planning.short_plan(run, state) is None and planning.undertrained(run, state) is None
