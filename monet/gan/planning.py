@@ -17,7 +17,7 @@ from monet.package.postprocess import Palette, Postprocess
 
 __all__ = ["PLAN_AFTER_STEPS", "REPLAN_EVERY_S", "REPLAN_CHANGE", "RECENT_STEPS", "later_stages", "set_budget",
            "time_saves", "reserve_after_training", "plan", "SCORING", "undertrained", "short_plan",
-           "excused_short_plan", "budget_figures"]
+           "excused_short_plan", "undertrained_verdict", "budget_figures"]
 
 PLAN_AFTER_STEPS = 5  # epochs auto: the first plan after this many measured step intervals (the first call traces)
 REPLAN_EVERY_S = 30.0  # then the plan is checked against the measured speed this often
@@ -214,6 +214,18 @@ def excused_short_plan(run: Run, state: State, choice: dict | None) -> str | Non
         return None
     return (f"{short}; not flagged undertrained: checkpoint selection packaged step {chosen['global_step']:,} of "
             f"{state.g:,}, so its scores were lowest before the end")
+
+
+def undertrained_verdict(run: Run, state: State, choice: dict | None) -> dict:
+    """The summary's figures for :func:`undertrained` (logged loudly) or an excused short plan (logged as a note)."""
+    warning, excused = undertrained(run, state, choice), excused_short_plan(run, state, choice)
+    if warning:
+        run.log("WARNING: UNDERTRAINED: " + warning)
+        return {"undertrained": True, "warning": warning}
+    if excused:
+        run.log("note: " + excused)
+        return {"short_plan": excused}
+    return {}
 
 
 def short_plan(run: Run, state: State) -> str | None:

@@ -37,7 +37,7 @@ from monet.gan.cyclegan import (RESUMABLE_KEYS, CycleGAN, checkpoint_name, lates
                                 make_train_step, packaged_generator, prune_checkpoints, remove_unfinished,
                                 save_checkpoint, spread_out)
 from monet.gan.history import end_of_epoch, read_history, sample_photos, write_history
-from monet.gan.planning import SCORING, budget_figures, excused_short_plan, plan, set_budget, undertrained
+from monet.gan.planning import SCORING, budget_figures, plan, set_budget, undertrained_verdict
 from monet.gan.guards import check_losses, check_weights
 from monet.gan.session import Run, State, Stop
 from monet.models.architecture import describe_nce, model_args
@@ -390,13 +390,7 @@ def _summarize(run: Run, state: State, choice: dict | None, t_start: float) -> d
         summary.update(chosen_checkpoint=best and best["checkpoint"], chosen_mifid=best and best["mifid"],
                        checkpoint_scores=choice["rows"], scores_skipped=choice["skipped"], selection=choice["note"],
                        scoring_network=choice["network"])
-    warning, excused = undertrained(run, state, choice), excused_short_plan(run, state, choice)
-    if warning:
-        summary.update(undertrained=True, warning=warning)
-        run.log("WARNING: UNDERTRAINED: " + warning)
-    elif excused:
-        summary.update(short_plan=excused)
-        run.log("note: " + excused)
+    summary.update(undertrained_verdict(run, state, choice))
     files.write_json(run.out / "summary.json", summary)
     return summary
 

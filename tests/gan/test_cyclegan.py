@@ -429,3 +429,12 @@ def test_a_short_plan_is_undertrained_unless_selection_packaged_an_earlier_step(
     assert planning.short_plan(run, state) is None and planning.undertrained(run, state, chose(50)) is None
     run.auto, state.g, state.total = False, 60, 60  # a fixed number of epochs is the user's choice
     assert planning.short_plan(run, state) is None and planning.undertrained(run, state) is None
+    # what the summary gets and the log says: loud when flagged, a note when excused, nothing otherwise
+    logged = []
+    run.log, run.auto = logged.append, True
+    assert planning.undertrained_verdict(run, state, chose(60)) == {"undertrained": True, "warning": flagged}
+    assert planning.undertrained_verdict(run, state, chose(30)) == {
+        "short_plan": planning.excused_short_plan(run, state, chose(30))}
+    assert logged == ["WARNING: UNDERTRAINED: " + flagged, "note: " + planning.excused_short_plan(run, state, chose(30))]
+    run.auto = False
+    assert planning.undertrained_verdict(run, state, chose(30)) == {} and len(logged) == 2
