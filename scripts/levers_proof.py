@@ -75,9 +75,9 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
                             "cpu.yaml with the decay from 0.3 and spread checkpoints"),
             "cpu_filtered": ([], "cpu.yaml as shipped 2026-12-04 afternoon (images.zip through the mode filter and "
                                  "histogram matching)"),
-            "cpu_grain": ([], "cpu.yaml as shipped since 2026-12-04 evening (grain after the two filters, checkpoints "
-                              "ranked as packaged)"),
-            "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),
+            "cpu_grain": ([], "cpu.yaml as shipped 2026-12-04 evening to 2026-12-05 (grain after the two filters, "
+                              "checkpoints ranked as packaged)"),
+            "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),  # filters of 12-04
             "cpu30": (["time_budget_minutes=30"], "cpu.yaml as shipped with a 30-minute budget"),
             "cpu30_seed1": (["time_budget_minutes=30", "seed=1"],
                             "cpu.yaml as shipped with a 30-minute budget, training seed 1"),
@@ -88,7 +88,10 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
             "cpu120_shipped": (["time_budget_minutes=120"], "cpu.yaml as shipped with a 120-minute budget"),
             "cpu_g32": (["cyclegan.gen_filters=32"], "cpu.yaml with generators of 32 filters (16 before)"),
             "cpu_g32_seed1": (["cyclegan.gen_filters=32", "seed=1"],
-                              "cpu.yaml with generators of 32 filters, training seed 1")}
+                              "cpu.yaml with generators of 32 filters, training seed 1"),
+            "cpu_hsv": ([], "cpu.yaml as shipped since 2026-12-05 (hue, saturation and value matched, grey "
+                            "grain)"),
+            "cpu_hsv_seed1": (["seed=1"], "cpu.yaml as shipped since 2026-12-05, training seed 1 (cpu_hsv: 42)")}
 CURVE_MINUTES = (15, 30, 45, 60, 90, 120)  # those a run reached (the curve adds its last checkpoint)
 EARLIER = ("leaderboard", "identity")  # trained by scripts/quality_proof.py: rescored at q75 there, not retrained
 
@@ -125,16 +128,34 @@ def zip_images(run_dir: Path, probe: list[Path]) -> np.ndarray:
         return np.stack([metrics.decoded(zf.read(f"{p.stem}.jpg")) for p in probe])
 
 
-FILTERS = {"none": (0, "off", 0), "mode_filter": (5, "off", 0), "mean_sd": (0, "mean_sd", 0),
-           "histogram": (0, "histogram", 0), "mode_filter+mean_sd": (5, "mean_sd", 0),
-           "mode_filter+histogram": (5, "histogram", 0), "grain": (0, "off", 6.0),
-           "mode_filter+histogram+grain": (5, "histogram", 6.0)}
+def save(work: Path, name: str, key: str | None, value) -> None:
+    """levers.json with run NAME's entry (``key`` None) or one field of it set to ``value``, read again just before
+    writing: a --filters or --curve of another run may have written it meanwhile."""
+    path = work / "levers.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    if key is None:
+        results[name] = value
+    else:
+        results[name][key] = value
+    path.write_text(json.dumps(results, indent=1))
+
+
+# way: (mode filter size, colour matching, grain sd, grey grain)
+FILTERS = {"none": (0, "off", 0, False), "mode_filter": (5, "off", 0, False), "mean_sd": (0, "mean_sd", 0, False),
+           "histogram": (0, "histogram", 0, False), "mode_filter+mean_sd": (5, "mean_sd", 0, False),
+           "mode_filter+histogram": (5, "histogram", 0, False), "grain": (0, "off", 6.0, False),
+           "mode_filter+histogram+grain": (5, "histogram", 6.0, False),
+           "mode_filter+histogram+grey_grain": (5, "histogram", 6.0, True),
+           "mode_filter+hsv_histogram": (5, "hsv_histogram", 0, False),
+           "mode_filter+hsv_histogram+grain": (5, "hsv_histogram", 6.0, False),
+           "mode_filter+hsv_histogram+grey_grain": (5, "hsv_histogram", 6.0, True)}
 
 
 def filters(work: Path, data: Path, name: str) -> None:
     """The run's packaged generator's translations through each combination of the package's filters (FILTERS:
-    the 5x5 mode filter, colour matching to the training paintings by mean and sd or by histogram, grain of sd 6),
-    as JPEG q75, on Kaggle's network; combinations measured before are kept."""
+    the 5x5 mode filter, colour matching to the training paintings by mean and sd or by histograms of RGB or HSV,
+    grain of sd 6 on each channel or grey), as JPEG q75, on Kaggle's network; combinations measured before are
+    kept."""
     from monet.package import postprocess
 
     path = work / "levers.json"
@@ -143,14 +164,13 @@ def filters(work: Path, data: Path, name: str) -> None:
     images = qp.translated(qp.packaged(work, name), qp.judge_photos(photos))
     target = postprocess.palette(qp.load_images(train))
     out = results[name].get("filters", {})
-    for way, (size, how, sd) in FILTERS.items():
+    for way, (size, how, sd, grey) in FILTERS.items():
         if way in out:
             continue
-        post = postprocess.Postprocess(size, how, target, sd)
+        post = postprocess.Postprocess(size, how, target, sd, grey)
         out[way] = qp.on_kaggle(held, qp.as_jpeg(np.stack([post(im) for im in images]), 75))
         print(f"{name} filters {way}: FID {out[way]['fid']:.2f} KID {out[way]['kid']:.4f}", flush=True)
-        results[name]["filters"] = out
-        path.write_text(json.dumps(results, indent=1))
+        save(work, name, "filters", out)
 
 
 def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
@@ -168,7 +188,7 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
             continue
         if name in EARLIER and "kaggle_q75" in json.loads((work / "results.json").read_text()).get(name, {}):
             results[name] = earlier(work, name)
-            path.write_text(json.dumps(results, indent=1))
+            save(work, name, None, results[name])
             continue
         if name in CPU_RUNS:  # scored as its images.zip holds them, and its generator's images unfiltered
             summary = pipeline(name, CPU[0], CPU[1] + CPU_RUNS[name][0], work, data_root, None, None)
@@ -183,7 +203,7 @@ def run(names: list[str], work: Path, data: Path, minutes: int) -> None:
                      train_seconds=summary.get("train_seconds"), seconds_per_step=summary.get("seconds_per_step"),
                      finished=time.strftime("%Y-%m-%d %H:%M"))
         results[name] = entry
-        path.write_text(json.dumps(results, indent=1))
+        save(work, name, None, entry)
         k = entry["kaggle"]
         print(f"[{time.strftime('%H:%M:%S')}] {name}: FID {k['fid']:.2f} KID {k['kid']:.4f} MiFID {k['mifid']:.2f} "
               f"({entry['steps']} steps)", flush=True)
@@ -243,8 +263,7 @@ def curve(work: Path, data: Path, name: str) -> None:
             keras.backend.clear_session()
         k = done[folder.name, way]["kaggle"]
         print(f"{name} at {minutes:.1f} min (step {step}), {way}: FID {k['fid']:.2f} KID {k['kid']:.4f}", flush=True)
-    results[name]["curve"] = sorted(done.values(), key=lambda c: (c["step"], c.get("way", "raw")))
-    path.write_text(json.dumps(results, indent=1))
+    save(work, name, "curve", sorted(done.values(), key=lambda c: (c["step"], c.get("way", "raw"))))
 
 
 def reselect(work: Path, data: Path, name: str) -> None:
@@ -294,8 +313,7 @@ def reselect(work: Path, data: Path, name: str) -> None:
             held_out[folder.name] = qp.on_kaggle(held, qp.as_jpeg(filtered, packaged.quality))
         out[way] = {"checkpoint": folder.name, "step": step, "kaggle": held_out[folder.name]}
         print(f"{name}: {way} selection packages {folder.name}: FID {held_out[folder.name]['fid']:.2f}", flush=True)
-    results[name]["reselect"] = out
-    path.write_text(json.dumps(results, indent=1))
+    save(work, name, "reselect", out)
 
 
 def checkpoint_generator(folder: Path, cfg: dict):
@@ -365,7 +383,13 @@ def filters_table(work: Path, photos_fid: float) -> str:
     labels = {"none": "none", "mode_filter": "mode filter 5x5", "mean_sd": "colour match: mean_sd",
               "histogram": "colour match: histogram", "mode_filter+mean_sd": "mode filter 5x5, then mean_sd",
               "mode_filter+histogram": "mode filter 5x5, then histogram", "grain": "grain sd 6",
-              "mode_filter+histogram+grain": "mode filter 5x5, then histogram, then grain sd 6 (cpu.yaml)"}
+              "mode_filter+histogram+grain": "mode filter 5x5, then histogram, then grain sd 6 (cpu.yaml until "
+                                             "2026-12-05)",
+              "mode_filter+histogram+grey_grain": "mode filter 5x5, then histogram, then grey grain sd 6",
+              "mode_filter+hsv_histogram": "mode filter 5x5, then hsv_histogram",
+              "mode_filter+hsv_histogram+grain": "mode filter 5x5, then hsv_histogram, then grain sd 6",
+              "mode_filter+hsv_histogram+grey_grain": "mode filter 5x5, then hsv_histogram, then grey grain sd 6 "
+                                                      "(cpu.yaml)"}
     rows = ["| run | filters | FID | KID | MiFID | / photos' FID |", "|---|---|---|---|---|---|"]
     for name, e in results.items():
         for way, k in e.get("filters", {}).items():

@@ -176,13 +176,13 @@ def as_jpeg(images: np.ndarray, quality: int) -> np.ndarray:
 
 
 def colour_matched(photos: np.ndarray, paintings: np.ndarray, mode_size: int = 0,
-                   how: str = "mean_sd", grain: float = 0.0) -> np.ndarray:
+                   how: str = "mean_sd", grain: float = 0.0, grey: bool = False) -> np.ndarray:
     """Each photo's channels shifted and scaled to the paintings' mean and standard deviation per channel (no
     learning): the cheapest move toward Monet's palette; after the package's mode filter when ``mode_size``, by
-    histogram when ``how`` says so, and with the package's grain of sd ``grain`` last."""
+    histogram (RGB or HSV) when ``how`` says so, and with the package's grain of sd ``grain`` (grey) last."""
     from monet.package import postprocess
 
-    post = postprocess.Postprocess(mode_size, how, postprocess.palette(paintings), grain)
+    post = postprocess.Postprocess(mode_size, how, postprocess.palette(paintings), grain, grey)
     return np.stack([post(im) for im in photos])
 
 
@@ -196,8 +196,9 @@ def mode_filtered(photos: np.ndarray, size: int = 5) -> np.ndarray:
 def anchors(work: Path, data: Path) -> dict:
     """The anchors on Kaggle's network against the 100 held-out paintings: real paintings (the 150 training ones),
     the photos untranslated (500, and 150 for FID at the paintings' count), colour-matched, through the package's
-    filters (the mode filter alone, then with colour matching by mean and sd, or by histogram, then with grain as
-    cpu.yaml; JPEG q75), re-encoded at q75 and q95, and the untrained generator. Anchors measured before are kept."""
+    filters (the mode filter alone, then with colour matching by mean and sd, or by histogram, then with grain;
+    then as cpu.yaml: histograms of hue, saturation and value, grey grain; JPEG q75), re-encoded at q75 and q95,
+    and the untrained generator. Anchors measured before are kept."""
     train, held, photos = split(data)
     probe = load_images(judge_photos(photos))
     paintings = load_images(train)
@@ -208,6 +209,8 @@ def anchors(work: Path, data: Path) -> dict:
             "filtered_mean_sd_500": lambda: as_jpeg(colour_matched(probe, paintings, 5), 75),
             "filtered_500": lambda: as_jpeg(colour_matched(probe, paintings, 5, "histogram"), 75),
             "filtered_grain_500": lambda: as_jpeg(colour_matched(probe, paintings, 5, "histogram", 6.0), 75),
+            "filtered_hsv_grey_500": lambda: as_jpeg(colour_matched(probe, paintings, 5, "hsv_histogram", 6.0, True),
+                                                     75),
             "photos_q75_500": lambda: as_jpeg(probe, 75), "photos_q95_500": lambda: as_jpeg(probe, 95),
             "untrained_500": lambda: as_jpeg(translated(untrained_generator(), judge_photos(photos)), 95)}
     path = work / "kaggle_anchors.json"

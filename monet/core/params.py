@@ -262,7 +262,10 @@ def _package_checks(k: dict, problems: list[str]) -> None:
     if k["mode_filter"] and (k["mode_filter"] < 3 or k["mode_filter"] % 2 == 0):
         problems.append(f"key 'package.mode_filter': {k['mode_filter']} is not an odd window side of 3 or more "
                         "(Pillow's filter reads an even side as the odd one above it); use 0 (off), 3, 5, 7...")
-    for key, off in (("mode_filter", 0), ("colour_match", "off"), ("grain", 0.0)):
+    if k["grain_grey"] and not k["grain"]:
+        problems.append("key 'package.grain_grey': true, but package.grain is 0 (no grain to make grey); set "
+                        "package.grain (cpu.yaml: 6) or leave grain_grey false")
+    for key, off in (("mode_filter", 0), ("colour_match", "off"), ("grain", 0.0), ("grain_grey", False)):
         if k["source"] == "nst" and k[key] != off:
             problems.append(f"key 'package.{key}': {k[key]!r}, but the filters apply to the generator's images and "
                             f"package.source nst zips the NST stage's JPEGs as they are; set it to {off!r}")
@@ -328,7 +331,7 @@ def validate_stage_parameters(stage_name: str, values: dict, source: str) -> Non
 # before the upgrade still skips its done stages and resumes its checkpoints (a run that sets one differs, as it
 # should).
 ADDED_LATER = {"identity_start": "cyclegan", "train_size": "cyclegan", "mode_filter": "package",
-               "colour_match": "package", "grain": "package"}
+               "colour_match": "package", "grain": "package", "grain_grey": "package"}
 
 
 def without_later_defaults(values: dict) -> dict:

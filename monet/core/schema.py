@@ -286,14 +286,22 @@ SECTIONS: dict[str, dict[str, Key]] = {
                            "about 37 ms an image with colour_match.", minimum=0, maximum=15),
         "colour_match": Key("str", "off", "After the mode filter, each generated image's colours moved to the run's "
                             "paintings': mean_sd (each channel's mean and standard deviation), histogram (each "
-                            "channel's histogram), or off. On Kaggle's network, a cpu.yaml generator with the mode "
-                            "filter scored 149.2 alone, 146.9 with mean_sd, 145.0 with histogram (docs/quality.md).",
-                            choices=("off", "mean_sd", "histogram")),
+                            "channel's histogram), hsv_histogram (the histograms of hue, saturation and value), or "
+                            "off. On Kaggle's network, a cpu.yaml generator with the mode filter scored 149.2 alone, "
+                            "146.9 with mean_sd, 145.0 with histogram; another, with grey grain after, 142.3 with "
+                            "histogram and 139.6 with hsv_histogram (docs/quality.md).",
+                            choices=("off", "mean_sd", "histogram", "hsv_histogram")),
         "grain": Key("float", 0.0, "Last, Gaussian noise of this standard deviation (0-255 levels) on each pixel and "
-                     "channel of each generated image, seeded by the image (reruns and shards write the same bytes); "
-                     "0: off. It paints nothing: it moves the fine texture toward the paintings' as Kaggle's network "
-                     "sees it. After cpu.yaml's other two filters, 6 measured 1.4-3.0 FID lower on Kaggle's network for three "
-                     "of its generators, 3.9 for the photos (docs/quality.md).", minimum=0.0, maximum=32.0),
+                     "channel of each generated image (grey: see grain_grey), seeded by the image (reruns and shards "
+                     "write the same bytes); 0: off. It paints nothing: it moves the fine texture toward the "
+                     "paintings' as Kaggle's network sees it. After the mode filter and histogram, 6 measured 1.4-3.0 "
+                     "FID lower on Kaggle's network for three cpu.yaml generators, 3.9 for the photos; after "
+                     "hsv_histogram, 1.2 and 2.9 (grey: 2.7 and 3.5) for two more (docs/quality.md).",
+                     minimum=0.0, maximum=32.0),
+        "grain_grey": Key("bool", False, "The grain's noise the same on the three channels of a pixel (grey) rather "
+                          "than drawn for each channel. After the mode filter and hsv_histogram it measured 1.5 and "
+                          "0.6 FID lower than grain on each channel for two cpu.yaml generators; after histogram, "
+                          "0.4 higher and 0.5 lower (docs/quality.md)."),
         "sample_images": Key("int", 8, "Results shown in submission/grid.png.", minimum=1, maximum=32),
         "shard": Key("str", None, "'i/n': write only the i-th of n equal shares of the images (after fit_count) into a "
                      "partial zip (python -m monet merge joins them); null: the whole submission.", optional=True),

@@ -74,9 +74,10 @@ def packaging_settings(run_dir: Path) -> tuple[int, Postprocess]:
     from monet.core.runs import package_params
 
     pkg = package_params(run_dir)
-    stand_in = Palette((128.0,) * 3, (64.0,) * 3, np.tile(np.arange(1, 257) / 256, (3, 1)))
+    flat = np.tile(np.arange(1, 257) / 256, (3, 1))
+    stand_in = Palette((128.0,) * 3, (64.0,) * 3, flat, flat)
     return pkg["jpeg_quality"], Postprocess(pkg.get("mode_filter") or 0, pkg["colour_match"], stand_in,
-                                            float(pkg.get("grain") or 0))
+                                            float(pkg.get("grain") or 0), bool(pkg.get("grain_grey")))
 
 
 def per_image(run: Run, m: CycleGAN, reserve: budget.Reserve, post: Postprocess, filtered: bool) -> float:

@@ -150,15 +150,16 @@ def _write_candidate(run_dir: Path, cfg: dict, photos: list[dict], span: tuple[i
 
 
 def filters(run_dir: str | Path, cfg: dict) -> Postprocess:
-    """The filters of ``package`` (``mode_filter``, ``colour_match``, ``grain``); colour matching takes its target
-    from the run's training paintings (the fetch stage's manifest)."""
+    """The filters of ``package`` (``mode_filter``, ``colour_match``, ``grain``, ``grain_grey``); colour matching
+    takes its target from the run's training paintings (the fetch stage's manifest)."""
     from monet.data import fetch
 
     how, mode, sd = cfg.get("colour_match") or "off", cfg.get("mode_filter") or 0, float(cfg.get("grain") or 0)
+    grey = bool(cfg.get("grain_grey"))
     if how == "off":
-        return Postprocess(mode, grain=sd)
+        return Postprocess(mode, grain=sd, grain_grey=grey)
     paintings = (np.asarray(Image.open(r["path"]).convert("RGB")) for r in fetch.read_manifest(run_dir)["monet"])
-    return Postprocess(mode, how, palette(paintings), sd)
+    return Postprocess(mode, how, palette(paintings), sd, grey)
 
 
 def _check_and_place(run_dir: Path, cfg: dict, photos: list[dict], what: str, candidate: Path,

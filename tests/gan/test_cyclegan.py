@@ -303,8 +303,8 @@ def test_the_packaged_generator_is_float32_whatever_the_run_trained_in():
             keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("package,filtered", [({"mode_filter": 5, "colour_match": "histogram", "grain": 6.0}, True),
-                                              ({}, False)])
+@pytest.mark.parametrize("package,filtered", [({"mode_filter": 5, "colour_match": "hsv_histogram", "grain": 6.0,
+                                                "grain_grey": True}, True), ({}, False)])
 def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypatch, package, filtered):
     from types import SimpleNamespace
 
@@ -327,7 +327,8 @@ def test_the_reserve_times_packaging_with_the_package_filters(tmp_path, monkeypa
     quality, post = calls[0]
     assert quality == 80 and bool(post) == filtered
     if filtered:  # then once more without them: checkpoint scoring and evaluate's features do not filter
-        assert (post.mode_size, post.how, post.target is not None, post.grain) == (5, "histogram", True, 6.0)
+        assert (post.mode_size, post.how, post.target is not None, post.grain, post.grain_grey) == (
+            5, "hsv_histogram", True, 6.0, True)
         assert calls[1:] == [(95, None)] and "the paintings' palette" in reserve.parts
     else:
         assert len(calls) == 1 and "the paintings' palette" not in reserve.parts

@@ -49,12 +49,38 @@ def test_histogram_matching_maps_each_channel_onto_the_target_levels():
     assert (np.diff(even[..., 0].ravel().astype(int)) >= 0).all() and even[..., 0].max() == 255
 
 
+def test_hsv_histogram_matching_moves_hue_saturation_and_value_onto_the_paintings():
+    orange, blue = np.full((2, 2, 3), (200, 100, 0), np.uint8), np.full((2, 2, 3), (0, 0, 160), np.uint8)
+    target = P.palette([orange, blue])  # Pillow's HSV: orange (21, 255, 200), blue (170, 255, 160)
+    assert target.hsv_cdf.shape == (3, 256)
+    assert (target.hsv_cdf[0, 20], target.hsv_cdf[0, 21], target.hsv_cdf[0, 169], target.hsv_cdf[0, 170]) == (
+        0, 0.5, 0.5, 1.0)
+    assert target.hsv_cdf[1, 254] == 0 and target.hsv_cdf[2, 159] == 0 and target.hsv_cdf[2, 160] == 0.5
+    image = np.zeros((2, 4, 3), np.uint8)
+    image[:, :2] = (0, 200, 0)  # green (hue 85), then magenta (hue 213), pale: hues in order, half and half
+    image[:, 2:] = (180, 90, 180)
+    matched = P.hsv_histogram_match(image, target)
+    assert matched.dtype == np.uint8 and matched.shape == image.shape
+    out = matched.astype(int)
+    # the lower hue goes to orange, the upper to blue; each at full saturation and the target's value
+    np.testing.assert_allclose(out[:, :2], np.broadcast_to([200, 100, 0], (2, 2, 3)), atol=2)
+    np.testing.assert_allclose(out[:, 2:], np.broadcast_to([0, 0, 160], (2, 2, 3)), atol=2)
+    rgb = P.histogram_match(image, target)  # per RGB channel, no hue is moved as one: not the same image
+    assert np.abs(rgb.astype(int) - out).max() > 50
+    with pytest.raises(ValueError, match="no HSV levels"):
+        P.Postprocess(5, "hsv_histogram", P.Palette((90.0,) * 3, (30.0,) * 3, LINEAR))
+
+
 def test_the_palette_pools_every_pixel_of_every_painting():
     a = np.zeros((2, 2, 3), np.uint8)
     b = np.full((2, 2, 3), 100, np.uint8)
     pal = P.palette([a, b])
     assert pal.mean == (50.0, 50.0, 50.0) and pal.std == (50.0, 50.0, 50.0)
     assert pal.cdf.shape == (3, 256) and pal.cdf[0, 0] == 0.5 and pal.cdf[0, 99] == 0.5 and pal.cdf[0, 100] == 1.0
+    pixels = P.palette([np.concatenate([a, b]).reshape(-1, 3)])  # any (..., 3) array: its pixels, as before
+    np.testing.assert_array_equal(pixels.cdf, pal.cdf)
+    np.testing.assert_array_equal(pixels.hsv_cdf, pal.hsv_cdf)
+    assert pal.hsv_cdf[:, -1].tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="no paintings"):
         P.palette([])
 
@@ -107,6 +133,19 @@ def test_grain_comes_last_and_is_named():
     assert "grain" not in P.Postprocess(5).describe()
 
 
+def test_grey_grain_adds_the_same_noise_to_a_pixels_three_channels():
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    out = P.grain(grey, 6.0, grey=True)
+    noise = out.astype(np.float64) - 128
+    assert (noise[..., 0] == noise[..., 1]).all() and (noise[..., 1] == noise[..., 2]).all()
+    assert abs(noise.mean()) < 0.3 and 5.7 < noise[..., 0].std() < 6.3  # 4,096 draws of N(0, 6), rounded
+    np.testing.assert_array_equal(P.grain(grey.copy(), 6.0, grey=True), out)  # seeded by the image
+    post = P.Postprocess(grain=6.0, grain_grey=True)
+    np.testing.assert_array_equal(post(grey), out)
+    assert post.describe_short() == "grain sd 6 grey" and post.describe() == {"grain": 6.0, "grain_grey": True}
+    assert "grain_grey" not in P.Postprocess(grain=6.0).describe()
+
+
 def test_as_packaged_is_the_filters_then_the_jpeg_that_images_zip_holds():
     import io
 
@@ -132,6 +171,9 @@ def test_as_packaged_is_the_filters_then_the_jpeg_that_images_zip_holds():
     ({"colour_match": True}, "package.colour_match"),
     ({"source": "nst", "grain": 6.0}, "package.grain': 6.0, but the filters apply to the generator's images"),
     ({"grain": -1.0}, "package.grain"),
+    ({"source": "nst", "grain": 6.0, "grain_grey": True}, "package.grain_grey': True, but the filters apply"),
+    ({"grain_grey": True}, "package.grain_grey': true, but package.grain is 0"),
+    ({"colour_match": "hsv"}, "package.colour_match"),
 ])
 def test_filters_a_run_cannot_apply_are_refused_before_it_starts(package, message):
     from monet.core import params

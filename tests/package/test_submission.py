@@ -323,12 +323,13 @@ def test_the_package_stage_writes_the_filtered_images(packaged_run):
 
     cfg = package_cfg(shard="1/1", fit_count="keep", jpeg_quality=100)  # a shard: 40 photos are not refused
     assert "filters" not in S.package(packaged_run, cfg, deterministic=True)
-    cfg.update(mode_filter=5, colour_match="histogram", grain=4.0)
+    cfg.update(mode_filter=5, colour_match="hsv_histogram", grain=4.0, grain_grey=True)
     summary = S.package(packaged_run, cfg, deterministic=True)
     post = S.filters(packaged_run, cfg)
-    assert summary["filters"] == post.describe() and (post.mode_size, post.how, post.grain) == (5, "histogram", 4.0)
+    assert summary["filters"] == post.describe() and (post.mode_size, post.how, post.grain, post.grain_grey) == (
+        5, "hsv_histogram", 4.0, True)
     paintings = [np.asarray(Image.open(r["path"]).convert("RGB")) for r in fetch.read_manifest(packaged_run)["monet"]]
-    np.testing.assert_array_equal(post.target.cdf, postprocess.palette(paintings).cdf)  # the run's paintings
+    np.testing.assert_array_equal(post.target.hsv_cdf, postprocess.palette(paintings).hsv_cdf)  # the run's paintings
     photos = fetch.read_manifest(packaged_run)["photo"][:8]  # the stage's first batch, decoded as it decodes it
     g = keras.saving.load_model(packaged_run / "cyclegan" / "generator.keras", compile=False)
     raw = translator.translator(g)(next(iter(tfdata.photo_batches([r["path"] for r in photos], 8)))).numpy()
