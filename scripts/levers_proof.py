@@ -77,7 +77,8 @@ CPU_RUNS = {"cpu": ([], "cpu.yaml (lambda_cycle 1, EMA, the best of 10 checkpoin
                                  "histogram matching)"),
             "cpu_grain": ([], "cpu.yaml as shipped 2026-12-04 evening to 2026-12-05 (grain after the two filters, "
                               "checkpoints ranked as packaged)"),
-            "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),  # the filters of 2026-12-04 evening
+            # cpu_seed1 ran with the filters of 2026-12-04 evening (RGB histograms, grain on each channel)
+            "cpu_seed1": (["seed=1"], "cpu.yaml as shipped, training seed 1 (cpu_grain: 42)"),
             "cpu30": (["time_budget_minutes=30"], "cpu.yaml as shipped with a 30-minute budget"),
             "cpu30_seed1": (["time_budget_minutes=30", "seed=1"],
                             "cpu.yaml as shipped with a 30-minute budget, training seed 1"),
